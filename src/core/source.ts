@@ -1,0 +1,62 @@
+import type { Logger } from 'pino';
+import type { HttpClient } from '../http/client.js';
+import type { JsonValue } from './json.js';
+import type { ChangeOp } from './ops.js';
+
+/**
+ * What a source yields while reading one stream. `changes` are applied in order inside the open
+ * transaction; `checkpoint` commits them together with the new cursor and opens the next
+ * transaction if more follows. Changes left without a checkpoint when the source ends or throws
+ * are rolled back: a source decides where its commit points are (an SDMX response, an RPDE page).
+ */
+export type SourceEvent =
+  | { readonly type: 'changes'; readonly ops: readonly ChangeOp[] }
+  | {
+      readonly type: 'checkpoint';
+      readonly cursor: JsonValue;
+      /** Small per-stream facts to show in `status` (replaces the previous details when given). */
+      readonly details?: JsonValue;
+    };
+
+export interface ReadContext {
+  /** The committed cursor; null means never synced or reset: read everything (a full load). */
+  readonly cursor: JsonValue;
+  /** Per-stream details from the last checkpoint (e.g. conformance counts), or null. */
+  readonly details: JsonValue;
+  /** Aborted on shutdown and on the run's timeout; pass it to every request. */
+  readonly signal: AbortSignal;
+  readonly http: HttpClient;
+  readonly log: Logger;
+}
+
+/** One unit of sync state (DESIGN §1): a dataflow's data, an RPDE feed, a portal's catalog... */
+export interface StreamSource {
+  /** Stable id, e.g. `sdmx:oecd:OECD.CFE:DF_TOURISM(2.0):data`. */
+  readonly id: string;
+  readonly jobId: string;
+  readonly kind: string;
+  read(ctx: ReadContext): AsyncIterable<SourceEvent>;
+}
+
+/**
+ * Thrown by a source when the remote asks to be left alone for a while (429/503 with a long
+ * Retry-After, RPDE's 60-120 minute rule). The runner waits at least that long; not a failure
+ * that counts towards alerts on its own.
+ */
+export class RetryLaterError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+    this.name = 'RetryLaterError';
+  }
+}
+
+/** Thrown by a source when its stream no longer exists (RPDE 404/410): the stream is marked `gone`. */
+export class StreamGoneError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StreamGoneError';
+  }
+}
