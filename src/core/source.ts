@@ -60,3 +60,14 @@ export class StreamGoneError extends Error {
     this.name = 'StreamGoneError';
   }
 }
+
+/**
+ * Thrown by a source when retrying cannot help until an operator acts (e.g. the SDMX structure
+ * changed and the mirror must be rebuilt with `reset`). The stream is marked `failed`.
+ */
+export class ActionRequiredError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ActionRequiredError';
+  }
+}

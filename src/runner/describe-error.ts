@@ -1,0 +1,17 @@
+/** One line that names the cause: the message, and the causes it wraps (undici nests the socket error). */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 4; depth += 1) {
+    if (current instanceof Error) {
+      const code = (current as { code?: unknown }).code;
+      const text = current.message || current.name;
+      parts.push(typeof code === 'string' && !text.includes(code) ? `${text} (${code})` : text);
+      current = current.cause;
+    } else {
+      parts.push(String(current));
+      break;
+    }
+  }
+  return parts.filter((part, index) => parts.indexOf(part) === index).join(': ');
+}

@@ -1,0 +1,198 @@
+import type { Logger } from 'pino';
+import type { JsonValue } from '../core/json.js';
+import type { ApplyCounts } from '../core/ops.js';
+import {
+  ActionRequiredError,
+  RetryLaterError,
+  StreamGoneError,
+  type SourceEvent,
+  type StreamSource,
+} from '../core/source.js';
+import { initialState, type StreamStatus, type SyncState } from '../core/sync-state.js';
+import type { HttpClient } from '../http/client.js';
+import type { Store } from '../store/store.js';
+import { describeError } from './describe-error.js';
+
+export interface RunStreamOptions {
+  readonly store: Store;
+  readonly source: StreamSource;
+  readonly http: HttpClient;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  /** Who runs it, for the lease (host:pid of the daemon). */
+  readonly owner?: string;
+  readonly now?: () => Date;
+}
+
+export interface RunResult {
+  readonly streamId: string;
+  readonly commits: number;
+  readonly upserted: number;
+  readonly deleted: number;
+  readonly cursor: JsonValue;
+}
+
+/** A stream run that ended without committing past its last checkpoint. */
+export class StreamRunError extends Error {
+  constructor(
+    readonly streamId: string,
+    readonly status: StreamStatus,
+    readonly retryAfterMs: number | undefined,
+    cause: unknown,
+  ) {
+    super(`stream ${streamId}: ${describeError(cause)}`, { cause });
+    this.name = 'StreamRunError';
+  }
+}
+
+/** Another holder has the stream's lease (another daemon, or an overlapping run). */
+export class StreamBusyError extends Error {
+  constructor(readonly streamId: string) {
+    super(`stream ${streamId} is being synced by another run; skipped`);
+    this.name = 'StreamBusyError';
+  }
+}
+
+/**
+ * Runs one stream once: reads from its committed cursor and applies the source's events. Each
+ * checkpoint commits the changes before it together with the new cursor in one transaction, so a
+ * failure at any point leaves the store at the last checkpoint, never between two.
+ *
+ * The transaction is opened only when the first event of a commit unit has arrived: waiting for a
+ * slow server must not hold the store (SQLite has a single writer shared by every stream).
+ */
+export async function runStream(options: RunStreamOptions): Promise<RunResult> {
+  const { store, source, http, log, signal } = options;
+  const now = options.now ?? (() => new Date());
+  const owner = options.owner ?? `pid:${process.pid}`;
+
+  const lease = await store.acquireLease(source.id, owner);
+  if (!lease) throw new StreamBusyError(source.id);
+  try {
+    let state: SyncState = (await store.readState(source.id)) ?? initialState(source.id, source.jobId, source.kind);
+    state = {
+      ...state,
+      jobId: source.jobId,
+      kind: source.kind,
+      status: 'running',
+      lastAttemptAt: now().toISOString(),
+      leaseOwner: owner,
+      leaseEpoch: lease.epoch,
+    };
+    await store.transaction((tx) => tx.writeState(state));
+
+    const totals: ApplyCounts = { upserted: 0, deleted: 0 };
+    let commits = 0;
+    try {
+      signal.throwIfAborted();
+      const events = source.read({ cursor: state.cursor, details: state.details, signal, http, log })[
+        Symbol.asyncIterator
+      ]();
+      try {
+        for (;;) {
+          const first = await events.next();
+          if (first.done) break;
+          state = await store.transaction(async (tx) => {
+            const unit: ApplyCounts = { upserted: 0, deleted: 0 };
+            let event: SourceEvent = first.value;
+            for (;;) {
+              if (event.type === 'changes') {
+                const counts = await tx.apply(event.ops);
+                unit.upserted += counts.upserted;
+                unit.deleted += counts.deleted;
+              } else {
+                const changed = unit.upserted + unit.deleted > 0;
+                const next: SyncState = {
+                  ...state,
+                  cursor: event.cursor,
+                  details: event.details === undefined ? state.details : event.details,
+                  lastChangeAt: changed ? now().toISOString() : state.lastChangeAt,
+                  rowsUpserted: state.rowsUpserted + unit.upserted,
+                  rowsDeleted: state.rowsDeleted + unit.deleted,
+                };
+                // Checked last so that an abort during the unit rolls it back rather than half-applying it.
+                signal.throwIfAborted();
+                await tx.writeState(next);
+                totals.upserted += unit.upserted;
+                totals.deleted += unit.deleted;
+                return next;
+              }
+              const step = await events.next();
+              if (step.done) {
+                throw new Error('the source ended with changes after its last checkpoint; they were rolled back');
+              }
+              event = step.value;
+            }
+          });
+          commits += 1;
+        }
+      } finally {
+        // Lets the source close its response bodies when we stop early.
+        await events.return?.(undefined).catch(() => undefined);
+      }
+    } catch (error) {
+      const failure = classify(source.id, error, signal);
+      await recordFailure(store, source, owner, lease.epoch, failure, now).catch((stateError: unknown) => {
+        log.error({ err: describeError(stateError) }, 'could not record the failure in sync_state');
+      });
+      throw failure;
+    }
+
+    state = {
+      ...state,
+      status: 'idle',
+      lastSuccessAt: now().toISOString(),
+      consecutiveFailures: 0,
+      lastError: null,
+    };
+    await store.transaction((tx) => tx.writeState(state));
+    return { streamId: source.id, commits, upserted: totals.upserted, deleted: totals.deleted, cursor: state.cursor };
+  } finally {
+    await lease.release();
+  }
+}
+
+function classify(streamId: string, error: unknown, signal: AbortSignal): StreamRunError {
+  if (error instanceof StreamRunError) return error;
+  if (error instanceof StreamGoneError) return new StreamRunError(streamId, 'gone', undefined, error);
+  if (error instanceof ActionRequiredError) return new StreamRunError(streamId, 'failed', undefined, error);
+  if (error instanceof RetryLaterError) return new StreamRunError(streamId, 'backoff', error.retryAfterMs, error);
+  const retryAfterMs = retryAfterOf(error);
+  if (signal.aborted) return new StreamRunError(streamId, 'idle', undefined, signal.reason ?? error);
+  return new StreamRunError(streamId, 'backoff', retryAfterMs, error);
+}
+
+function retryAfterOf(error: unknown): number | undefined {
+  if (typeof error === 'object' && error !== null && 'retryAfterMs' in error) {
+    const value = (error as { retryAfterMs: unknown }).retryAfterMs;
+    return typeof value === 'number' ? value : undefined;
+  }
+  return undefined;
+}
+
+/** Re-reads the committed state so that nothing of the failed run (cursor, counts) leaks into it. */
+async function recordFailure(
+  store: Store,
+  source: StreamSource,
+  owner: string,
+  epoch: number,
+  failure: StreamRunError,
+  now: () => Date,
+): Promise<void> {
+  await store.transaction(async (tx) => {
+    const committed = (await tx.readState(source.id)) ?? initialState(source.id, source.jobId, source.kind);
+    // A shutdown is not the stream's fault: it neither counts as a failure nor replaces the last error.
+    const interrupted = failure.status === 'idle';
+    // Waiting because the remote asked us to is not a failure either; anything else counts.
+    const counts = !interrupted && !(failure.cause instanceof RetryLaterError);
+    await tx.writeState({
+      ...committed,
+      status: failure.status,
+      lastAttemptAt: now().toISOString(),
+      consecutiveFailures: committed.consecutiveFailures + (counts ? 1 : 0),
+      lastError: interrupted ? committed.lastError : describeError(failure.cause),
+      leaseOwner: owner,
+      leaseEpoch: epoch,
+    });
+  });
+}
