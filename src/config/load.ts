@@ -1,0 +1,113 @@
+import { readFile } from 'node:fs/promises';
+import type { z } from 'zod';
+import type { SourceKind } from '../core/source-kind.js';
+import { buildConfigSchema, type DaemonConfig } from './schema.js';
+
+/** A config that cannot be used; `problems` holds one line per problem, each starting with its JSON path. */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  readonly config: DaemonConfig;
+  /** Values that came from `${ENV_VAR}` substitution: treated as secrets and redacted from logs and /status. */
+  readonly secrets: readonly string[];
+}
+
+export async function loadConfigFile(
+  file: string,
+  kinds: readonly SourceKind[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, [`cannot read the file: ${(error as Error).message}`]);
+  }
+  return parseConfig(text, file, kinds, env);
+}
+
+export function parseConfig(
+  text: string,
+  file: string,
+  kinds: readonly SourceKind[],
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(file, [`not valid JSON: ${(error as Error).message}`]);
+  }
+  const problems: string[] = [];
+  const secrets: string[] = [];
+  const substituted = substituteEnv(raw, [], env, problems, secrets);
+  const result = buildConfigSchema(kinds).safeParse(substituted);
+  if (!result.success) problems.push(...result.error.issues.map((issue) => formatIssue(issue, kinds)));
+  if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
+  return { config: result.data as unknown as DaemonConfig, secrets };
+}
+
+/**
+ * Replaces `${NAME}` inside string values (never keys) with the environment variable. Done on the
+ * parsed document, not the text, so a value containing quotes cannot break the JSON around it.
+ * `$${NAME}` keeps a literal `${NAME}`.
+ */
+function substituteEnv(
+  value: unknown,
+  path: (string | number)[],
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+  secrets: string[],
+): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/(\$?)\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, escape: string, name: string) => {
+      if (escape) return whole.slice(1);
+      const found = env[name];
+      if (found === undefined) {
+        problems.push(`${formatPath(path)}: environment variable ${name} is not set`);
+        return whole;
+      }
+      if (found.length > 0) secrets.push(found);
+      return found;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, index) => substituteEnv(item, [...path, index], env, problems, secrets));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, substituteEnv(item, [...path, key], env, problems, secrets)]),
+    );
+  }
+  return value;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(top level)' : out;
+}
+
+function formatIssue(issue: z.core.$ZodIssue, kinds: readonly SourceKind[]): string {
+  const where = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((key) => JSON.stringify(key)).join(', ');
+    return `${where}: unknown key${issue.keys.length === 1 ? '' : 's'} ${keys} (a typo?)`;
+  }
+  if (issue.code === 'invalid_union' && issue.path.at(-1) === 'kind') {
+    return `${where}: unknown kind; expected one of ${kinds.map((kind) => kind.kind).join(', ')}`;
+  }
+  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
+    return `${where}: unknown or missing "kind"; expected one of ${kinds.map((kind) => kind.kind).join(', ')}`;
+  }
+  return `${where}: ${issue.message}`;
+}

@@ -1,0 +1,143 @@
+import cronParser from 'cron-parser';
+import { IANAZone } from 'luxon';
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+import type { SourceKind } from '../core/source-kind.js';
+
+/** A duration such as `30s`, `5m`, `1h30m`, `7d`; validated here, parsed where used. */
+export const duration = z
+  .string()
+  .refine((text) => parseDuration(text) !== undefined, { message: 'expected a duration such as 30s, 5m, 1h or 7d' })
+  .describe('A duration: a number and a unit (ms, s, m, h, d), e.g. "30s", "5m", "1h30m", "7d".');
+
+const cronSchedule = z
+  .strictObject({
+    cron: z.string().describe('A cron expression (5 or 6 fields), e.g. "0 */6 * * *".'),
+    tz: z.string().optional().describe('IANA time zone the expression is read in, e.g. "Europe/Paris"; default UTC.'),
+  })
+  .superRefine((value, ctx) => {
+    try {
+      cronParser.parseExpression(value.cron, value.tz ? { tz: value.tz } : {});
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', path: ['cron'], message: `not a valid cron expression: ${(error as Error).message}` });
+    }
+    if (value.tz !== undefined && !IANAZone.isValidZone(value.tz)) {
+      ctx.addIssue({ code: 'custom', path: ['tz'], message: `unknown time zone ${JSON.stringify(value.tz)}` });
+    }
+  });
+
+const everySchedule = z.strictObject({
+  every: duration.describe('Run at this interval, measured from the end of the previous run.'),
+});
+
+export const scheduleSchema = z.union([cronSchedule, everySchedule]);
+export type ScheduleConfig = z.infer<typeof scheduleSchema>;
+
+const sqliteStore = z.strictObject({
+  engine: z.literal('sqlite'),
+  path: z.string().default('./data/sync.db').describe('SQLite database file; created with its folder if missing.'),
+});
+const postgresStore = z.strictObject({
+  engine: z.literal('postgres'),
+  url: z.string().describe('Connection URL, e.g. "postgres://user:${PGPASSWORD}@db:5432/mirror".'),
+  schema: z.string().optional().describe('Schema for the mirror and sync_state; default "public".'),
+});
+export const storeSchema = z.discriminatedUnion('engine', [sqliteStore, postgresStore]);
+export type StoreConfig = z.infer<typeof storeSchema>;
+
+const serverSchema = z.strictObject({
+  host: z.string().default('0.0.0.0').describe('Address of the health/status/metrics endpoints.'),
+  port: z.number().int().min(0).max(65535).default(8080).describe('Port of the endpoints; 0 picks a free one.'),
+});
+
+const clientSchema = z.strictObject({
+  userAgent: z.string().optional().describe('User-Agent of every request; default dataspace-sync/<version>.'),
+  connectTimeout: duration.default('10s'),
+  headersTimeout: duration.default('60s'),
+  bodyTimeout: duration.default('120s').describe('Longest pause allowed between two chunks of a body.'),
+  retries: z.number().int().min(0).max(10).default(3).describe('Retries of idempotent requests on network errors, 5xx and 429.'),
+  maxRetryDelay: duration.default('60s').describe('Longest wait before one retry; a longer Retry-After ends the run instead.'),
+});
+
+const defaultsSchema = z.strictObject({
+  schedules: z.array(scheduleSchema).min(1).default([{ every: '15m' }]),
+  alertAfter: duration.default('1d').describe('A stream with no success for this long turns /readyz red.'),
+  runTimeout: duration.default('6h').describe('A run still going after this long is aborted and rolled back.'),
+  backoff: z
+    .strictObject({ initial: duration.default('1m'), max: duration.default('6h') })
+    .prefault({})
+    .describe('Exponential backoff after failures, with full jitter.'),
+  jitter: duration.default('10s').describe('Random delay added to each scheduled run so instances do not stampede.'),
+});
+
+const logSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+});
+
+const jobCommon = {
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected lowercase letters, digits, - and _ (at most 63)')
+    .describe('Stable job id; part of every stream id, so renaming it starts the streams afresh.'),
+  enabled: z.boolean().default(true),
+  schedules: z.array(scheduleSchema).min(1).optional().describe('Default: defaults.schedules.'),
+  alertAfter: duration.optional(),
+  runTimeout: duration.optional(),
+};
+
+export interface CommonJobConfig {
+  readonly id: string;
+  readonly kind: string;
+  readonly enabled: boolean;
+  readonly schedules?: ScheduleConfig[];
+  readonly alertAfter?: string;
+  readonly runTimeout?: string;
+}
+
+/** The whole config schema for the given source kinds (the daemon passes all built-in ones). */
+export function buildConfigSchema(kinds: readonly SourceKind[]) {
+  const jobVariants = kinds.map((kind) =>
+    z.strictObject({ ...jobCommon, kind: z.literal(kind.kind), ...kind.options.shape }),
+  );
+  const job =
+    jobVariants.length === 0
+      ? z.never()
+      : z.discriminatedUnion('kind', jobVariants as unknown as [z.ZodObject, ...z.ZodObject[]]);
+  return z
+    .strictObject({
+      $schema: z.string().optional(),
+      store: storeSchema.default({ engine: 'sqlite', path: './data/sync.db' }),
+      server: serverSchema.prefault({}),
+      client: clientSchema.prefault({}),
+      defaults: defaultsSchema.prefault({}),
+      log: logSchema.prefault({}),
+      concurrency: z.number().int().min(1).max(64).default(4).describe('Streams synced at the same time, at most.'),
+      shutdownTimeout: duration.default('30s').describe('How long SIGTERM waits for runs to roll back before exiting.'),
+      jobs: z.array(job).describe('What to mirror: one entry per job; a job may expand into many streams.'),
+    })
+    .superRefine((config, ctx) => {
+      const seen = new Map<string, number>();
+      config.jobs.forEach((entry, index) => {
+        const id = (entry as { id: string }).id;
+        const first = seen.get(id);
+        if (first !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['jobs', index, 'id'], message: `duplicate job id ${JSON.stringify(id)} (also jobs[${first}])` });
+        } else {
+          seen.set(id, index);
+        }
+      });
+    });
+}
+
+export type ConfigSchema = ReturnType<typeof buildConfigSchema>;
+
+export interface DaemonConfig {
+  readonly store: StoreConfig;
+  readonly server: z.infer<typeof serverSchema>;
+  readonly client: z.infer<typeof clientSchema>;
+  readonly defaults: z.infer<typeof defaultsSchema>;
+  readonly log: z.infer<typeof logSchema>;
+  readonly concurrency: number;
+  readonly shutdownTimeout: string;
+  readonly jobs: readonly (CommonJobConfig & Record<string, unknown>)[];
+}
