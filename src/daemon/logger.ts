@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { createScrubber } from './secret-scrubber.js';
 
 /** Keys whose values never reach a log line, wherever they appear in a logged object. */
 const REDACTED_KEYS = ['apikey', 'apiKey', 'api_key', 'pushkey', 'pushKey', 'push_key', 'password', 'secret', 'token', 'authorization', 'Authorization'];
@@ -16,18 +17,7 @@ export interface LoggerOptions {
  * substituted secret can end up inside a URL or an error message where no key names it.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const secrets = [...new Set(options.secrets ?? [])].filter((secret) => secret.length >= 4).sort((a, b) => b.length - a.length);
-  const scrub = (line: string): string => {
-    let out = line;
-    for (const secret of secrets) {
-      out = out.split(secret).join('***');
-      const encoded = encodeURIComponent(secret);
-      if (encoded !== secret) out = out.split(encoded).join('***');
-      const json = JSON.stringify(secret).slice(1, -1);
-      if (json !== secret) out = out.split(json).join('***');
-    }
-    return out.replace(/([?&](?:apikey|api_key|pushkey|push_key|token|access_token|password|secret)=)[^&"\s]*/gi, '$1***');
-  };
+  const scrub = createScrubber(options.secrets ?? []);
   return pino(
     {
       level: options.level ?? 'info',

@@ -1,0 +1,91 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Metrics } from './metrics.js';
+import type { Scrubber } from './secret-scrubber.js';
+import type { StreamReport } from './stream-status.js';
+
+export interface HealthSources {
+  /** Rejects when the store does not answer. */
+  readonly pingStore: () => Promise<void>;
+  readonly reports: () => Promise<StreamReport[]>;
+  readonly metrics: Metrics;
+  readonly scrub: Scrubber;
+  readonly log: Logger;
+}
+
+/**
+ * The monitoring endpoints (DESIGN §7): /healthz (the process answers), /readyz (the store answers
+ * and no stream is past its alertAfter), /status (JSON per stream) and /metrics (Prometheus).
+ */
+export function createHealthServer(sources: HealthSources): Server {
+  return createServer((request, response) => {
+    handle(sources, request, response).catch((error: unknown) => {
+      sources.log.error({ err: (error as Error).message, path: request.url }, 'endpoint failed');
+      if (!response.headersSent) send(response, 500, 'text/plain', 'internal error\n');
+      else response.destroy();
+    });
+  });
+}
+
+async function handle(sources: HealthSources, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    send(response, 405, 'text/plain', 'method not allowed\n', { allow: 'GET, HEAD' });
+    return;
+  }
+  switch (path) {
+    case '/healthz':
+      send(response, 200, 'application/json', JSON.stringify({ status: 'ok' }));
+      return;
+    case '/readyz': {
+      const problems: string[] = [];
+      try {
+        await sources.pingStore();
+      } catch (error) {
+        problems.push(`store unreachable: ${(error as Error).message}`);
+      }
+      const reports = problems.length === 0 ? await sources.reports() : [];
+      for (const report of reports) {
+        if (report.alerting) problems.push(`${report.stream}: no successful sync for ${report.lagSeconds ?? 'ever'}${report.lagSeconds === null ? '' : ' s'}`);
+      }
+      const body = JSON.stringify({ status: problems.length === 0 ? 'ready' : 'not-ready', problems });
+      send(response, problems.length === 0 ? 200 : 503, 'application/json', sources.scrub(body));
+      return;
+    }
+    case '/status': {
+      const body = JSON.stringify({ streams: await sources.reports() }, null, 2);
+      send(response, 200, 'application/json', sources.scrub(body));
+      return;
+    }
+    case '/metrics': {
+      const body = await sources.metrics.registry.metrics();
+      send(response, 200, sources.metrics.registry.contentType, sources.scrub(body));
+      return;
+    }
+    default:
+      send(response, 404, 'text/plain', 'not found: try /healthz, /readyz, /status or /metrics\n');
+  }
+}
+
+function send(
+  response: ServerResponse,
+  status: number,
+  type: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
+  response.end(response.req.method === 'HEAD' ? undefined : body);
+}
+
+export async function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server.address() as AddressInfo;
+}

@@ -1,0 +1,78 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RunObserver } from '../runner/scheduler.js';
+import type { StreamReport } from './stream-status.js';
+
+/** Prometheus metrics of the daemon; stream gauges are read from sync_state at each scrape. */
+export class Metrics implements RunObserver {
+  readonly registry = new Registry();
+  private readonly runs: Counter<'stream' | 'outcome'>;
+  private readonly rows: Counter<'stream' | 'change'>;
+  private readonly duration: Histogram<'stream'>;
+
+  constructor(reports: () => Promise<StreamReport[]>) {
+    this.runs = new Counter({
+      name: 'dss_runs_total',
+      help: 'Stream runs by outcome (success, failure, gone, interrupted).',
+      labelNames: ['stream', 'outcome'],
+      registers: [this.registry],
+    });
+    this.rows = new Counter({
+      name: 'dss_rows_applied_total',
+      help: 'Rows written to the store by stream and change (upserted, deleted).',
+      labelNames: ['stream', 'change'],
+      registers: [this.registry],
+    });
+    this.duration = new Histogram({
+      name: 'dss_run_duration_seconds',
+      help: 'Duration of stream runs.',
+      labelNames: ['stream'],
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'dss_stream_lag_seconds',
+      help: 'Seconds since the stream last synced successfully (since daemon start if it never did).',
+      labelNames: ['stream'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const report of await reports()) {
+          const seconds = report.lagSeconds ?? (report.lastSuccessAt === null ? null : 0);
+          if (seconds !== null) this.set({ stream: report.stream }, seconds);
+        }
+      },
+    });
+    new Gauge({
+      name: 'dss_stream_consecutive_failures',
+      help: 'Consecutive failed runs of the stream.',
+      labelNames: ['stream'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const report of await reports()) this.set({ stream: report.stream }, report.consecutiveFailures);
+      },
+    });
+    new Gauge({
+      name: 'dss_stream_alerting',
+      help: '1 when the stream has had no success for longer than its alertAfter.',
+      labelNames: ['stream'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const report of await reports()) this.set({ stream: report.stream }, report.alerting ? 1 : 0);
+      },
+    });
+  }
+
+  runEnded: RunObserver['runEnded'] = (streamId, outcome, durationMs) => {
+    this.duration.observe({ stream: streamId }, durationMs / 1000);
+    if (outcome.result) {
+      this.runs.inc({ stream: streamId, outcome: 'success' });
+      this.rows.inc({ stream: streamId, change: 'upserted' }, outcome.result.upserted);
+      this.rows.inc({ stream: streamId, change: 'deleted' }, outcome.result.deleted);
+    } else if (outcome.error) {
+      const status = outcome.error.status;
+      this.runs.inc({ stream: streamId, outcome: status === 'gone' ? 'gone' : status === 'idle' ? 'interrupted' : 'failure' });
+    }
+  };
+}

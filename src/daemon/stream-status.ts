@@ -1,0 +1,73 @@
+import type { JsonValue } from '../core/json.js';
+import type { StreamStatus, SyncState } from '../core/sync-state.js';
+
+/** What `status` and `/status` show for one stream. */
+export interface StreamReport {
+  readonly stream: string;
+  readonly job: string;
+  readonly kind: string;
+  readonly status: StreamStatus | 'never-run';
+  readonly cursor: JsonValue;
+  /** Seconds since the last success (or since the daemon started, if it never succeeded). */
+  readonly lagSeconds: number | null;
+  readonly alerting: boolean;
+  readonly lastAttemptAt: string | null;
+  readonly lastSuccessAt: string | null;
+  readonly lastChangeAt: string | null;
+  readonly consecutiveFailures: number;
+  readonly lastError: string | null;
+  readonly rowsUpserted: number;
+  readonly rowsDeleted: number;
+  readonly details: JsonValue;
+}
+
+export interface KnownStream {
+  readonly id: string;
+  readonly jobId: string;
+  readonly kind: string;
+  readonly alertAfterMs: number;
+}
+
+/**
+ * Joins configured streams with their sync_state rows. A stream is alerting when it has had no
+ * success for longer than its alertAfter, counted from the daemon's start when it never succeeded
+ * (so a fresh deployment is not red before it had a chance).
+ */
+export function buildReports(
+  streams: readonly KnownStream[],
+  states: readonly SyncState[],
+  now: Date,
+  startedAt: Date,
+): StreamReport[] {
+  const byId = new Map(states.map((state) => [state.streamId, state]));
+  const reports = streams.map((stream) => report(stream, byId.get(stream.id), now, startedAt));
+  // States of streams no longer in the config are still shown: their tables are still in the store.
+  for (const state of states) {
+    if (!streams.some((stream) => stream.id === state.streamId)) {
+      reports.push({ ...report({ id: state.streamId, jobId: state.jobId, kind: state.kind, alertAfterMs: Infinity }, state, now, startedAt) });
+    }
+  }
+  return reports;
+}
+
+function report(stream: KnownStream, state: SyncState | undefined, now: Date, startedAt: Date): StreamReport {
+  const since = state?.lastSuccessAt ? Date.parse(state.lastSuccessAt) : startedAt.getTime();
+  const lagMs = Math.max(0, now.getTime() - since);
+  return {
+    stream: stream.id,
+    job: stream.jobId,
+    kind: stream.kind,
+    status: state ? state.status : 'never-run',
+    cursor: state?.cursor ?? null,
+    lagSeconds: state?.lastSuccessAt ? Math.round(lagMs / 1000) : null,
+    alerting: lagMs > stream.alertAfterMs,
+    lastAttemptAt: state?.lastAttemptAt ?? null,
+    lastSuccessAt: state?.lastSuccessAt ?? null,
+    lastChangeAt: state?.lastChangeAt ?? null,
+    consecutiveFailures: state?.consecutiveFailures ?? 0,
+    lastError: state?.lastError ?? null,
+    rowsUpserted: state?.rowsUpserted ?? 0,
+    rowsDeleted: state?.rowsDeleted ?? 0,
+    details: state?.details ?? null,
+  };
+}

@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { ConfigError } from './config/load.js';
+import { createCliContext, type CliContext } from './cli/context.js';
+import { formatStatusTable } from './cli/status-table.js';
+import { Daemon } from './daemon/daemon.js';
+import { buildReports } from './daemon/stream-status.js';
+import { expandJobs, ms } from './daemon/streams.js';
+import { describeError } from './runner/describe-error.js';
+import { runStream } from './runner/run-stream.js';
+import type { Store } from './store/store.js';
+
+const program = new Command()
+  .name('dataspace-sync')
+  .description('Keeps a SQL store in step with SDMX data spaces, RPDE feeds and Opendatasoft portals.')
+  .addOption(
+    new Option('-c, --config <file>', 'the job list and settings').env('DSS_CONFIG').default('sync.config.json'),
+  )
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description('run the daemon: sync every stream on its schedule and serve /healthz, /readyz, /status, /metrics')
+  .action(async () => {
+    const context = await createCliContext(configFile());
+    const store = await context.openStore();
+    const daemon = new Daemon({ ...parts(context), store });
+    let stopping: Promise<boolean> | undefined;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      context.log.info({ signal }, 'stopping');
+      const bound = ms(context.loaded.config.shutdownTimeout);
+      // A hard deadline, in case something ignores the abort: exit rather than hang past the bound.
+      setTimeout(() => process.exit(1), bound + 5_000).unref();
+      stopping = daemon.stop().then((clean) => {
+        process.exitCode = clean ? 0 : 1;
+        return clean;
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    await daemon.start();
+  });
+
+program
+  .command('sync')
+  .description('sync the named streams (or jobs, or all when none is named) once, then exit; non-zero if any failed')
+  .argument('[names...]', 'stream ids or job ids')
+  .action(async (names: string[]) => {
+    const context = await createCliContext(configFile());
+    const store = await context.openStore();
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort(new Error('interrupted')));
+    process.once('SIGTERM', () => controller.abort(new Error('terminated')));
+    try {
+      const streams = await expandJobs(context.loaded.config, context.kinds, context.http, context.log, controller.signal);
+      const chosen = names.length === 0 ? streams : streams.filter((s) => names.includes(s.id) || names.includes(s.jobId));
+      const unknown = names.filter((name) => !streams.some((s) => s.id === name || s.jobId === name));
+      if (unknown.length > 0) throw new UsageError(`no stream or job named ${unknown.join(', ')}; see \`dataspace-sync status\``);
+      let failed = 0;
+      const queue = [...chosen];
+      const worker = async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          const log = context.log.child({ stream: next.id });
+          try {
+            const result = await runStream({ store, source: next.source, http: context.http, log, signal: controller.signal });
+            log.info({ commits: result.commits, upserted: result.upserted, deleted: result.deleted }, 'sync finished');
+          } catch (error) {
+            failed += 1;
+            log.error({ err: describeError(error) }, 'sync failed; cursor not advanced');
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(context.loaded.config.concurrency, chosen.length) }, worker));
+      process.exitCode = failed > 0 ? 1 : 0;
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command('status')
+  .description('show every stream: status, cursor, last success, counts, last error')
+  .option('--json', 'print JSON instead of a table')
+  .action(async (options: { json?: boolean }) => {
+    const context = await createCliContext(configFile());
+    const store = await context.openStore({ readOnly: true });
+    try {
+      const streams = await expandJobs(context.loaded.config, context.kinds, context.http, context.log, new AbortController().signal);
+      const now = new Date();
+      const reports = buildReports(streams, await store.listStates(), now, now);
+      const out = options.json ? `${JSON.stringify({ streams: reports }, null, 2)}\n` : formatStatusTable(reports);
+      process.stdout.write(context.scrub(out));
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command('reset')
+  .description('forget a stream\'s cursor: its next run is a full load that rebuilds its tables')
+  .argument('<stream>', 'stream id (see `status`)')
+  .action(async (streamId: string) => {
+    const context = await createCliContext(configFile());
+    const store = await context.openStore();
+    try {
+      const state = await store.readState(streamId);
+      if (!state) throw new UsageError(`no stream ${streamId} in the store; see \`dataspace-sync status\``);
+      await store.transaction((tx) =>
+        tx.writeState({ ...state, cursor: null, status: 'idle', consecutiveFailures: 0, lastError: null }),
+      );
+      process.stdout.write(`${streamId}: cursor cleared; the next run is a full load\n`);
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command('check-config')
+  .description('validate the config and print one line per problem; exit non-zero if there is any')
+  .action(async () => {
+    const context = await createCliContext(configFile());
+    const jobs = context.loaded.config.jobs;
+    process.stdout.write(`${configFile()}: ok (${jobs.length} job${jobs.length === 1 ? '' : 's'})\n`);
+  });
+
+class UsageError extends Error {}
+
+function configFile(): string {
+  return program.opts<{ config: string }>().config;
+}
+
+function parts(context: CliContext): Omit<ConstructorParameters<typeof Daemon>[0], 'store'> & { store?: Store } {
+  return { config: context.loaded.config, kinds: context.kinds, http: context.http, log: context.log, scrub: context.scrub };
+}
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.problems.map((problem) => `${error.file}: ${problem}`).join('\n')}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`dataspace-sync: ${describeError(error)}\n`);
+  process.exit(error instanceof UsageError ? 2 : 1);
+});
