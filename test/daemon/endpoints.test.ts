@@ -1,0 +1,185 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { createLogger } from '../../src/daemon/logger.js';
+import { createScrubber } from '../../src/daemon/secret-scrubber.js';
+import type { HttpClient } from '../../src/http/client.js';
+import { memoryLogger } from '../helpers/silent-log.js';
+import { tempSqliteStore } from '../helpers/stores.js';
+import { testKind, TestSource, type TestSourceScript } from '../helpers/test-source.js';
+import { Writable } from 'node:stream';
+
+const http: HttpClient = { request: () => Promise.reject(new Error('no HTTP in this test')) };
+const SECRET = 'tok-9f8e7d6c5b4a';
+
+interface Running {
+  daemon: Daemon;
+  base: string;
+  sources: TestSource[];
+  logLines: string[];
+  cleanup: () => Promise<void>;
+}
+
+async function startDaemon(script: TestSourceScript, extra: Record<string, unknown> = {}): Promise<Running> {
+  const sources: TestSource[] = [];
+  const kinds = [testKind(script, sources)];
+  const { config, secrets } = parseConfig(
+    JSON.stringify({
+      server: { host: '127.0.0.1', port: 0 },
+      defaults: { jitter: '0s', backoff: { initial: '1h' } },
+      jobs: [{ id: 'demo', kind: 'test', streams: 2, token: '${TEST_TOKEN}', schedules: [{ every: '1h' }], ...extra }],
+    }),
+    'test.json',
+    kinds,
+    { TEST_TOKEN: SECRET },
+  );
+  const logLines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      logLines.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const log = createLogger({ level: 'debug', secrets, destination });
+  const { store, cleanup } = await tempSqliteStore();
+  const daemon = new Daemon({ config, kinds, store, http, log, scrub: createScrubber(secrets) });
+  const { port } = await daemon.start();
+  return {
+    daemon,
+    base: `http://127.0.0.1:${port}`,
+    sources,
+    logLines,
+    cleanup: async () => {
+      await daemon.stop();
+      await cleanup();
+    },
+  };
+}
+
+async function until(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('daemon endpoints over HTTP', () => {
+  let running: Running | undefined;
+  afterEach(async () => {
+    await running?.cleanup();
+    running = undefined;
+  });
+
+  it('/healthz answers while the process is alive', async () => {
+    running = await startDaemon({ units: 1 });
+    const response = await fetch(`${running.base}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok' });
+  });
+
+  it('/status lists every stream with cursor, counts and last success', async () => {
+    running = await startDaemon({ units: 2, rowsPerUnit: 5 });
+    const { base } = running;
+    await until(async () => {
+      const body = (await (await fetch(`${base}/status`)).json()) as { streams: { lastSuccessAt: string | null }[] };
+      return body.streams.every((s) => s.lastSuccessAt !== null);
+    });
+    const body = (await (await fetch(`${base}/status`)).json()) as { streams: Record<string, unknown>[] };
+    expect(body.streams.map((s) => s.stream).sort()).toEqual(['test:demo:0', 'test:demo:1']);
+    for (const stream of body.streams) {
+      expect(stream).toMatchObject({ job: 'demo', kind: 'test', status: 'idle', cursor: { n: 2 }, rowsUpserted: 10, alerting: false });
+    }
+  });
+
+  it('/readyz is 200 while streams are fresh and 503 once one is past its alertAfter', async () => {
+    running = await startDaemon({ units: 1, failInUnit: 0 }, { alertAfter: '300ms' });
+    const { base } = running;
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const response = await fetch(`${base}/readyz`);
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as { problems: string[] };
+    expect(body.problems.join('\n')).toMatch(/test:demo:0: no successful sync/);
+  });
+
+  it('/readyz is 503 when the store does not answer', async () => {
+    running = await startDaemon({ units: 1 });
+    const { base, daemon } = running;
+    await until(async () => (await daemon.reports()).every((r) => r.lastSuccessAt !== null));
+    const store = (daemon as unknown as { parts: { store: { ping: () => Promise<void> } } }).parts.store;
+    const ping = store.ping;
+    store.ping = () => Promise.reject(new Error('disk unplugged'));
+    const response = await fetch(`${base}/readyz`);
+    store.ping = ping;
+    expect(response.status).toBe(503);
+    expect(((await response.json()) as { problems: string[] }).problems[0]).toMatch(/store unreachable: disk unplugged/);
+  });
+
+  it('/metrics exposes runs, rows, lag and failures in Prometheus format', async () => {
+    running = await startDaemon({ units: 3, rowsPerUnit: 2 });
+    const { base, daemon } = running;
+    await until(async () => (await daemon.reports()).every((r) => r.lastSuccessAt !== null));
+    const response = await fetch(`${base}/metrics`);
+    expect(response.headers.get('content-type')).toMatch(/text\/plain/);
+    const text = await response.text();
+    expect(text).toContain('dss_runs_total{stream="test:demo:0",outcome="success"} 1');
+    expect(text).toContain('dss_rows_applied_total{stream="test:demo:1",change="upserted"} 6');
+    expect(text).toMatch(/dss_stream_lag_seconds\{stream="test:demo:0"\} \d+/);
+    expect(text).toContain('dss_stream_consecutive_failures{stream="test:demo:0"} 0');
+  });
+
+  it('unknown paths are 404 and other methods 405', async () => {
+    running = await startDaemon({ units: 1 });
+    expect((await fetch(`${running.base}/nope`)).status).toBe(404);
+    expect((await fetch(`${running.base}/status`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('never shows a config secret in logs or /status, even inside errors and cursors', async () => {
+    running = await startDaemon({
+      units: 1,
+      failInUnit: 0,
+      failWith: () => new Error(`HTTP 401 from https://portal.example/api?apikey=${SECRET}&rows=10 (token ${SECRET})`),
+    });
+    const { base, daemon, logLines } = running;
+    await until(async () => (await daemon.reports()).every((r) => r.lastError !== null));
+    const status = await (await fetch(`${base}/status`)).text();
+    expect(status).toContain('HTTP 401');
+    expect(status).toContain('apikey=***');
+    expect(status).not.toContain(SECRET);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).not.toContain(SECRET);
+    await until(() => logLines.some((line) => line.includes('sync failed')));
+    expect(logLines.join('\n')).not.toContain(SECRET);
+    expect(logLines.join('\n')).toContain('HTTP 401');
+  });
+});
+
+describe('logger', () => {
+  it('redacts secret keys in logged objects', () => {
+    const { log, lines } = memoryLogger();
+    void log;
+    const sink: string[] = [];
+    const logger = createLogger({
+      secrets: [],
+      destination: new Writable({
+        write(chunk, _encoding, done) {
+          sink.push(String(chunk));
+          done();
+        },
+      }),
+    });
+    logger.info({ request: { headers: { authorization: 'Bearer abc' }, apikey: 'k-123456' }, password: 'p4ssw0rd' }, 'x');
+    logger.flush();
+    return new Promise<void>((resolve) =>
+      setImmediate(() => {
+        const text = sink.join('');
+        expect(text).not.toContain('Bearer abc');
+        expect(text).not.toContain('k-123456');
+        expect(text).not.toContain('p4ssw0rd');
+        expect(lines).toEqual([]);
+        resolve();
+      }),
+    );
+  });
+});

@@ -1,0 +1,99 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RetryLaterError, StreamGoneError } from '../../src/core/source.js';
+import type { HttpClient } from '../../src/http/client.js';
+import { runStream, StreamRunError } from '../../src/runner/run-stream.js';
+import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { memoryLogger } from '../helpers/silent-log.js';
+import { tempSqliteStore } from '../helpers/stores.js';
+import { TestSource } from '../helpers/test-source.js';
+
+const http: HttpClient = {
+  request: () => Promise.reject(new Error('no HTTP in this test')),
+};
+
+describe('runStream', () => {
+  let store: SqliteStore;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => {
+    ({ store, cleanup } = await tempSqliteStore());
+  });
+  afterEach(async () => cleanup());
+
+  const run = (source: TestSource, signal = new AbortController().signal) =>
+    runStream({ store, source, http, log: memoryLogger().log, signal });
+
+  it('commits each unit with its cursor and records success', async () => {
+    const source = new TestSource('t:a', 'a', { units: 3, rowsPerUnit: 2 });
+    const result = await run(source);
+    expect(result).toMatchObject({ commits: 3, upserted: 6, deleted: 0, cursor: { n: 3 } });
+    const state = await store.readState('t:a');
+    expect(state).toMatchObject({ cursor: { n: 3 }, status: 'idle', rowsUpserted: 6, consecutiveFailures: 0, kind: 'test' });
+    expect(state?.lastSuccessAt).not.toBeNull();
+    expect(await store.readTable('items')).toHaveLength(6);
+  });
+
+  it('continues from the committed cursor on the next run', async () => {
+    const source = new TestSource('t:a', 'a', { units: 2, rowsPerUnit: 1 });
+    await run(source);
+    await run(source);
+    expect((await store.readState('t:a'))?.cursor).toEqual({ n: 4 });
+    expect((await store.readTable('items')).map((row) => Number(row.id))).toEqual([0, 1, 2, 3]);
+  });
+
+  it('does not advance the cursor when the source throws midway, and keeps earlier checkpoints', async () => {
+    const source = new TestSource('t:a', 'a', { units: 3, rowsPerUnit: 2, failInUnit: 1 });
+    await expect(run(source)).rejects.toThrow(/t:a: scripted failure in unit 1/);
+    const state = await store.readState('t:a');
+    // Unit 0 committed; unit 1's rows were rolled back with it and the cursor stays at unit 0's.
+    expect(state).toMatchObject({ cursor: { n: 1 }, status: 'backoff', consecutiveFailures: 1, rowsUpserted: 2 });
+    expect(state?.lastError).toMatch(/scripted failure in unit 1/);
+    expect((await store.readTable('items')).map((row) => row.value)).toEqual(['unit 0', 'unit 0']);
+  });
+
+  it('counts consecutive failures and clears them on success', async () => {
+    const source = new TestSource('t:a', 'a', { units: 1, failInUnit: 0 });
+    await expect(run(source)).rejects.toThrow();
+    await expect(run(source)).rejects.toThrow();
+    expect((await store.readState('t:a'))?.consecutiveFailures).toBe(2);
+    source.script = { units: 1 };
+    await run(source);
+    expect(await store.readState('t:a')).toMatchObject({ consecutiveFailures: 0, lastError: null, status: 'idle' });
+  });
+
+  it('marks a gone stream and does not count a requested wait as a failure', async () => {
+    const gone = new TestSource('t:gone', 'a', { units: 1, failInUnit: 0, failWith: () => new StreamGoneError('410 Gone') });
+    await expect(run(gone)).rejects.toMatchObject({ status: 'gone' });
+    expect((await store.readState('t:gone'))?.status).toBe('gone');
+
+    const later = new TestSource('t:later', 'a', {
+      units: 1,
+      failInUnit: 0,
+      failWith: () => new RetryLaterError('503, Retry-After 3600', 3_600_000),
+    });
+    const error = await run(later).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StreamRunError);
+    expect(error).toMatchObject({ status: 'backoff', retryAfterMs: 3_600_000 });
+    expect(await store.readState('t:later')).toMatchObject({ consecutiveFailures: 0, status: 'backoff' });
+  });
+
+  it('rolls back the open unit when aborted, without counting it as a failure', async () => {
+    const controller = new AbortController();
+    const source = new TestSource('t:a', 'a', { units: 50, unitDelayMs: 20 });
+    setTimeout(() => controller.abort(new Error('shutting down')), 70);
+    await expect(run(source, controller.signal)).rejects.toMatchObject({ status: 'idle' });
+    const state = await store.readState('t:a');
+    const committed = Number((state?.cursor as { n: number }).n);
+    expect(committed).toBeGreaterThan(0);
+    expect(committed).toBeLessThan(50);
+    expect(await store.readTable('items')).toHaveLength(committed * 3);
+    expect(state).toMatchObject({ consecutiveFailures: 0, status: 'idle' });
+  });
+
+  it('refuses a source that ends with changes after its last checkpoint', async () => {
+    const source = new TestSource('t:a', 'a', { units: 1 });
+    source.read = async function* () {
+      yield { type: 'changes', ops: [] };
+    };
+    await expect(run(source)).rejects.toThrow(/ended with changes after its last checkpoint/);
+  });
+});
