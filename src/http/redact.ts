@@ -1,0 +1,117 @@
+/**
+ * Secrets travel in URLs (ODS `apikey`, Push API `pushkey`, userinfo passwords) and in headers.
+ * Everything the HTTP client puts in an error or a log line goes through here first, because an
+ * error message ends up in `sync_state.last_error`, in `/status` and in log aggregators.
+ */
+
+/** Query parameters whose values are secrets, compared case-insensitively. */
+export const SECRET_QUERY_PARAMETERS: readonly string[] = [
+  'apikey',
+  'api_key',
+  'pushkey',
+  'push_key',
+  'token',
+  'access_token',
+  'password',
+  'secret',
+  'key',
+];
+
+const REDACTED = '***';
+
+const SECRET_PARAMETER_PATTERN = new RegExp(
+  `([?&#](?:${SECRET_QUERY_PARAMETERS.join('|')})=)[^&#]*`,
+  'gi',
+);
+
+/** The URL with secret query values and any userinfo password replaced by `***`. */
+export function redactUrl(url: string | URL): string {
+  const text = typeof url === 'string' ? url : url.href;
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    // Not a URL we can parse (a relative `next` link, a typo in config): redact by pattern alone.
+    return text.replace(/(\/\/[^/?#:@]*:)[^/?#@]*@/, `$1${REDACTED}@`).replace(SECRET_PARAMETER_PATTERN, `$1${REDACTED}`);
+  }
+  if (parsed.password) parsed.password = REDACTED;
+  // Work on the serialised text rather than URLSearchParams so the rest of the query keeps its
+  // original encoding: the redacted URL must still read like the one that was requested.
+  return parsed.href.replace(SECRET_PARAMETER_PATTERN, `$1${REDACTED}`);
+}
+
+/**
+ * The secret values a URL carries (query values of secret parameters, the userinfo password), in
+ * the forms they may be echoed back: a server's error body often quotes the query it refused.
+ */
+export function secretsInUrl(url: string | URL): string[] {
+  let parsed: URL;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : url;
+  } catch {
+    return [];
+  }
+  const secrets: string[] = [];
+  if (parsed.password) secrets.push(parsed.password, decodeURIComponentSafely(parsed.password));
+  for (const [name, value] of parsed.searchParams) {
+    if (value && SECRET_QUERY_PARAMETERS.includes(name.toLowerCase())) secrets.push(value);
+  }
+  return [...new Set(secrets)];
+}
+
+/** `text` with every occurrence of each secret (raw, percent-encoded or JSON-escaped) replaced by `***`. */
+export function redactText(text: string, secrets: readonly string[]): string {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    if (!secret) continue;
+    forms.add(secret);
+    forms.add(encodeURIComponent(secret));
+    forms.add(JSON.stringify(secret).slice(1, -1));
+  }
+  // Longest first, so a secret that contains another is replaced whole.
+  let out = text;
+  for (const form of [...forms].sort((a, b) => b.length - a.length)) {
+    out = out.split(form).join(REDACTED);
+  }
+  return out;
+}
+
+const REDACTED_KEYS = [
+  'apikey',
+  'apiKey',
+  'api_key',
+  'pushkey',
+  'pushKey',
+  'push_key',
+  'password',
+  'secret',
+  'token',
+  'access_token',
+  'accessToken',
+  'authorization',
+  'Authorization',
+];
+
+/**
+ * pino `redact` paths: secret keys at the top of a log object and one or two levels down, and the
+ * credential headers wherever a `headers` object is logged.
+ */
+export const REDACT_PATHS: readonly string[] = [
+  ...REDACTED_KEYS,
+  ...REDACTED_KEYS.map((key) => `*.${key}`),
+  ...REDACTED_KEYS.map((key) => `*.*.${key}`),
+  'headers.cookie',
+  'headers["set-cookie"]',
+  'headers["x-api-key"]',
+  '*.headers.cookie',
+  '*.headers["set-cookie"]',
+  '*.headers["x-api-key"]',
+];
+
+function decodeURIComponentSafely(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
