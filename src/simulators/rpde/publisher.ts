@@ -1,0 +1,297 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FaultQueue, type FaultOptions, type PageFault, type RpdeFault, type RpdeFaultType } from './faults.js';
+import { CC_BY_4, pageJson, type PageItem } from './page-json.js';
+import { RpdeFeed, type FeedPosition, type FeedVersion, type RpdeFeedOptions, type SeedOptions } from './rpde-feed.js';
+
+export interface RpdePublisherOptions extends RpdeFeedOptions {
+  /** Default 0: any free port. */
+  readonly port?: number;
+  readonly host?: string;
+  /** Items per page (the spec suggests 500). */
+  readonly pageSize?: number;
+  /** The feed's path; the feed URL is the origin plus this path with no query. */
+  readonly path?: string;
+  /** How many generated items the feed starts with. */
+  readonly items?: number;
+  readonly seed?: SeedOptions;
+  readonly license?: string;
+  /** How many recent requests `requests` keeps. */
+  readonly keepRequests?: number;
+}
+
+/** One request the publisher answered, for tests that check what a client did. */
+export interface PublisherRequest {
+  /** The URL as requested (origin + request target, verbatim). */
+  readonly url: string;
+  readonly host: string | undefined;
+  readonly status: number;
+  readonly faults: readonly RpdeFaultType[];
+  /** Items shown on the page (0 for non-page responses). */
+  readonly items: number;
+  /** Whether the page served was the last page (empty, `next` equal to its own URL). */
+  readonly lastPage: boolean;
+}
+
+export interface RpdePublisher {
+  /** The feed URL: the first page, "from the beginning of time". */
+  readonly url: string;
+  readonly origin: string;
+  readonly feed: RpdeFeed;
+  readonly requests: readonly PublisherRequest[];
+  /** Spoil the next response(s): see RpdeFault. */
+  injectFault(fault: RpdeFault, options?: FaultOptions): void;
+  clearFaults(): void;
+  /** Stops listening and drops open connections (and slow bodies still being sent). */
+  close(): Promise<void>;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+// DOCS scaling-feeds: CDN-friendly TTLs, which the validator checks (as warnings).
+const CACHE_PAGE = 'public, max-age=3600';
+const CACHE_LAST_PAGE = 'public, max-age=8';
+const CHALLENGE_HTML =
+  '<!DOCTYPE html><html lang="en"><head><title>Just a moment...</title></head><body>' +
+  '<h1>Checking your browser before accessing the feed.</h1><noscript>Enable JavaScript and cookies to continue</noscript>' +
+  '</body></html>';
+
+/**
+ * An in-memory RPDE 1.0 publisher over real HTTP: both ordering strategies, absolute `next` URLs
+ * derived from the last item used to build the page, the last page being empty with `next` equal
+ * to its own URL, tombstones, in-stream filtering, and faults on demand. The feed can be changed
+ * through `feed` at any moment, also while a client is harvesting it.
+ */
+export async function startRpdePublisher(options: RpdePublisherOptions = {}): Promise<RpdePublisher> {
+  const host = options.host ?? '127.0.0.1';
+  const path = options.path ?? '/feeds/session-series';
+  const pageSize = options.pageSize ?? 500;
+  if (!Number.isInteger(pageSize) || pageSize < 1) throw new RangeError('pageSize must be a positive integer');
+  const license = options.license ?? CC_BY_4;
+  const keepRequests = options.keepRequests ?? 10_000;
+  const feed = new RpdeFeed(options);
+  if (options.items) feed.seed(options.items, options.seed);
+
+  const faults = new FaultQueue();
+  const requests: PublisherRequest[] = [];
+  const pendingTimers = new Set<NodeJS.Timeout>();
+  let origin = '';
+  // Same server, another origin: a client that follows it is seen arriving with another Host.
+  let foreignOrigin = '';
+
+  const record = (entry: PublisherRequest): void => {
+    requests.push(entry);
+    if (requests.length > keepRequests) requests.splice(0, requests.length - keepRequests);
+  };
+
+  const nextUrlAfter = (version: FeedVersion): string =>
+    feed.strategy === 'modified-id'
+      ? `${origin}${path}?afterTimestamp=${version.modified}&afterId=${encodeURIComponent(version.id)}`
+      : `${origin}${path}?afterChangeNumber=${version.modified}`;
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const target = req.url ?? '/';
+    const selfUrl = `${origin}${target}`;
+    const requestUrl = new URL(target, origin);
+    const base = { url: selfUrl, host: req.headers.host, faults: [], items: 0, lastPage: false };
+    if (req.method !== 'GET') {
+      record({ ...base, status: 405 });
+      sendText(res, 405, 'text/plain', 'Method Not Allowed', { allow: 'GET' });
+      return;
+    }
+    if (requestUrl.pathname !== path) {
+      record({ ...base, status: 404 });
+      sendText(res, 404, JSON_TYPE, JSON.stringify({ error: `no feed at ${requestUrl.pathname}` }));
+      return;
+    }
+    const position = parsePosition(feed, requestUrl.searchParams);
+    if (typeof position === 'string') {
+      record({ ...base, status: 400 });
+      sendText(res, 400, JSON_TYPE, JSON.stringify({ error: position }));
+      return;
+    }
+
+    feed.purgeExpired();
+    const scan = feed.scan(position, pageSize);
+    const items: PageItem[] = scan.shown.map((version) => ({ version, modified: version.modified }));
+    const lastScanned = scan.lastScanned;
+    // The spec: next comes from the last item used for the page, or is the page's own URL if none.
+    let next = lastScanned ? nextUrlAfter(lastScanned) : selfUrl;
+
+    const applies = (fault: PageFault): boolean => {
+      switch (fault.type) {
+        case 'selfLoop':
+        case 'duplicateId':
+          return items.length > 0;
+        case 'regressingModified':
+          return items.length > 0 && regressionTarget(feed, fault.id) !== undefined;
+        case 'afterIdOnly':
+          return lastScanned !== undefined;
+        case 'foreignNext':
+        case 'relativeNext':
+          return true;
+      }
+    };
+    const chosen = faults.take(requestUrl, applies);
+    const types = chosen.map((fault) => fault.type);
+
+    // Faults that pick another `next` go first; those that respell it (origin, relative) after.
+    for (const fault of chosen) {
+      if (fault.type === 'selfLoop') next = selfUrl;
+      else if (fault.type === 'afterIdOnly' && lastScanned) {
+        next = `${origin}${path}?afterId=${encodeURIComponent(lastScanned.id)}`;
+      } else if (fault.type === 'duplicateId') {
+        items.splice(1, 0, items[0] as PageItem);
+      } else if (fault.type === 'regressingModified') {
+        const target = regressionTarget(feed, fault.id) as FeedVersion;
+        const stale = JSON.stringify(feed.generateData(target.id, target.revision - 1));
+        items.splice(Math.floor(items.length / 2), 0, {
+          version: target,
+          modified: target.modified - 1n,
+          dataJson: stale,
+        });
+      }
+    }
+    for (const fault of chosen) {
+      if (fault.type === 'foreignNext') {
+        next = `${fault.origin ?? foreignOrigin}${pathAndQuery(next, origin)}`;
+      } else if (fault.type === 'relativeNext') {
+        next = pathAndQuery(next, origin);
+      }
+    }
+
+    const lastPage = items.length === 0 && next === selfUrl;
+    const body = Buffer.from(pageJson(next, items, license), 'utf8');
+    const pageHeaders = {
+      'content-type': JSON_TYPE,
+      'content-length': String(body.length),
+      'cache-control': lastPage ? CACHE_LAST_PAGE : CACHE_PAGE,
+    };
+    const transport = chosen.find(
+      (fault) => fault.type === 'status' || fault.type === 'html' || fault.type === 'slowBody' || fault.type === 'cutBody',
+    );
+    const served = { ...base, faults: types, items: items.length, lastPage };
+
+    if (!transport) {
+      record({ ...served, status: 200 });
+      res.writeHead(200, pageHeaders);
+      res.end(body);
+      return;
+    }
+    switch (transport.type) {
+      case 'status': {
+        record({ ...base, faults: types, status: transport.status });
+        const extra: Record<string, string> = transport.retryAfter ? { 'retry-after': transport.retryAfter } : {};
+        sendText(res, transport.status, 'text/plain; charset=utf-8', `HTTP ${transport.status}`, extra);
+        return;
+      }
+      case 'html':
+        record({ ...base, faults: types, status: 200 });
+        sendText(res, 200, 'text/html; charset=utf-8', CHALLENGE_HTML);
+        return;
+      case 'cutBody': {
+        record({ ...served, status: 200 });
+        const cut = Math.min(body.length - 1, Math.max(1, transport.afterBytes ?? Math.floor(body.length / 2)));
+        res.writeHead(200, pageHeaders);
+        res.write(body.subarray(0, cut), () => res.socket?.destroy());
+        return;
+      }
+      case 'slowBody': {
+        record({ ...served, status: 200 });
+        res.writeHead(200, pageHeaders);
+        sendSlowly(res, body, transport.chunkBytes ?? 1024, transport.delayMs, pendingTimers);
+        return;
+      }
+    }
+  };
+
+  const server = createServer(handle);
+  server.on('clientError', (_error, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  origin = `http://${hostPart}:${address.port}`;
+  foreignOrigin = `http://${hostPart === 'localhost' ? '127.0.0.1' : 'localhost'}:${address.port}`;
+
+  return {
+    url: `${origin}${path}`,
+    origin,
+    feed,
+    requests,
+    injectFault: (fault, faultOptions) => faults.add(fault, faultOptions),
+    clearFaults: () => faults.clear(),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const timer of pendingTimers) clearTimeout(timer);
+        pendingTimers.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** The cursor of a request; a string is the reason it is not acceptable (400). */
+function parsePosition(feed: RpdeFeed, params: URLSearchParams): FeedPosition | null | string {
+  if (feed.strategy === 'change-number') {
+    const changeNumber = params.get('afterChangeNumber');
+    if (changeNumber === null) return null;
+    if (!/^\d+$/.test(changeNumber)) return `afterChangeNumber must be an integer, got ${JSON.stringify(changeNumber)}`;
+    return { afterChangeNumber: BigInt(changeNumber) };
+  }
+  const timestamp = params.get('afterTimestamp');
+  const id = params.get('afterId');
+  // The spec's reference query applies its WHERE clause only when both parameters are given.
+  if (timestamp === null || id === null) return null;
+  if (!/^\d+$/.test(timestamp)) return `afterTimestamp must be an integer, got ${JSON.stringify(timestamp)}`;
+  return { afterModified: BigInt(timestamp), afterId: id };
+}
+
+function regressionTarget(feed: RpdeFeed, id: string | undefined): FeedVersion | undefined {
+  if (id === undefined) return feed.head();
+  const version = feed.get(id);
+  return version && version.state === 'updated' && !version.hidden ? version : undefined;
+}
+
+function pathAndQuery(url: string, origin: string): string {
+  return url.startsWith(origin) ? url.slice(origin.length) : url;
+}
+
+function sendText(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  text: string,
+  extraHeaders: Record<string, string> = {},
+): void {
+  const body = Buffer.from(text, 'utf8');
+  res.writeHead(status, { 'content-type': contentType, 'content-length': String(body.length), ...extraHeaders });
+  res.end(body);
+}
+
+function sendSlowly(
+  res: ServerResponse,
+  body: Buffer,
+  chunkBytes: number,
+  delayMs: number,
+  timers: Set<NodeJS.Timeout>,
+): void {
+  let offset = 0;
+  const step = (): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (res.destroyed) return;
+      const end = Math.min(body.length, offset + Math.max(1, chunkBytes));
+      const chunk = body.subarray(offset, end);
+      offset = end;
+      if (offset >= body.length) res.end(chunk);
+      else res.write(chunk, step);
+    }, delayMs);
+    timers.add(timer);
+  };
+  step();
+}
