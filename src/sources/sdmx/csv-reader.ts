@@ -1,0 +1,496 @@
+import type { Readable } from 'node:stream';
+import { parse, type Parser } from 'csv-parse';
+
+/**
+ * A streaming SDMX-CSV reader (1.0 and 2.x; research/sdmx.md §1 and §5). It knows the message layout,
+ * not the data structure: columns are mapped by name to component ids, and each row says which
+ * structure it belongs to, its action and, per component, whether the cell was omitted or held a value.
+ */
+
+/** I and A are read as Merge, as .Stat does (research/sdmx.md §1.8(d)). */
+export type SdmxAction = 'M' | 'R' | 'D';
+
+export type StructureType = 'dataflow' | 'datastructure' | 'dataprovision';
+
+export interface StructureRef {
+  readonly type: StructureType;
+  readonly agency: string;
+  readonly id: string;
+  /** Absent for non-versioned artefacts (`AGENCY:ID`). */
+  readonly version: string | undefined;
+}
+
+export interface SdmxCsvHeader {
+  readonly format: '1.0' | '2.x';
+  readonly delimiter: string;
+  /** From `STRUCTURE[x]`: separates the values of multi-valued cells, which are kept as text. */
+  readonly subFieldSeparator: string | undefined;
+  readonly labels: 'id' | 'both' | 'name';
+  readonly hasActionColumn: boolean;
+  /** Component ids of the mapped columns; `cells` of every row follow this order. */
+  readonly components: readonly string[];
+  /** Columns left out: label columns, keys, custom columns and components the caller does not know. */
+  readonly ignoredColumns: readonly string[];
+  /** The subset of ignoredColumns that looked like components but were not in `knownComponents`. */
+  readonly unknownColumns: readonly string[];
+}
+
+/**
+ * One cell per header component: `undefined` = omitted (an unquoted empty cell or a missing
+ * trailing cell); a string = present, `""` included (a quoted empty cell is a present empty string).
+ */
+export type CellState = string | undefined;
+
+export interface SdmxCsvRow {
+  /** Line of the file where the row starts (the header is line 1). */
+  readonly line: number;
+  readonly structure: StructureRef;
+  readonly action: SdmxAction;
+  readonly cells: readonly CellState[];
+}
+
+export interface SdmxCsvStats {
+  rows: number;
+  /** Rows with fewer cells than the header (missing cells read as omitted). */
+  shortRows: number;
+  /** Rows with empty cells past the header's last column (sdmx-csv issue #30), tolerated. */
+  trailingEmptyCells: number;
+}
+
+export interface SdmxCsvMessage {
+  readonly header: SdmxCsvHeader;
+  /** Rows in file order, in batches of at most `batchSize`. Iterate once. */
+  readonly batches: AsyncIterable<readonly SdmxCsvRow[]>;
+  readonly stats: Readonly<SdmxCsvStats>;
+}
+
+export interface SdmxCsvOptions {
+  /** Names the stream or dataflow in errors. */
+  readonly label?: string;
+  readonly batchSize?: number;
+  /**
+   * Component ids of the structure. When given, other columns are dropped from `components` and
+   * listed in `unknownColumns` (custom columns such as VALID_FROM, or a structure change).
+   */
+  readonly knownComponents?: ReadonlySet<string>;
+}
+
+export class SdmxCsvError extends Error {
+  constructor(
+    message: string,
+    readonly line: number | undefined,
+  ) {
+    super(message);
+    this.name = 'SdmxCsvError';
+  }
+}
+
+const RESERVED_2X = new Set(['STRUCTURE', 'STRUCTURE_ID', 'STRUCTURE_NAME', 'ACTION', 'SERIES_KEY', 'OBS_KEY']);
+const ACTIONS: Readonly<Record<string, SdmxAction>> = { I: 'M', A: 'M', M: 'M', R: 'R', D: 'D' };
+const STRUCTURE_TYPES: Readonly<Record<string, StructureType>> = {
+  dataflow: 'dataflow',
+  datastructure: 'datastructure',
+  dataprovision: 'dataprovision',
+};
+const FIRST_CELL = /^"?(STRUCTURE|DATAFLOW)(?:\[([^\]]*)\])?"?([^\r\n]?)/i;
+/** `AGENCY:ID(VERSION)`, `AGENCY:ID`, each optionally followed by `: name` (labels=both). */
+const STRUCTURE_ID = /^([^:(),\s]+):([^:(),\s]+)(?:\(([^()\s]*)\))?(?::\s.*)?$/s;
+const PEEK_LIMIT = 4096;
+
+/** Reads the header and returns the rows as batches; fails at once if the body is not SDMX-CSV. */
+export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}): Promise<SdmxCsvMessage> {
+  const label = options.label ?? 'SDMX-CSV';
+  const batchSize = options.batchSize ?? 2000;
+  const prefix = await peek(body, label);
+  const start = prefix.toString('utf8').replace(/^\uFEFF/, '');
+  const first = FIRST_CELL.exec(start);
+  if (!first) {
+    body.destroy();
+    throw new SdmxCsvError(
+      `${label}: the response is not SDMX-CSV: its first header cell should be STRUCTURE or DATAFLOW, it starts with ${JSON.stringify(start.slice(0, 80))}`,
+      1,
+    );
+  }
+  const format = (first[1] as string).toUpperCase() === 'DATAFLOW' ? '1.0' : '2.x';
+  const delimiter = first[3] === '' || first[3] === undefined ? ',' : first[3];
+  if (delimiter === '"') {
+    body.destroy();
+    throw new SdmxCsvError(`${label}: line 1: cannot use '"' as the field delimiter`, 1);
+  }
+  const subFieldSeparator = first[2] === undefined || first[2] === '' ? undefined : first[2].charAt(0);
+
+  const parser = parse({ delimiter, raw: true, relax_column_count: true, bom: true, skip_empty_lines: true });
+  body.on('error', (error) => parser.destroy(error));
+  parser.write(prefix);
+  body.pipe(parser);
+
+  const records = recordSource(parser);
+  const headerRecord = await records.next().catch((error: unknown) => {
+    throw wrapParseError(error, label);
+  });
+  if (headerRecord === null) {
+    throw new SdmxCsvError(`${label}: the response has no SDMX-CSV header row`, 1);
+  }
+  let line = 1 + countLines(headerRecord.raw);
+  const layout = mapHeader(headerRecord.record, format, options.knownComponents, label);
+  const header: SdmxCsvHeader = { ...layout.header, format, delimiter, subFieldSeparator };
+
+  const stats: SdmxCsvStats = { rows: 0, shortRows: 0, trailingEmptyCells: 0 };
+  const width = headerRecord.record.length;
+  const { componentColumns, actionColumn, typeColumn, refColumn } = layout;
+  const refs = new Map<string, StructureRef>();
+  const componentCount = componentColumns.length;
+
+  const toRow = (record: string[], raw: string): SdmxCsvRow => {
+    const rowLine = line;
+    line += countLines(raw);
+    stats.rows += 1;
+    if (record.length > width) {
+      for (let i = width; i < record.length; i += 1) {
+        if (record[i] !== '') {
+          throw new SdmxCsvError(
+            `${label}: line ${rowLine}${refSuffix(record[refColumn])}: the row has ${record.length} cells but the header has ${width}`,
+            rowLine,
+          );
+        }
+      }
+      stats.trailingEmptyCells += 1;
+    } else if (record.length < width) {
+      stats.shortRows += 1;
+    }
+    const structure = structureOf(record, typeColumn, refColumn, refs, label, rowLine);
+    let action: SdmxAction = 'M';
+    if (actionColumn >= 0) {
+      const letter = record[actionColumn] ?? '';
+      const known = ACTIONS[letter.length === 1 ? letter.toUpperCase() : letter];
+      if (known === undefined) {
+        throw new SdmxCsvError(
+          `${label}: line ${rowLine} (${formatRef(structure)}): unknown action ${JSON.stringify(letter)} (expected I, A, M, R or D)`,
+          rowLine,
+        );
+      }
+      action = known;
+    }
+    const cells: CellState[] = new Array<CellState>(componentCount);
+    for (let k = 0; k < componentCount; k += 1) {
+      const value = record[componentColumns[k] as number];
+      cells[k] = value === '' ? undefined : value;
+    }
+    // csv-parse gives '' for both `,,` and `,"",`; only the rare raw text with `""` needs a second look.
+    if (raw.includes('""')) {
+      const quotedEmpty = quotedEmptyFields(raw, delimiter);
+      if (quotedEmpty.size > 0) {
+        for (let k = 0; k < componentCount; k += 1) {
+          if (quotedEmpty.has(componentColumns[k] as number)) cells[k] = '';
+        }
+      }
+    }
+    return { line: rowLine, structure, action, cells };
+  };
+
+  async function* batches(): AsyncGenerator<readonly SdmxCsvRow[]> {
+    try {
+      for (;;) {
+        const available = records.drain(batchSize);
+        if (available.length > 0) {
+          const rows = new Array<SdmxCsvRow>(available.length);
+          for (let i = 0; i < available.length; i += 1) {
+            const item = available[i] as RawRecord;
+            rows[i] = toRow(item.record, item.raw);
+          }
+          yield rows;
+          continue;
+        }
+        if (!(await records.wait())) return;
+      }
+    } catch (error) {
+      throw wrapParseError(error, label);
+    } finally {
+      parser.destroy();
+      body.destroy();
+    }
+  }
+
+  return { header, batches: batches(), stats };
+}
+
+interface RawRecord {
+  readonly record: string[];
+  readonly raw: string;
+}
+
+interface RecordSource {
+  next(): Promise<RawRecord | null>;
+  /** Records readable now without waiting, at most `max`. */
+  drain(max: number): RawRecord[];
+  /** Resolves true when more may be read, false at the end; rejects on a parse or body error. */
+  wait(): Promise<boolean>;
+}
+
+/** Pulls records synchronously while they are buffered, so a batch costs one await, not one per row. */
+function recordSource(parser: Parser): RecordSource {
+  let failure: unknown;
+  let ended = false;
+  parser.on('error', (error) => {
+    failure = error;
+  });
+  parser.on('end', () => {
+    ended = true;
+  });
+  const wait = (): Promise<boolean> => {
+    if (failure !== undefined) return Promise.reject(failure);
+    if (ended) return Promise.resolve(false);
+    return new Promise<boolean>((resolve, reject) => {
+      const done = (): void => {
+        parser.off('readable', onReadable);
+        parser.off('end', onEnd);
+        parser.off('error', onError);
+        parser.off('close', onClose);
+      };
+      const onReadable = (): void => {
+        done();
+        resolve(true);
+      };
+      const onEnd = (): void => {
+        done();
+        resolve(false);
+      };
+      const onError = (error: unknown): void => {
+        done();
+        reject(error);
+      };
+      const onClose = (): void => {
+        done();
+        if (failure !== undefined) reject(failure);
+        else resolve(!ended && parser.readableLength > 0);
+      };
+      parser.on('readable', onReadable);
+      parser.on('end', onEnd);
+      parser.on('error', onError);
+      parser.on('close', onClose);
+    });
+  };
+  const drain = (max: number): RawRecord[] => {
+    const out: RawRecord[] = [];
+    while (out.length < max) {
+      const item = parser.read() as RawRecord | null;
+      if (item === null) break;
+      out.push(item);
+    }
+    return out;
+  };
+  return {
+    async next() {
+      for (;;) {
+        const [item] = drain(1);
+        if (item !== undefined) return item;
+        if (!(await wait())) return null;
+      }
+    },
+    drain,
+    wait,
+  };
+}
+
+/** Resolves with the first bytes of the body (up to the end of line 1, or a few KB), leaving it paused. */
+function peek(body: Readable, label: string): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (error?: unknown): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      if (error !== undefined) reject(error);
+      else resolve(Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer | string): void => {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      chunks.push(buffer);
+      size += buffer.length;
+      if (size >= PEEK_LIMIT || buffer.includes(10)) {
+        body.pause();
+        finish();
+      }
+    };
+    const onEnd = (): void => {
+      if (size === 0) finish(new SdmxCsvError(`${label}: the response body is empty; expected an SDMX-CSV header`, 1));
+      else finish();
+    };
+    const onError = (error: unknown): void => finish(error);
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+  });
+}
+
+interface HeaderLayout {
+  readonly header: Pick<SdmxCsvHeader, 'labels' | 'hasActionColumn' | 'components' | 'ignoredColumns' | 'unknownColumns'>;
+  readonly componentColumns: readonly number[];
+  readonly actionColumn: number;
+  readonly typeColumn: number;
+  readonly refColumn: number;
+}
+
+function mapHeader(
+  names: readonly string[],
+  format: '1.0' | '2.x',
+  known: ReadonlySet<string> | undefined,
+  label: string,
+): HeaderLayout {
+  const upper = names.map((name) => name.trim().toUpperCase());
+  const labelsName = format === '2.x' && upper.includes('STRUCTURE_NAME');
+  const labelsBoth = names.some((name, i) => i > 0 && /^[^:\s]+: /.test(name));
+  const components: string[] = [];
+  const componentColumns: number[] = [];
+  const ignoredColumns: string[] = [];
+  const unknownColumns: string[] = [];
+  const seen = new Set<string>();
+  let actionColumn = -1;
+  let refColumn = format === '1.0' ? 0 : -1;
+  const typeColumn = format === '1.0' ? -1 : 0;
+  for (let i = 1; i < names.length; i += 1) {
+    const name = names[i] as string;
+    const reserved = upper[i] as string;
+    if (format === '2.x' && RESERVED_2X.has(reserved)) {
+      if (reserved === 'ACTION') actionColumn = i;
+      else if (reserved === 'STRUCTURE_ID') refColumn = i;
+      else ignoredColumns.push(name);
+      continue;
+    }
+    if (name === '') {
+      ignoredColumns.push(name);
+      continue;
+    }
+    // `ID: Name` under labels=both; `ATTR[]`, `ATTR[en;fr]`, `CONTACT[].NAME[]` for multi-valued cells.
+    const id = (labelsBoth ? (name.split(':')[0] as string).trim() : name).replace(/\[[^\]]*\]/g, '');
+    const column = i;
+    if (labelsName && i + 1 < names.length) {
+      // Under labels=name every component column is followed by its localised-name column.
+      ignoredColumns.push(names[i + 1] as string);
+      i += 1;
+    }
+    if (known !== undefined && !known.has(id)) {
+      ignoredColumns.push(name);
+      unknownColumns.push(id);
+      continue;
+    }
+    if (seen.has(id)) throw new SdmxCsvError(`${label}: line 1: the header names component ${id} twice`, 1);
+    seen.add(id);
+    components.push(id);
+    componentColumns.push(column);
+  }
+  if (refColumn < 0) {
+    throw new SdmxCsvError(`${label}: line 1: the header has no STRUCTURE_ID column`, 1);
+  }
+  return {
+    header: {
+      labels: labelsName ? 'name' : labelsBoth ? 'both' : 'id',
+      hasActionColumn: actionColumn >= 0,
+      components,
+      ignoredColumns,
+      unknownColumns,
+    },
+    componentColumns,
+    actionColumn,
+    typeColumn,
+    refColumn,
+  };
+}
+
+function structureOf(
+  record: readonly string[],
+  typeColumn: number,
+  refColumn: number,
+  cache: Map<string, StructureRef>,
+  label: string,
+  line: number,
+): StructureRef {
+  const typeText = typeColumn < 0 ? 'dataflow' : (record[typeColumn] ?? '');
+  const refText = record[refColumn] ?? '';
+  const cacheKey = `${typeText}\u0000${refText}`;
+  const cached = cache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const type = STRUCTURE_TYPES[typeText.toLowerCase()];
+  if (type === undefined) {
+    throw new SdmxCsvError(
+      `${label}: line ${line}: unknown structure type ${JSON.stringify(typeText)} (expected dataflow, datastructure or dataprovision)`,
+      line,
+    );
+  }
+  const parsed = STRUCTURE_ID.exec(refText);
+  if (!parsed) {
+    throw new SdmxCsvError(
+      `${label}: line ${line}: structure id ${JSON.stringify(refText)} is not AGENCY:ID(VERSION)`,
+      line,
+    );
+  }
+  const ref: StructureRef = {
+    type,
+    agency: parsed[1] as string,
+    id: parsed[2] as string,
+    version: parsed[3] === undefined || parsed[3] === '' ? undefined : parsed[3],
+  };
+  cache.set(cacheKey, ref);
+  return ref;
+}
+
+export function formatRef(ref: Pick<StructureRef, 'agency' | 'id' | 'version'> & { type?: StructureType }): string {
+  const id = `${ref.agency}:${ref.id}${ref.version === undefined ? '' : `(${ref.version})`}`;
+  return ref.type === undefined || ref.type === 'dataflow' ? `dataflow ${id}` : `${ref.type} ${id}`;
+}
+
+function refSuffix(refText: string | undefined): string {
+  return refText ? ` (${refText})` : '';
+}
+
+function countLines(raw: string): number {
+  let count = 0;
+  let at = raw.indexOf('\n');
+  while (at >= 0) {
+    count += 1;
+    at = raw.indexOf('\n', at + 1);
+  }
+  // A last record without a line break still occupies a line.
+  return count === 0 ? 1 : count;
+}
+
+/** Indexes of the fields written exactly `""` in one raw record (RFC 4180 quoting). */
+export function quotedEmptyFields(raw: string, delimiter: string): Set<number> {
+  const found = new Set<number>();
+  let field = 0;
+  let i = 0;
+  const n = raw.length;
+  for (;;) {
+    if (raw[i] === '"') {
+      const contentStart = i + 1;
+      i += 1;
+      for (;;) {
+        if (i >= n) return found;
+        if (raw[i] === '"') {
+          if (raw[i + 1] === '"') {
+            i += 2;
+            continue;
+          }
+          break;
+        }
+        i += 1;
+      }
+      if (i === contentStart) found.add(field);
+      i += 1;
+    }
+    while (i < n && raw[i] !== delimiter && raw[i] !== '\n' && raw[i] !== '\r') i += 1;
+    if (i >= n || raw[i] !== delimiter) return found;
+    i += 1;
+    field += 1;
+  }
+}
+
+function wrapParseError(error: unknown, label: string): unknown {
+  if (error instanceof SdmxCsvError) return error;
+  if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('CSV_')) {
+    const line = 'lines' in error && typeof error.lines === 'number' ? error.lines : undefined;
+    return new SdmxCsvError(`${label}: malformed CSV${line === undefined ? '' : ` at line ${line}`}: ${error.message}`, line);
+  }
+  return error;
+}
