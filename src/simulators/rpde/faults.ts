@@ -30,8 +30,13 @@ export type PageFault =
   | { readonly type: 'regressingModified'; readonly id?: string }
   /** The page's first item appears twice in it (applies to pages with items). */
   | { readonly type: 'duplicateId' }
-  /** `next` carries `afterId` but no `afterTimestamp` (applies to pages that are not the last). */
-  | { readonly type: 'afterIdOnly' };
+  /**
+   * `next` carries `afterId` but no `afterTimestamp` (applies to pages that are not the last).
+   * Following it restarts the feed from the beginning, as the spec's reference query does.
+   */
+  | { readonly type: 'afterIdOnly' }
+  /** `next` carries `afterTimestamp` but no `afterId` (the misspelling the validator checks for). */
+  | { readonly type: 'afterTimestampOnly' };
 
 export type RpdeFaultType = RpdeFault['type'];
 

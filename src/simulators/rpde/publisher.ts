@@ -125,6 +125,7 @@ export async function startRpdePublisher(options: RpdePublisherOptions = {}): Pr
         case 'regressingModified':
           return items.length > 0 && regressionTarget(feed, fault.id) !== undefined;
         case 'afterIdOnly':
+        case 'afterTimestampOnly':
           return lastScanned !== undefined;
         case 'foreignNext':
         case 'relativeNext':
@@ -139,6 +140,8 @@ export async function startRpdePublisher(options: RpdePublisherOptions = {}): Pr
       if (fault.type === 'selfLoop') next = selfUrl;
       else if (fault.type === 'afterIdOnly' && lastScanned) {
         next = `${origin}${path}?afterId=${encodeURIComponent(lastScanned.id)}`;
+      } else if (fault.type === 'afterTimestampOnly' && lastScanned) {
+        next = `${origin}${path}?afterTimestamp=${lastScanned.modified}`;
       } else if (fault.type === 'duplicateId') {
         items.splice(1, 0, items[0] as PageItem);
       } else if (fault.type === 'regressingModified') {
