@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { HttpClient } from '../http/client.js';
 import type { JsonValue } from './json.js';
-import type { ChangeOp } from './ops.js';
+import type { ApplyCounts, ChangeOp } from './ops.js';
 
 /**
  * What a source yields while reading one stream. `changes` are applied in order inside the open
@@ -10,7 +10,15 @@ import type { ChangeOp } from './ops.js';
  * are rolled back: a source decides where its commit points are (an SDMX response, an RPDE page).
  */
 export type SourceEvent =
-  | { readonly type: 'changes'; readonly ops: readonly ChangeOp[] }
+  | {
+      readonly type: 'changes';
+      readonly ops: readonly ChangeOp[];
+      /**
+       * Called with what the store did before the source is resumed, for facts only the store
+       * knows (e.g. how many unseen items an RPDE resync sweep tombstoned).
+       */
+      readonly onApplied?: (counts: ApplyCounts) => void;
+    }
   | {
       readonly type: 'checkpoint';
       readonly cursor: JsonValue;

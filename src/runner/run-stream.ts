@@ -98,6 +98,7 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
             for (;;) {
               if (event.type === 'changes') {
                 const counts = await tx.apply(event.ops);
+                event.onApplied?.(counts);
                 unit.upserted += counts.upserted;
                 unit.deleted += counts.deleted;
               } else {
