@@ -1,0 +1,139 @@
+import type { JsonValue } from '../../core/json.js';
+
+/**
+ * The passive conformance checks of research/rpde.md §7, run while harvesting at no extra cost.
+ * A variant after `:` splits one check where the research asks to report cases apart (a case-only
+ * `state` mismatch, an id-only ordering problem, which HTTP status).
+ */
+export type Severity = 'error' | 'warning' | 'info';
+
+export const CHECKS = {
+  'C1': { severity: 'error', title: 'HTTP status other than 200' },
+  'C1:429': { severity: 'error', title: 'HTTP 429 Too Many Requests' },
+  'C1:503': { severity: 'error', title: 'HTTP 503 Service Unavailable' },
+  'C1:404': { severity: 'error', title: 'HTTP 404/410: the feed is gone' },
+  'C1:403': { severity: 'error', title: 'HTTP 403 (rate limit or WAF?)' },
+  'C2': { severity: 'error', title: 'Content-Type is not application/json or application/vnd.openactive.rpde+json' },
+  'C3': { severity: 'warning', title: 'Cache-Control: pages with items should be public, max-age>=3600; the last page public, max-age<=8' },
+  'C4': { severity: 'error', title: 'body is not a JSON object (HTML, truncated, BOM...)' },
+  'C5': { severity: 'error', title: 'envelope: next, items or license missing or of the wrong type' },
+  'C6': { severity: 'error', title: 'next is not an absolute URL (resolved against the page URL)' },
+  'C7': { severity: 'warning', title: 'next goes to another host or path' },
+  'C7:refused': { severity: 'error', title: 'next goes to an origin that is not allowed: not followed' },
+  'C8': { severity: 'error', title: 'self-loop: next equals the page URL while items is not empty' },
+  'C8:cycle': { severity: 'error', title: 'cycle: next leads back to a page already read in this run' },
+  'C9': { severity: 'warning', title: 'last page: next matches the page URL only after normalisation' },
+  'C10': { severity: 'info', title: 'empty page that is not the last (in-stream filtering): followed' },
+  'C11': { severity: 'error', title: 'item without id, state, kind or modified' },
+  'C12': { severity: 'error', title: 'item state is not "updated" or "deleted": skipped' },
+  'C12:case': { severity: 'warning', title: 'item state differs from "updated"/"deleted" only in case' },
+  'C13': { severity: 'error', title: 'data absent on an updated item, or present on a deleted one' },
+  'C14': { severity: 'error', title: 'kind is not a string' },
+  'C14:changed': { severity: 'warning', title: 'the same id seen with a different kind' },
+  'C15': { severity: 'info', title: 'id is a number (stored as its text)' },
+  'C15:unsafe': { severity: 'warning', title: 'numeric id above 2^53 (unsafe for JavaScript consumers)' },
+  'C16': { severity: 'error', title: 'modified is a string containing an integer' },
+  'C17': { severity: 'warning', title: 'modified is not an integer' },
+  'C18': { severity: 'info', title: 'modified above 2^53' },
+  'C19': { severity: 'error', title: 'next cursor parameters malformed or mixing strategies' },
+  'C20': { severity: 'warning', title: "next cursor differs from the last item's modified/id" },
+  'C21': { severity: 'error', title: 'modified goes backwards from one page to the next' },
+  'C21:id': { severity: 'warning', title: 'id goes backwards from one page to the next at equal modified' },
+  'C22': { severity: 'error', title: 'items within a page not in ascending modified order' },
+  'C22:id': { severity: 'warning', title: 'items with equal modified not in ascending id order' },
+  'C23': { severity: 'error', title: 'first item equals the request cursor (">=" instead of ">")' },
+  'C24': { severity: 'error', title: 'duplicate id within one page' },
+  'C25': { severity: 'error', title: 'the same id seen twice in one run (pages not publicly cacheable)' },
+  'C25:cached': { severity: 'info', title: 'the same id seen twice in one run (publicly cached pages may be stale)' },
+  'C26': { severity: 'error', title: 'modified regresses for an id already seen' },
+  'C27': { severity: 'warning', title: 'no deleted item seen in a full pass' },
+  'C28': { severity: 'warning', title: 'page with fewer than 500 items before the end of the feed' },
+  'C29': { severity: 'warning', title: 'unencoded reserved characters in the next URL query' },
+  'C30': { severity: 'warning', title: 'JSON-LD keys (@context, @type...) in the envelope' },
+  'C31': { severity: 'error', title: 'items vanished without a deleted state (found by a resync)' },
+  'C37': { severity: 'info', title: 'version / feedObjects declared (RPDE 1.1 draft)' },
+} as const satisfies Record<string, { severity: Severity; title: string }>;
+
+export type CheckId = keyof typeof CHECKS;
+
+const MAX_SAMPLES = 3;
+const MAX_SAMPLE_LENGTH = 240;
+
+interface Finding {
+  count: number;
+  samples: string[];
+  lastAt: string;
+}
+
+/**
+ * Findings per check, accumulated across pages and runs and kept in the stream's checkpoint
+ * `details`: counts and the few latest samples only, so the sync_state row stays small.
+ */
+export class ConformanceReport {
+  private readonly findings = new Map<CheckId, Finding>();
+  private readonly inRun = new Map<CheckId, number>();
+
+  constructor(private readonly now: () => Date = () => new Date()) {}
+
+  /** Restores the counts kept in a previous checkpoint's details (`details.conformance`). */
+  static fromDetails(details: JsonValue, now?: () => Date): ConformanceReport {
+    const report = new ConformanceReport(now);
+    const saved = isObject(details) ? details['conformance'] : undefined;
+    if (!isObject(saved)) return report;
+    for (const [id, value] of Object.entries(saved)) {
+      if (!(id in CHECKS) || !isObject(value)) continue;
+      const count = typeof value['count'] === 'number' ? value['count'] : 0;
+      const samples = Array.isArray(value['samples'])
+        ? value['samples'].filter((sample): sample is string => typeof sample === 'string').slice(-MAX_SAMPLES)
+        : [];
+      const lastAt = typeof value['lastAt'] === 'string' ? value['lastAt'] : '';
+      report.findings.set(id as CheckId, { count, samples, lastAt });
+    }
+    return report;
+  }
+
+  record(check: CheckId, sample: string, count = 1): void {
+    const finding = this.findings.get(check) ?? { count: 0, samples: [], lastAt: '' };
+    finding.count += count;
+    const short = sample.length > MAX_SAMPLE_LENGTH ? `${sample.slice(0, MAX_SAMPLE_LENGTH - 3)}...` : sample;
+    finding.samples.push(short);
+    if (finding.samples.length > MAX_SAMPLES) finding.samples.shift();
+    finding.lastAt = this.now().toISOString();
+    this.findings.set(check, finding);
+    this.inRun.set(check, (this.inRun.get(check) ?? 0) + count);
+  }
+
+  /** Total count of a check, across runs. */
+  count(check: CheckId): number {
+    return this.findings.get(check)?.count ?? 0;
+  }
+
+  /** Counts recorded since this report was restored (this run), for log lines. */
+  recordedInRun(): Readonly<Record<string, number>> {
+    return Object.fromEntries(this.inRun);
+  }
+
+  toJson(): { [id: string]: JsonValue } {
+    const entries = [...this.findings.entries()].sort(([a], [b]) => compareCheckIds(a, b));
+    const json: { [id: string]: JsonValue } = {};
+    for (const [id, finding] of entries) {
+      json[id] = {
+        severity: CHECKS[id].severity,
+        title: CHECKS[id].title,
+        count: finding.count,
+        samples: [...finding.samples],
+        lastAt: finding.lastAt,
+      };
+    }
+    return json;
+  }
+}
+
+function compareCheckIds(a: string, b: string): number {
+  const number = (id: string) => Number(id.slice(1).split(':')[0]);
+  return number(a) - number(b) || a.localeCompare(b);
+}
+
+function isObject(value: unknown): value is { [key: string]: JsonValue } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
