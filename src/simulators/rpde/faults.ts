@@ -78,18 +78,21 @@ export class FaultQueue {
   }
 
   /**
-   * The faults that apply to this request: the first matching transport fault, or else every
-   * matching page fault that `applies` to the page about to be served. Only faults returned are
-   * used up, so a page fault waits for a page it makes sense on.
+   * The fault for this request, one per response: the first injected one that matches the URL
+   * and, for a page fault, `applies` to the page about to be served. Only that one is used up, so
+   * faults injected one after the other spoil consecutive responses, and a page fault waits for a
+   * page it makes sense on.
    */
-  take(url: URL, applies: (fault: PageFault) => boolean): RpdeFault[] {
-    const matching = this.pending.filter((entry) => entry.match === undefined || entry.match(url));
-    const transport = matching.find((entry) => isTransportFault(entry.fault));
-    const chosen = transport
-      ? [transport]
-      : matching.filter((entry) => !isTransportFault(entry.fault) && applies(entry.fault as PageFault));
-    for (const entry of chosen) entry.remaining -= 1;
-    this.pending = this.pending.filter((entry) => entry.remaining > 0);
-    return chosen.map((entry) => entry.fault);
+  take(url: URL, applies: (fault: PageFault) => boolean): RpdeFault | undefined {
+    const entry = this.pending.find(
+      (candidate) =>
+        (candidate.match === undefined || candidate.match(url)) &&
+        (isTransportFault(candidate.fault) || applies(candidate.fault)),
+    );
+    if (!entry) return undefined;
+    entry.remaining -= 1;
+    if (entry.remaining <= 0) this.pending = this.pending.filter((candidate) => candidate !== entry);
+    return entry.fault;
   }
+
 }

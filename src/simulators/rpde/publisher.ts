@@ -1,6 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FaultQueue, type FaultOptions, type PageFault, type RpdeFault, type RpdeFaultType } from './faults.js';
+import {
+  FaultQueue,
+  isTransportFault,
+  type FaultOptions,
+  type PageFault,
+  type RpdeFault,
+  type RpdeFaultType,
+} from './faults.js';
 import { CC_BY_4, pageJson, type PageItem } from './page-json.js';
 import { RpdeFeed, type FeedPosition, type FeedVersion, type RpdeFeedOptions, type SeedOptions } from './rpde-feed.js';
 
@@ -26,7 +33,8 @@ export interface PublisherRequest {
   readonly url: string;
   readonly host: string | undefined;
   readonly status: number;
-  readonly faults: readonly RpdeFaultType[];
+  /** The fault that spoilt this response, if any. */
+  readonly fault: RpdeFaultType | undefined;
   /** Items shown on the page (0 for non-page responses). */
   readonly items: number;
   /** Whether the page served was the last page (empty, `next` equal to its own URL). */
@@ -92,7 +100,7 @@ export async function startRpdePublisher(options: RpdePublisherOptions = {}): Pr
     const target = req.url ?? '/';
     const selfUrl = `${origin}${target}`;
     const requestUrl = new URL(target, origin);
-    const base = { url: selfUrl, host: req.headers.host, faults: [], items: 0, lastPage: false };
+    const base = { url: selfUrl, host: req.headers.host, fault: undefined, items: 0, lastPage: false };
     if (req.method !== 'GET') {
       record({ ...base, status: 405 });
       sendText(res, 405, 'text/plain', 'Method Not Allowed', { allow: 'GET' });
@@ -117,49 +125,9 @@ export async function startRpdePublisher(options: RpdePublisherOptions = {}): Pr
     // The spec: next comes from the last item used for the page, or is the page's own URL if none.
     let next = lastScanned ? nextUrlAfter(lastScanned) : selfUrl;
 
-    const applies = (fault: PageFault): boolean => {
-      switch (fault.type) {
-        case 'selfLoop':
-        case 'duplicateId':
-          return items.length > 0;
-        case 'regressingModified':
-          return items.length > 0 && regressionTarget(feed, fault.id) !== undefined;
-        case 'afterIdOnly':
-        case 'afterTimestampOnly':
-          return lastScanned !== undefined;
-        case 'foreignNext':
-        case 'relativeNext':
-          return true;
-      }
-    };
-    const chosen = faults.take(requestUrl, applies);
-    const types = chosen.map((fault) => fault.type);
-
-    // Faults that pick another `next` go first; those that respell it (origin, relative) after.
-    for (const fault of chosen) {
-      if (fault.type === 'selfLoop') next = selfUrl;
-      else if (fault.type === 'afterIdOnly' && lastScanned) {
-        next = `${origin}${path}?afterId=${encodeURIComponent(lastScanned.id)}`;
-      } else if (fault.type === 'afterTimestampOnly' && lastScanned) {
-        next = `${origin}${path}?afterTimestamp=${lastScanned.modified}`;
-      } else if (fault.type === 'duplicateId') {
-        items.splice(1, 0, items[0] as PageItem);
-      } else if (fault.type === 'regressingModified') {
-        const target = regressionTarget(feed, fault.id) as FeedVersion;
-        const stale = JSON.stringify(feed.generateData(target.id, target.revision - 1));
-        items.splice(Math.floor(items.length / 2), 0, {
-          version: target,
-          modified: target.modified - 1n,
-          dataJson: stale,
-        });
-      }
-    }
-    for (const fault of chosen) {
-      if (fault.type === 'foreignNext') {
-        next = `${fault.origin ?? foreignOrigin}${pathAndQuery(next, origin)}`;
-      } else if (fault.type === 'relativeNext') {
-        next = pathAndQuery(next, origin);
-      }
+    const fault = faults.take(requestUrl, (candidate) => pageFaultApplies(candidate, feed, items, lastScanned));
+    if (fault && !isTransportFault(fault)) {
+      next = spoilPage(fault, { feed, items, next, selfUrl, lastScanned, origin, foreignOrigin, path });
     }
 
     const lastPage = items.length === 0 && next === selfUrl;
@@ -169,41 +137,37 @@ export async function startRpdePublisher(options: RpdePublisherOptions = {}): Pr
       'content-length': String(body.length),
       'cache-control': lastPage ? CACHE_LAST_PAGE : CACHE_PAGE,
     };
-    const transport = chosen.find(
-      (fault) => fault.type === 'status' || fault.type === 'html' || fault.type === 'slowBody' || fault.type === 'cutBody',
-    );
-    const served = { ...base, faults: types, items: items.length, lastPage };
+    const served = { ...base, fault: fault?.type, items: items.length, lastPage };
 
-    if (!transport) {
-      record({ ...served, status: 200 });
-      res.writeHead(200, pageHeaders);
-      res.end(body);
-      return;
-    }
-    switch (transport.type) {
+    switch (fault?.type) {
       case 'status': {
-        record({ ...base, faults: types, status: transport.status });
-        const extra: Record<string, string> = transport.retryAfter ? { 'retry-after': transport.retryAfter } : {};
-        sendText(res, transport.status, 'text/plain; charset=utf-8', `HTTP ${transport.status}`, extra);
+        record({ ...served, items: 0, lastPage: false, status: fault.status });
+        const extra: Record<string, string> = fault.retryAfter ? { 'retry-after': fault.retryAfter } : {};
+        sendText(res, fault.status, 'text/plain; charset=utf-8', `HTTP ${fault.status}`, extra);
         return;
       }
       case 'html':
-        record({ ...base, faults: types, status: 200 });
+        record({ ...served, items: 0, lastPage: false, status: 200 });
         sendText(res, 200, 'text/html; charset=utf-8', CHALLENGE_HTML);
         return;
       case 'cutBody': {
         record({ ...served, status: 200 });
-        const cut = Math.min(body.length - 1, Math.max(1, transport.afterBytes ?? Math.floor(body.length / 2)));
+        const cut = Math.min(body.length - 1, Math.max(1, fault.afterBytes ?? Math.floor(body.length / 2)));
         res.writeHead(200, pageHeaders);
         res.write(body.subarray(0, cut), () => res.socket?.destroy());
         return;
       }
-      case 'slowBody': {
+      case 'slowBody':
         record({ ...served, status: 200 });
         res.writeHead(200, pageHeaders);
-        sendSlowly(res, body, transport.chunkBytes ?? 1024, transport.delayMs, pendingTimers);
+        // Headers now, body later: a slow body, not a slow response.
+        res.flushHeaders();
+        sendSlowly(res, body, fault.chunkBytes ?? 1024, fault.delayMs, pendingTimers);
         return;
-      }
+      default:
+        record({ ...served, status: 200 });
+        res.writeHead(200, pageHeaders);
+        res.end(body);
     }
   };
 
@@ -238,6 +202,66 @@ export async function startRpdePublisher(options: RpdePublisherOptions = {}): Pr
   };
 }
 
+function pageFaultApplies(
+  fault: PageFault,
+  feed: RpdeFeed,
+  items: readonly PageItem[],
+  lastScanned: FeedVersion | undefined,
+): boolean {
+  switch (fault.type) {
+    case 'selfLoop':
+    case 'duplicateId':
+      return items.length > 0;
+    case 'regressingModified':
+      return items.length > 0 && regressionTarget(feed, fault.id) !== undefined;
+    case 'afterIdOnly':
+    case 'afterTimestampOnly':
+      return lastScanned !== undefined;
+    case 'foreignNext':
+    case 'relativeNext':
+      return true;
+  }
+}
+
+interface PageUnderFault {
+  readonly feed: RpdeFeed;
+  /** Edited in place when the fault adds items. */
+  readonly items: PageItem[];
+  readonly next: string;
+  readonly selfUrl: string;
+  readonly lastScanned: FeedVersion | undefined;
+  readonly origin: string;
+  readonly foreignOrigin: string;
+  readonly path: string;
+}
+
+/** Puts the fault's defect into the page; returns the `next` URL to serve. */
+function spoilPage(fault: PageFault, page: PageUnderFault): string {
+  const { feed, items, next, origin, path } = page;
+  const lastId = encodeURIComponent(page.lastScanned?.id ?? '');
+  switch (fault.type) {
+    case 'selfLoop':
+      return page.selfUrl;
+    case 'afterIdOnly':
+      return `${origin}${path}?afterId=${lastId}`;
+    case 'afterTimestampOnly':
+      return `${origin}${path}?afterTimestamp=${page.lastScanned?.modified ?? 0n}`;
+    case 'foreignNext':
+      return `${fault.origin ?? page.foreignOrigin}${next.slice(origin.length)}`;
+    case 'relativeNext':
+      return next.slice(origin.length);
+    case 'duplicateId':
+      items.splice(1, 0, items[0] as PageItem);
+      return next;
+    case 'regressingModified': {
+      const target = regressionTarget(feed, fault.id) as FeedVersion;
+      const stale = JSON.stringify(feed.generateData(target.id, target.revision - 1));
+      items.splice(Math.floor(items.length / 2), 0, { version: target, modified: target.modified - 1n, dataJson: stale });
+      return next;
+    }
+  }
+}
+
 /** The cursor of a request; a string is the reason it is not acceptable (400). */
 function parsePosition(feed: RpdeFeed, params: URLSearchParams): FeedPosition | null | string {
   if (feed.strategy === 'change-number') {
@@ -258,10 +282,6 @@ function regressionTarget(feed: RpdeFeed, id: string | undefined): FeedVersion |
   if (id === undefined) return feed.head();
   const version = feed.get(id);
   return version && version.state === 'updated' && !version.hidden ? version : undefined;
-}
-
-function pathAndQuery(url: string, origin: string): string {
-  return url.startsWith(origin) ? url.slice(origin.length) : url;
 }
 
 function sendText(
