@@ -1,0 +1,55 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+function configFile(content: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dss-cli-'));
+  const file = join(dir, 'sync.config.json');
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+describe('dataspace-sync check-config', () => {
+  it('prints one line per problem with its JSON path and exits non-zero', async () => {
+    const file = configFile({
+      concurrency: 'four',
+      server: { prot: 8080 },
+      defaults: { alertAfter: 'tomorrow' },
+      jobs: [{ id: 'x', kind: 'no-such-kind' }],
+    });
+    const result = await runCli(['check-config', '--config', file]);
+    expect(result.code).toBe(2);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/: concurrency: /),
+        `${file}: server: unknown key "prot" (a typo?)`,
+        expect.stringMatching(/: defaults\.alertAfter: expected a duration/),
+        expect.stringMatching(/: jobs\[0\]\.kind: unknown kind; expected one of /),
+      ]),
+    );
+  });
+
+  it('names a missing environment variable', async () => {
+    const file = configFile({ store: { engine: 'postgres', url: 'postgres://u:${NO_SUCH_PASSWORD_VAR}@db/x' }, jobs: [] });
+    const result = await runCli(['check-config', '--config', file], { env: { NO_SUCH_PASSWORD_VAR: undefined } });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(`${file}: store.url: environment variable NO_SUCH_PASSWORD_VAR is not set`);
+  });
+
+  it('accepts the example sync.config.json shipped at the top level', async () => {
+    const result = await runCli(['check-config', '--config', 'sync.config.json']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/sync\.config\.json: ok \(\d+ jobs?\)/);
+    expect(result.code).toBe(0);
+  });
+
+  it('says so when the file is missing', async () => {
+    const result = await runCli(['check-config', '--config', '/nonexistent/sync.config.json']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/cannot read the file/);
+  });
+});
