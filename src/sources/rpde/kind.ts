@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { parseDuration } from '../../core/duration.js';
+import { defineSourceKind } from '../../core/source-kind.js';
+import { isValidIdentifier } from '../../store/identifiers.js';
+import { discoverFeeds } from './discovery.js';
+import { nameFeeds, type FeedEntry } from './feed-names.js';
+import { MIN_POLL_INTERVAL_MS, RpdeFeedSource } from './rpde-source.js';
+
+function duration(fallback: string, minMs = 0) {
+  return z
+    .string()
+    .default(fallback)
+    .refine((text) => parseDuration(text) !== undefined, { message: 'expected a duration such as 30s, 5m, 1h or 7d' })
+    .refine((text) => (parseDuration(text) ?? 0) >= minMs, { message: `must be at least ${minMs / 1000}s` });
+}
+
+const httpUrl = z.url({ protocol: /^https?$/, message: 'expected an absolute http(s) URL' });
+
+const feedEntry = z.union([
+  httpUrl,
+  z.strictObject({
+    url: httpUrl,
+    prefix: z
+      .string()
+      .refine((prefix) => isValidIdentifier(`${prefix}_items`), {
+        message: 'expected a table prefix: a letter, then letters, digits or _ (at most 57 characters)',
+      })
+      .optional()
+      .describe('Table prefix: the feed is mirrored into {prefix}_items. Default: {job id}_{feed name}.'),
+  }),
+]);
+
+export const rpdeOptions = z.object({
+  feeds: z.array(feedEntry).min(1).optional().describe('RPDE feed URLs, each a stream `rpde:{job}:{feed name}`.'),
+  datasetSite: httpUrl.optional().describe("A dataset site whose JSON-LD `distribution` lists the RPDE feeds to mirror."),
+  dataCatalog: httpUrl.optional().describe('A data catalog (hasPart -> catalogs, dataset -> dataset sites) to discover feeds from.'),
+  pollInterval: duration('30s', MIN_POLL_INTERVAL_MS).describe('At the last page, poll no more often than this (at least 8s).'),
+  retryAfterDefault: z
+    .strictObject({ min: duration('60m'), max: duration('120m') })
+    .prefault({})
+    .describe('Wait after a 503/429 without Retry-After: random between min and max (the RPDE spec says 60-120 minutes).'),
+  tombstoneRetention: duration('7d').describe('Deleted items are kept as tombstones this long, then pruned.'),
+  resyncAfter: duration('7d').describe('A feed not reached for this long is re-read in full; items not seen are tombstoned.'),
+  allowedOrigins: z
+    .array(httpUrl)
+    .default([])
+    .describe("Origins besides a feed's own that its `next` URLs may lead to; others are refused."),
+});
+
+export type RpdeOptions = z.infer<typeof rpdeOptions>;
+
+/**
+ * The `rpde` job kind: one stream per feed, listed in the config or discovered from a dataset
+ * site or data catalog. The config loader merges only the fields of `options`, so the rule "at
+ * least one of feeds, datasetSite, dataCatalog" is checked when the job is expanded.
+ */
+export const rpdeKind = defineSourceKind({
+  kind: 'rpde',
+  options: rpdeOptions,
+  async expand(job, options, ctx) {
+    if (options.feeds === undefined && options.datasetSite === undefined && options.dataCatalog === undefined) {
+      throw new Error(`job ${job.id}: an rpde job needs feeds, datasetSite or dataCatalog`);
+    }
+    const entries: FeedEntry[] = (options.feeds ?? []).map((feed) => (typeof feed === 'string' ? { url: feed } : feed));
+    if (options.datasetSite !== undefined || options.dataCatalog !== undefined) {
+      const discovered = await discoverFeeds(
+        { datasetSite: options.datasetSite, dataCatalog: options.dataCatalog },
+        { http: ctx.http, signal: ctx.signal, log: ctx.log },
+      );
+      for (const problem of discovered.problems) ctx.log.warn({ job: job.id, problem }, 'RPDE discovery');
+      ctx.log.info({ job: job.id, feeds: discovered.feeds.length }, 'RPDE feeds discovered');
+      entries.push(...discovered.feeds.map((feed) => ({ url: feed.url })));
+    }
+    const ms = (text: string) => parseDuration(text) as number;
+    return nameFeeds(job.id, entries).map(
+      (feed) =>
+        new RpdeFeedSource({
+          id: `rpde:${job.id}:${feed.name}`,
+          jobId: job.id,
+          feedUrl: feed.url,
+          table: `${feed.prefix}_items`,
+          pollIntervalMs: ms(options.pollInterval),
+          retryAfterDefault: { minMs: ms(options.retryAfterDefault.min), maxMs: ms(options.retryAfterDefault.max) },
+          tombstoneRetentionMs: ms(options.tombstoneRetention),
+          resyncAfterMs: ms(options.resyncAfter),
+          allowedOrigins: options.allowedOrigins,
+        }),
+    );
+  },
+});
