@@ -70,7 +70,7 @@ export async function discoverFeeds(start: DiscoveryStart, ctx: DiscoveryContext
     read += 1;
     let nodes: Record<string, unknown>[];
     try {
-      nodes = await fetchJsonLd(url, ctx);
+      nodes = await fetchJsonLd(url, ctx, visited);
     } catch (error) {
       if (ctx.signal.aborted) throw error;
       const message = `${url}: ${(error as Error).message}`;
@@ -147,8 +147,9 @@ function collectDataset(dataset: Record<string, unknown>, documentUrl: string, i
 }
 
 /** The JSON-LD nodes of a document: the JSON itself, or every ld+json block of an HTML page. */
-async function fetchJsonLd(url: string, ctx: DiscoveryContext): Promise<Record<string, unknown>[]> {
-  const response = await getFollowingRedirects(url, ctx);
+async function fetchJsonLd(url: string, ctx: DiscoveryContext, visited: Set<string>): Promise<Record<string, unknown>[]> {
+  const response = await getFollowingRedirects(url, ctx, visited);
+  if (response === undefined) return [];
   const text = await response.text();
   const contentType = (response.headers['content-type'] ?? '').toLowerCase();
   const looksHtml = contentType.includes('html') || /^\s*</.test(text);
@@ -170,8 +171,13 @@ async function fetchJsonLd(url: string, ctx: DiscoveryContext): Promise<Record<s
 /**
  * Catalogs list many dataset sites as http:// URLs that redirect to https://. The HTTP client
  * never follows redirects (a feed's `next` must not leave its origin silently); discovery may.
+ * Undefined when the redirect leads to a document already read.
  */
-async function getFollowingRedirects(url: string, ctx: DiscoveryContext): Promise<HttpResponse> {
+async function getFollowingRedirects(
+  url: string,
+  ctx: DiscoveryContext,
+  visited: Set<string>,
+): Promise<HttpResponse | undefined> {
   let current = url;
   for (let hop = 0; ; hop += 1) {
     const response = await ctx.http.request(current, {
@@ -186,6 +192,10 @@ async function getFollowingRedirects(url: string, ctx: DiscoveryContext): Promis
       throw new Error(`HTTP ${response.status} ${location === undefined ? 'without Location' : `after ${MAX_REDIRECTS} redirects`}`);
     }
     current = new URL(location, current).href;
+    // An http:// listing and its https:// twin lead to one document: read it once.
+    const key = normaliseFeedUrl(current);
+    if (visited.has(key)) return undefined;
+    visited.add(key);
   }
 }
 
