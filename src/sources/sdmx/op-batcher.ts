@@ -1,0 +1,98 @@
+import type { ChangeOp } from '../../core/ops.js';
+import type { Cell, PartialKey } from '../../core/tables.js';
+
+type PendingOp =
+  | { op: 'upsert'; table: string; columns: readonly string[]; keyLength: number; rows: Cell[][]; rowOfKey: Map<string, number> }
+  | { op: 'deleteWhere'; table: string; keys: PartialKey[] }
+  | { op: 'setNull'; table: string; keys: PartialKey[]; columns: readonly string[] }
+  | { op: 'prune'; table: string; keys: PartialKey[]; valueColumns: readonly string[] };
+
+/**
+ * Collects the operations of a run of rows, merging each new one into the last operation on the
+ * same table when both are of one kind (and name the same columns).
+ *
+ * Every operation touches exactly one table, so operations on different tables commute: keeping the
+ * order per table keeps the result of applying the rows one by one. Merging across other tables'
+ * operations is what lets a CSV that repeats series attributes on every observation row become one
+ * observation upsert and one series upsert per batch instead of thousands of alternating ones.
+ */
+export class OpBatcher {
+  private readonly pending: PendingOp[] = [];
+  private readonly lastOfTable = new Map<string, PendingOp>();
+
+  /** `row` holds the key (its first `keyLength` cells) then the other columns; undefined = omitted. */
+  upsert(table: string, columns: readonly string[], row: Cell[], keyLength: number): void {
+    const last = this.lastOfTable.get(table);
+    let target: Extract<PendingOp, { op: 'upsert' }>;
+    if (last?.op === 'upsert' && sameColumns(last.columns, columns)) {
+      target = last;
+    } else {
+      target = { op: 'upsert', table, columns, keyLength, rows: [], rowOfKey: new Map() };
+      this.push(target);
+    }
+    const key = keyText(row, keyLength);
+    const earlier = target.rowOfKey.get(key);
+    if (earlier === undefined) {
+      target.rowOfKey.set(key, target.rows.length);
+      target.rows.push(row);
+      return;
+    }
+    // The same key twice in one operation: fold the later row into the earlier one, as applying both would.
+    const merged = target.rows[earlier] as Cell[];
+    for (let c = keyLength; c < row.length; c += 1) if (row[c] !== undefined) merged[c] = row[c];
+  }
+
+  deleteWhere(table: string, key: PartialKey): void {
+    const last = this.lastOfTable.get(table);
+    if (last?.op === 'deleteWhere') last.keys.push(key);
+    else this.push({ op: 'deleteWhere', table, keys: [key] });
+  }
+
+  setNull(table: string, key: PartialKey, columns: readonly string[]): void {
+    const last = this.lastOfTable.get(table);
+    if (last?.op === 'setNull' && sameColumns(last.columns, columns)) last.keys.push(key);
+    else this.push({ op: 'setNull', table, keys: [key], columns });
+  }
+
+  prune(table: string, key: PartialKey, valueColumns: readonly string[]): void {
+    const last = this.lastOfTable.get(table);
+    if (last?.op === 'prune' && sameColumns(last.valueColumns, valueColumns)) last.keys.push(key);
+    else this.push({ op: 'prune', table, keys: [key], valueColumns });
+  }
+
+  get size(): number {
+    return this.pending.length;
+  }
+
+  ops(): ChangeOp[] {
+    return this.pending.map((pending): ChangeOp => {
+      switch (pending.op) {
+        case 'upsert':
+          return { op: 'upsert', table: pending.table, columns: pending.columns, rows: pending.rows };
+        case 'deleteWhere':
+          return { op: 'deleteWhere', table: pending.table, keys: pending.keys };
+        case 'setNull':
+          return { op: 'setNull', table: pending.table, keys: pending.keys, columns: pending.columns };
+        case 'prune':
+          return { op: 'prune', table: pending.table, keys: pending.keys, valueColumns: pending.valueColumns };
+      }
+    });
+  }
+
+  private push(op: PendingOp): void {
+    this.pending.push(op);
+    this.lastOfTable.set(op.table, op);
+  }
+}
+
+function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  return a.length === b.length && a.every((value, index) => value === b[index]);
+}
+
+function keyText(row: readonly Cell[], keyLength: number): string {
+  if (keyLength === 1) return String(row[0]);
+  let text = String(row[0]);
+  for (let c = 1; c < keyLength; c += 1) text += `\u0000${String(row[c])}`;
+  return text;
+}
