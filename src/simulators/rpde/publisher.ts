@@ -8,6 +8,7 @@ import {
   type RpdeFault,
   type RpdeFaultType,
 } from './faults.js';
+import { PageCache } from './page-cache.js';
 import { CC_BY_4, pageJson, type PageItem } from './page-json.js';
 import { RpdeFeed, type FeedPosition, type FeedVersion, type RpdeFeedOptions, type SeedOptions } from './rpde-feed.js';
 
@@ -25,6 +26,16 @@ export interface RpdePublisherOptions extends RpdeFeedOptions {
   readonly license?: string;
   /** How many recent requests `requests` keeps. */
   readonly keepRequests?: number;
+  /** Budget for rendered pages kept until the feed changes (a CDN's job); 0 renders every request. */
+  readonly pageCacheBytes?: number;
+}
+
+interface RenderedPage {
+  readonly items: readonly PageItem[];
+  readonly next: string;
+  readonly lastScanned: FeedVersion | undefined;
+  readonly lastPage: boolean;
+  readonly body: Buffer;
 }
 
 /** One request the publisher answered, for tests that check what a client did. */
@@ -79,6 +90,7 @@ export async function startRpdePublisher(options: RpdePublisherOptions = {}): Pr
   const feed = new RpdeFeed(options);
   if (options.items) feed.seed(options.items, options.seed);
 
+  const cache = new PageCache<RenderedPage>(options.pageCacheBytes ?? 256 * 1024 * 1024);
   const faults = new FaultQueue();
   const requests: PublisherRequest[] = [];
   const pendingTimers = new Set<NodeJS.Timeout>();
@@ -95,6 +107,19 @@ export async function startRpdePublisher(options: RpdePublisherOptions = {}): Pr
     feed.strategy === 'modified-id'
       ? `${origin}${path}?afterTimestamp=${version.modified}&afterId=${encodeURIComponent(version.id)}`
       : `${origin}${path}?afterChangeNumber=${version.modified}`;
+
+  const render = (
+    items: readonly PageItem[],
+    next: string,
+    lastScanned: FeedVersion | undefined,
+    selfUrl: string,
+  ): RenderedPage => ({
+    items,
+    next,
+    lastScanned,
+    lastPage: items.length === 0 && next === selfUrl,
+    body: Buffer.from(pageJson(next, items, license), 'utf8'),
+  });
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const target = req.url ?? '/';
@@ -119,25 +144,31 @@ export async function startRpdePublisher(options: RpdePublisherOptions = {}): Pr
     }
 
     feed.purgeExpired();
-    const scan = feed.scan(position, pageSize);
-    const items: PageItem[] = scan.shown.map((version) => ({ version, modified: version.modified }));
-    const lastScanned = scan.lastScanned;
-    // The spec: next comes from the last item used for the page, or is the page's own URL if none.
-    let next = lastScanned ? nextUrlAfter(lastScanned) : selfUrl;
-
-    const fault = faults.take(requestUrl, (candidate) => pageFaultApplies(candidate, feed, items, lastScanned));
-    if (fault && !isTransportFault(fault)) {
-      next = spoilPage(fault, { feed, items, next, selfUrl, lastScanned, origin, foreignOrigin, path });
+    let page = cache.get(target, feed.changeCount);
+    if (!page) {
+      const scan = feed.scan(position, pageSize);
+      const items = scan.shown.map((version) => ({ version, modified: version.modified }));
+      // The spec: next comes from the last item used for the page, or is the page's own URL if none.
+      const next = scan.lastScanned ? nextUrlAfter(scan.lastScanned) : selfUrl;
+      page = render(items, next, scan.lastScanned, selfUrl);
+      cache.set(target, page);
     }
 
-    const lastPage = items.length === 0 && next === selfUrl;
-    const body = Buffer.from(pageJson(next, items, license), 'utf8');
+    const { items: shown, lastScanned } = page;
+    const fault = faults.take(requestUrl, (candidate) => pageFaultApplies(candidate, feed, shown, lastScanned));
+    if (fault && !isTransportFault(fault)) {
+      const items = [...shown];
+      const next = spoilPage(fault, { feed, items, next: page.next, selfUrl, lastScanned, origin, foreignOrigin, path });
+      page = render(items, next, lastScanned, selfUrl);
+    }
+
+    const { body, lastPage } = page;
     const pageHeaders = {
       'content-type': JSON_TYPE,
       'content-length': String(body.length),
       'cache-control': lastPage ? CACHE_LAST_PAGE : CACHE_PAGE,
     };
-    const served = { ...base, fault: fault?.type, items: items.length, lastPage };
+    const served = { ...base, fault: fault?.type, items: page.items.length, lastPage };
 
     switch (fault?.type) {
       case 'status': {

@@ -105,6 +105,7 @@ export class RpdeFeed {
   private tombstoneHead = 0;
   private clock: bigint;
   private nextIndex = 1;
+  private writes = 0;
 
   constructor(options: RpdeFeedOptions = {}) {
     this.strategy = options.strategy ?? 'modified-id';
@@ -199,6 +200,7 @@ export class RpdeFeed {
         purged += 1;
       }
     }
+    if (purged > 0) this.writes += 1;
     if (this.tombstoneHead > COMPACT_MIN_DEAD && this.tombstoneHead * 2 > this.tombstones.length) {
       this.tombstones = this.tombstones.slice(this.tombstoneHead);
       this.tombstoneHead = 0;
@@ -257,6 +259,11 @@ export class RpdeFeed {
     return sessionData(this.kind, id, revision, this.dataOrigin);
   }
 
+  /** Grows with every change to what pages show (writes and purges): rendered pages older than it are stale. */
+  get changeCount(): number {
+    return this.writes;
+  }
+
   /** The highest `modified` handed out so far. */
   get lastModified(): bigint {
     return this.clock;
@@ -283,6 +290,7 @@ export class RpdeFeed {
   }
 
   private append(version: FeedVersion): FeedVersion {
+    this.writes += 1;
     if (this.current.has(version.id)) this.dead += 1;
     this.current.set(version.id, version);
     if (version.state === 'deleted') this.tombstones.push(version);

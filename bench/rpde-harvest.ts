@@ -1,0 +1,299 @@
+/**
+ * RPDE harvest benchmark (issue 4): the same loopback feed harvested from the beginning to the
+ * last page by
+ *   - a bare undici + JSON.parse loop with no store (the floor),
+ *   - dataspace-sync: the RPDE source through runStream into SQLite, one commit per page,
+ *   - @openactive/harvesting-utils (plain and lossless) with a no-op page processor.
+ * Prints items/s and the ratios as a table. Run: node --import tsx bench/rpde-harvest.ts [--items N]
+ * [--page-size N] [--runs N] [--big-modified]. Add --expose-gc to collect garbage between runs.
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { harvestRPDE, harvestRPDELossless } from '@openactive/harvesting-utils';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { Agent, request } from 'undici';
+import type { StreamSource } from '../src/core/source.js';
+import type { HttpClient } from '../src/http/client.js';
+import { LARGE_MODIFIED_BASE } from '../src/simulators/rpde/rpde-feed.js';
+import type { RpdePublisherOptions } from '../src/simulators/rpde/publisher.js';
+import type { Store } from '../src/store/store.js';
+
+interface Harvest {
+  readonly items: number;
+  readonly pages: number;
+}
+
+interface Result {
+  readonly name: string;
+  /** Median over the runs; undefined when the harvester could not run (the reason says why). */
+  readonly itemsPerSecond: number | undefined;
+  readonly seconds: number | undefined;
+  readonly reason?: string;
+}
+
+const { values: args } = parseArgs({
+  options: {
+    items: { type: 'string', default: '100000' },
+    'page-size': { type: 'string', default: '500' },
+    runs: { type: 'string', default: '3' },
+    'big-modified': { type: 'boolean', default: false },
+  },
+});
+const ITEMS = Number(args.items);
+const PAGE_SIZE = Number(args['page-size']);
+const RUNS = Math.max(1, Number(args.runs));
+
+/** Thrown from harvesting-utils' end-of-feed callback: its loop only ever ends on an error. */
+class ReachedEnd extends Error {}
+
+async function main(): Promise<void> {
+  const publisherOptions: RpdePublisherOptions = {
+    items: ITEMS,
+    pageSize: PAGE_SIZE,
+    ...(args['big-modified'] ? { modifiedBase: LARGE_MODIFIED_BASE } : {}),
+  };
+  const { url, close } = await startPublisherProcess(publisherOptions);
+  try {
+    const sample = await request(url, { dispatcher: new Agent() });
+    const pageBytes = (await sample.body.arrayBuffer()).byteLength;
+    console.log(
+      `RPDE harvest: ${ITEMS.toLocaleString('en')} items, pages of ${PAGE_SIZE}, ~${Math.round(pageBytes / PAGE_SIZE)} bytes per item on the wire` +
+        `${args['big-modified'] ? ', modified above 2^53' : ''}; simulator in its own process; median of ${RUNS} run(s); Node ${process.version}`,
+    );
+    // One untimed pass so that the simulator's pages and the loopback path are warm for everyone.
+    await bareUndiciHarvest(url);
+
+    const results: Result[] = [];
+    results.push(await measure('bare undici + JSON.parse, no store (floor)', () => bareUndiciHarvest(url)));
+    results.push(await measureOurs(url));
+    results.push(await measure('@openactive/harvesting-utils harvestRPDE, no-op store', () => harvestingUtils(url, false)));
+    results.push(
+      await measure('@openactive/harvesting-utils harvestRPDELossless, no-op store', () => harvestingUtils(url, true)),
+    );
+    printTable(results);
+  } finally {
+    await close();
+  }
+}
+
+async function measure(name: string, harvest: () => Promise<Harvest>): Promise<Result> {
+  const rates: number[] = [];
+  const times: number[] = [];
+  for (let run = 0; run < RUNS; run += 1) {
+    collectGarbage();
+    const started = performance.now();
+    let result: Harvest;
+    try {
+      result = await harvest();
+    } catch (error) {
+      return { name, itemsPerSecond: undefined, seconds: undefined, reason: describe(error) };
+    }
+    const seconds = (performance.now() - started) / 1000;
+    if (result.items !== ITEMS) {
+      return { name, itemsPerSecond: undefined, seconds: undefined, reason: `read ${result.items} items, expected ${ITEMS}` };
+    }
+    rates.push(result.items / seconds);
+    times.push(seconds);
+  }
+  return { name, itemsPerSecond: median(rates), seconds: median(times) };
+}
+
+/** The floor: fetch, parse, follow `next`; nothing stored, nothing validated. */
+async function bareUndiciHarvest(startUrl: string): Promise<Harvest> {
+  const dispatcher = new Agent();
+  let url = startUrl;
+  let items = 0;
+  let pages = 0;
+  try {
+    for (;;) {
+      const response = await request(url, { dispatcher });
+      const page = JSON.parse(await response.body.text()) as { next: string; items: unknown[] };
+      pages += 1;
+      items += page.items.length;
+      if (page.items.length === 0 && page.next === url) return { items, pages };
+      url = page.next;
+    }
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+async function harvestingUtils(baseUrl: string, lossless: boolean): Promise<Harvest> {
+  let items = 0;
+  let pages = 0;
+  const quiet = (): void => undefined;
+  const harvest = lossless ? harvestRPDELossless : harvestRPDE;
+  const outcome = await harvest({
+    baseUrl,
+    feedContextIdentifier: 'bench',
+    headers: async () => ({}),
+    processPage: async ({ rpdePage }: { rpdePage: { items: unknown[] } }) => {
+      pages += 1;
+      items += rpdePage.items.length;
+    },
+    onReachedEndOfFeed: async () => {
+      throw new ReachedEnd();
+    },
+    isOrdersFeed: false,
+    loggingFns: { log: quiet, logError: quiet, logErrorDuringHarvest: quiet },
+  });
+  const { error } = outcome;
+  if (error.type === 'unexpected-non-http-error' && error.error instanceof ReachedEnd) return { items, pages };
+  throw new Error(`harvesting-utils stopped: ${error.type}`);
+}
+
+/**
+ * Our client: the RPDE source through runStream into a SQLite file, one transaction per page.
+ * Loaded dynamically because those modules are being written in parallel with this benchmark;
+ * until they exist the row says why it is missing instead of failing the whole benchmark.
+ */
+async function measureOurs(feedUrl: string): Promise<Result> {
+  const name = 'dataspace-sync RPDE source -> SQLite, commit per page';
+  let modules: OurModules;
+  try {
+    modules = await loadOurModules();
+  } catch (error) {
+    return { name, itemsPerSecond: undefined, seconds: undefined, reason: `not available yet: ${describe(error)}` };
+  }
+  return measure(name, () => ourHarvest(modules, feedUrl));
+}
+
+interface OurModules {
+  readonly createHttpClient: () => HttpClient & { close?: () => Promise<void> };
+  readonly SqliteStore: new (options: { path: string }) => Store;
+  readonly RpdeFeedSource: new (settings: Record<string, unknown>) => StreamSource;
+  readonly runStream: (options: {
+    store: Store;
+    source: StreamSource;
+    http: HttpClient;
+    log: ReturnType<typeof pino>;
+    signal: AbortSignal;
+  }) => Promise<{ commits: number; upserted: number }>;
+}
+
+async function loadOurModules(): Promise<OurModules> {
+  // Specifiers in variables keep the type-check independent of files that may not exist yet.
+  const paths = {
+    http: '../src/http/undici-client.js',
+    store: '../src/store/sqlite/sqlite-store.js',
+    source: '../src/sources/rpde/rpde-source.js',
+    runner: '../src/runner/run-stream.js',
+  };
+  const [http, store, source, runner] = (await Promise.all([
+    import(paths.http),
+    import(paths.store),
+    import(paths.source),
+    import(paths.runner),
+  ])) as [Partial<OurModules>, Partial<OurModules>, Partial<OurModules>, Partial<OurModules>];
+  if (!http.createHttpClient || !store.SqliteStore || !source.RpdeFeedSource || !runner.runStream) {
+    throw new Error('createHttpClient, SqliteStore, RpdeFeedSource or runStream is not exported where expected');
+  }
+  return {
+    createHttpClient: http.createHttpClient,
+    SqliteStore: store.SqliteStore,
+    RpdeFeedSource: source.RpdeFeedSource,
+    runStream: runner.runStream,
+  };
+}
+
+async function ourHarvest(modules: OurModules, feedUrl: string): Promise<Harvest> {
+  const dir = mkdtempSync(join(tmpdir(), 'dss-bench-rpde-'));
+  const path = join(dir, 'sync.db');
+  const store = new modules.SqliteStore({ path });
+  const http = modules.createHttpClient();
+  try {
+    await store.open();
+    const source = new modules.RpdeFeedSource({
+      id: 'rpde:bench:sessions',
+      jobId: 'bench',
+      feedUrl,
+      table: 'bench_items',
+      pollIntervalMs: 8_000,
+      retryAfterDefault: { minMs: 3_600_000, maxMs: 7_200_000 },
+      tombstoneRetentionMs: 7 * 24 * 3_600_000,
+      resyncAfterMs: 7 * 24 * 3_600_000,
+      allowedOrigins: [],
+    });
+    const result = await modules.runStream({
+      store,
+      source,
+      http,
+      log: pino({ level: 'silent' }),
+      signal: new AbortController().signal,
+    });
+    await store.close();
+    // Count what was committed, from the file, rather than trusting the runner's own totals.
+    const db = new Database(path, { readonly: true });
+    try {
+      const row = db.prepare("SELECT count(*) AS n FROM bench_items WHERE state = 'updated'").get() as { n: number };
+      return { items: row.n, pages: result.commits };
+    } finally {
+      db.close();
+    }
+  } finally {
+    await store.close().catch(() => undefined);
+    await http.close?.().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function startPublisherProcess(options: RpdePublisherOptions): Promise<{ url: string; close: () => Promise<void> }> {
+  const here = fileURLToPath(import.meta.url);
+  const script = join(dirname(here), `rpde-publisher-process${extname(here)}`);
+  // 'advanced' serialisation carries the bigint modifiedBase; execArgv carries tsx when used.
+  const child = fork(script, [], { serialization: 'advanced', execArgv: process.execArgv, stdio: 'inherit' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (message: { url: string }) => resolve(message.url));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the publisher process exited with code ${code}`)));
+    child.send(options);
+  });
+  return {
+    url,
+    close: async () => {
+      child.send('close');
+      await exited;
+    },
+  };
+}
+
+function printTable(results: readonly Result[]): void {
+  const baseline = results.find((result) => result.name.includes('harvestRPDE,'))?.itemsPerSecond;
+  const rows = results.map((result) => [
+    result.name,
+    result.itemsPerSecond === undefined ? 'n/a' : Math.round(result.itemsPerSecond).toLocaleString('en'),
+    result.seconds === undefined ? 'n/a' : result.seconds.toFixed(2),
+    result.itemsPerSecond === undefined || baseline === undefined ? 'n/a' : `${(result.itemsPerSecond / baseline).toFixed(2)}x`,
+  ]);
+  const header = ['harvester', 'items/s', 'seconds', 'vs harvesting-utils'];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] as string).length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
+  for (const row of rows) console.log(line(row));
+  for (const result of results) if (result.reason) console.log(`${result.name}: ${result.reason}`);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+await main();
