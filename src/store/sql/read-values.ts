@@ -1,0 +1,37 @@
+import type { ColumnType, SqlValue } from '../../core/tables.js';
+
+/**
+ * The one reading rule every engine follows for `integer` columns: a number while it is exactly
+ * representable, a bigint beyond 2^53. Drivers hand integers back as bigint (better-sqlite3 with
+ * safe integers) or as decimal text (pg for int8); both land here.
+ */
+export function readInteger(value: bigint | number | string): number | bigint {
+  if (typeof value === 'number') return value;
+  const big = typeof value === 'bigint' ? value : BigInt(value);
+  const small = Number(big);
+  return Number.isSafeInteger(small) ? small : big;
+}
+
+/** A driver's value turned back into what was written, by the column's declared type. */
+export function readCell(type: ColumnType, value: unknown): SqlValue {
+  if (value === null || value === undefined) return null;
+  switch (type) {
+    case 'integer':
+      if (typeof value === 'bigint' || typeof value === 'string') {
+        return /^-?\d+$/.test(String(value)) ? readInteger(value) : String(value);
+      }
+      return typeof value === 'number' ? value : String(value);
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      if (typeof value === 'bigint' || typeof value === 'number') return Number(value) !== 0;
+      return String(value) === 'true' || String(value) === '1' || String(value) === 't';
+    case 'real':
+      if (typeof value === 'number') return value;
+      if (typeof value === 'bigint') return Number(value);
+      return Number(value);
+    default:
+      if (typeof value === 'string') return value;
+      if (typeof value === 'bigint' || typeof value === 'number') return String(value);
+      return JSON.stringify(value);
+  }
+}

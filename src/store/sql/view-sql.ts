@@ -1,0 +1,55 @@
+import type { TableSpec, ViewSpec } from '../../core/tables.js';
+import { StoreSchemaError } from '../store.js';
+import { assertColumnsOf, assertUserRelationName } from './table-spec.js';
+import { quoteIdent } from './quote.js';
+
+/**
+ * The SELECT behind a ViewSpec, with every column listed: the view is regenerated from the current
+ * table specs whenever one of its tables is rebuilt, so a full load that adds a column shows it.
+ * Joins use ON against the base table rather than USING, which some engines resolve differently
+ * once there is more than one join. `qualify` prefixes table names (PostgreSQL's schema).
+ */
+export function viewSelectSql(
+  spec: ViewSpec,
+  tableOf: (name: string) => TableSpec | undefined,
+  qualify: (quotedTable: string) => string = (quoted) => quoted,
+): string {
+  const view = assertUserRelationName(spec.name, 'view name');
+  const known = (name: string, role: string): TableSpec => {
+    assertUserRelationName(name, `view ${view}: ${role} table`);
+    const table = tableOf(name);
+    if (!table) throw new StoreSchemaError(`view ${view}: ${role} table ${name} is unknown (ensureTable it first)`);
+    return table;
+  };
+  const base = known(spec.from, 'base');
+  const names = new Set<string>();
+  const selected: string[] = [];
+  const select = (alias: string, column: string, owner: string): void => {
+    const folded = column.toLowerCase();
+    if (names.has(folded)) {
+      throw new StoreSchemaError(`view ${view}: column ${column} of ${owner} clashes with a column already in the view`);
+    }
+    names.add(folded);
+    selected.push(`"${alias}".${quoteIdent(column)}`);
+  };
+  for (const column of base.columns) select('t0', column.name, base.name);
+  const joins: string[] = [];
+  spec.leftJoins.forEach((join, index) => {
+    const table = known(join.table, 'joined');
+    if (join.using.length === 0) throw new StoreSchemaError(`view ${view}: the join with ${table.name} lists no columns to match on`);
+    assertColumnsOf(base, join.using, `view ${view}: join with ${table.name}`);
+    assertColumnsOf(table, join.using, `view ${view}: join`);
+    const alias = `t${index + 1}`;
+    for (const column of table.columns) {
+      if (!table.primaryKey.includes(column.name) && !join.using.includes(column.name)) select(alias, column.name, table.name);
+    }
+    const on = join.using.map((column) => `"${alias}".${quoteIdent(column)} = "t0".${quoteIdent(column)}`).join(' AND ');
+    joins.push(` LEFT JOIN ${qualify(quoteIdent(table.name))} AS "${alias}" ON ${on}`);
+  });
+  return `SELECT ${selected.join(', ')} FROM ${qualify(quoteIdent(base.name))} AS "t0"${joins.join('')}`;
+}
+
+/** The tables a view reads, so that rebuilding one of them can rebuild the view too. */
+export function viewTables(spec: ViewSpec): string[] {
+  return [spec.from, ...spec.leftJoins.map((join) => join.table)];
+}

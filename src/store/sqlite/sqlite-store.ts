@@ -1,0 +1,332 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import type { ApplyCounts, ChangeOp } from '../../core/ops.js';
+import type { SqlValue } from '../../core/tables.js';
+import type { SyncState } from '../../core/sync-state.js';
+import { LeaseLostError, StoreSchemaError, type Lease, type Store, type StoreTransaction } from '../store.js';
+import { AsyncMutex } from '../sql/async-mutex.js';
+import { quoteIdent } from '../sql/quote.js';
+import { readCell } from '../sql/read-values.js';
+import { STATE_COLUMNS, rowToState, stateToRow } from '../sql/state-row.js';
+import { specFromJson } from '../sql/table-spec.js';
+import { SqliteCatalog } from './sqlite-catalog.js';
+import { SqliteChangeApplier } from './sqlite-change-applier.js';
+import { SqliteInstanceLock } from './sqlite-instance-lock.js';
+import { migrateSqlite, storedVersion } from './sqlite-migrations.js';
+
+export interface SqliteStoreOptions {
+  /** Database file, created with its folder if missing; `:memory:` for throwaway use. */
+  readonly path: string;
+  /** Names this daemon in the instance lock; default host:pid:random. */
+  readonly instanceOwner?: string;
+  /** For `status` and inspection while a daemon runs: no lock, no migration, writes refused. */
+  readonly readOnly?: boolean;
+  readonly log?: Logger;
+  /** A lock holder silent for this long is taken for dead (default 30 s). */
+  readonly staleLockAfterMs?: number;
+  /** How often the lock's heartbeat is refreshed (default 10 s). */
+  readonly heartbeatMs?: number;
+  /** How long a statement waits for another process's write lock (default 5 s). */
+  readonly busyTimeoutMs?: number;
+}
+
+/** Set while a transaction's callback runs, to tell a nested transaction() from a queued one. */
+const activeTransaction = new AsyncLocalStorage<{ readonly store: SqliteStore; open: boolean }>();
+
+const STATE_UPSERT = `INSERT INTO sync_state (${STATE_COLUMNS.join(', ')}) VALUES (${STATE_COLUMNS.map((column) => `@${column}`).join(', ')})
+  ON CONFLICT (stream_id) DO UPDATE SET ${STATE_COLUMNS.filter((column) => column !== 'stream_id')
+    .map((column) => `${column} = excluded.${column}`)
+    .join(', ')}`;
+
+/**
+ * The embedded engine (DESIGN §3): one better-sqlite3 connection writes, in WAL mode with
+ * synchronous=FULL so a commit survives power loss; a second connection reads (status, readTable)
+ * and sees only committed data. better-sqlite3 is synchronous, so transactions are serialised by
+ * an async mutex: one stream's transaction may await the network while others queue behind it.
+ */
+export class SqliteStore implements Store {
+  readonly engine = 'sqlite';
+  private db: Database.Database | undefined;
+  private reader: Database.Database | undefined;
+  private catalog: SqliteCatalog | undefined;
+  private applier: SqliteChangeApplier | undefined;
+  private lock: SqliteInstanceLock | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private lockLost = false;
+  private closing = false;
+  private readonly mutex = new AsyncMutex();
+  private readonly leases = new Map<string, number>();
+  private readonly owner: string;
+
+  constructor(private readonly options: SqliteStoreOptions) {
+    this.owner = options.instanceOwner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  }
+
+  async open(): Promise<void> {
+    if (this.db) return;
+    const { path } = this.options;
+    const memory = path === ':memory:' || path === '';
+    if (this.options.readOnly) {
+      this.db = this.openReadOnly(path);
+      this.reader = this.db;
+      return;
+    }
+    if (!memory) mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 });
+    try {
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (!memory && mode !== 'wal') throw new Error(`store ${path}: could not switch to WAL journal mode (got ${String(mode)})`);
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      // Keeps the WAL file from staying huge after a full load was checkpointed.
+      db.pragma('journal_size_limit = 67108864');
+      db.pragma('cache_size = -32768');
+      const applied = migrateSqlite(db);
+      if (applied.length > 0) this.options.log?.info({ path, versions: applied }, 'store schema migrated');
+      if (!memory) {
+        this.lock = new SqliteInstanceLock(db, { path, owner: this.owner, staleAfterMs: this.options.staleLockAfterMs ?? 30_000 });
+        const previous = this.lock.acquire();
+        if (previous) {
+          this.options.log?.warn({ path, previousOwner: previous.owner, lastHeartbeat: previous.heartbeat_at }, 'took over a stale store lock');
+        }
+      }
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    this.db = db;
+    this.catalog = new SqliteCatalog(db);
+    this.applier = new SqliteChangeApplier(db, this.catalog);
+    if (!memory) {
+      const reader = new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 });
+      reader.pragma('query_only = ON');
+      this.reader = reader;
+      this.heartbeat = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 10_000);
+      // The heartbeat alone must not keep a finished process alive.
+      this.heartbeat.unref();
+    } else {
+      this.reader = db;
+    }
+  }
+
+  private openReadOnly(path: string): Database.Database {
+    let db: Database.Database;
+    try {
+      db = new Database(path, { fileMustExist: true, timeout: this.options.busyTimeoutMs ?? 5000 });
+    } catch (error) {
+      throw new Error(`store ${path} cannot be opened for reading: ${(error as Error).message}`, { cause: error });
+    }
+    // A read-write handle kept query-only: SQLite's read-only mode cannot always read a WAL file
+    // whose -shm the daemon owns.
+    db.pragma('query_only = ON');
+    if (storedVersion(db) === 0) {
+      db.close();
+      throw new Error(`store ${path} has not been initialised (no daemon has opened it yet)`);
+    }
+    return db;
+  }
+
+  private async beat(): Promise<void> {
+    await this.mutex
+      .run(async () => {
+        if (!this.lock || !this.db || this.lockLost || this.closing) return;
+        if (!this.lock.refresh()) this.markLockLost();
+      })
+      .catch((error: unknown) => this.options.log?.warn({ err: (error as Error).message }, 'store heartbeat failed'));
+  }
+
+  private markLockLost(): void {
+    if (this.lockLost) return;
+    this.lockLost = true;
+    this.options.log?.error({ path: this.options.path }, this.lock?.lostError().message ?? 'store lock lost');
+  }
+
+  async close(): Promise<void> {
+    if (!this.db || this.closing) return;
+    this.closing = true;
+    // Queued after every transaction already waiting, so those finish (or roll back) first.
+    await this.mutex.run(async () => {
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      const db = this.db;
+      if (!db) return;
+      try {
+        if (this.lock && !this.lockLost) this.lock.release();
+      } finally {
+        if (this.reader && this.reader !== db) this.reader.close();
+        db.close();
+        this.db = undefined;
+        this.reader = undefined;
+        this.leases.clear();
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.readerDb().prepare('SELECT 1').get();
+  }
+
+  async transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    if (this.options.readOnly) throw new Error(`store ${this.options.path} is open read-only: writes are refused`);
+    const active = activeTransaction.getStore();
+    if (active?.store === this && active.open) {
+      throw new Error('store.transaction() was called inside a transaction of the same store; nested transactions are not supported (use the tx you were given)');
+    }
+    return this.mutex.run(async () => {
+      const db = this.writer();
+      const catalog = this.catalog as SqliteCatalog;
+      if (this.lockLost && this.lock) throw this.lock.lostError();
+      db.exec('BEGIN IMMEDIATE');
+      catalog.begin();
+      const context = { store: this, open: true };
+      const tx = new SqliteTransaction(db, this.applier as SqliteChangeApplier);
+      try {
+        const result = await activeTransaction.run(context, () => fn(tx));
+        context.open = false;
+        tx.finish();
+        // Fencing: a daemon that was frozen past the stale timeout may have been replaced.
+        if (this.lock && !this.lock.refresh()) {
+          this.markLockLost();
+          throw this.lock.lostError();
+        }
+        db.exec('COMMIT');
+        catalog.commit();
+        return result;
+      } catch (error) {
+        context.open = false;
+        tx.finish();
+        if (db.inTransaction) db.exec('ROLLBACK');
+        catalog.rollback();
+        throw error;
+      }
+    });
+  }
+
+  async readState(streamId: string): Promise<SyncState | undefined> {
+    return readStateFrom(this.readerDb(), streamId);
+  }
+
+  async listStates(): Promise<SyncState[]> {
+    const rows = this.readerDb().prepare('SELECT * FROM sync_state ORDER BY stream_id').all() as Record<string, unknown>[];
+    return rows.map(rowToState);
+  }
+
+  /**
+   * SQLite has one writing daemon, so the lease is held in this process; its epoch still goes
+   * through sync_state, so a commit fenced by an older epoch fails here exactly as it would on a
+   * shared engine.
+   */
+  async acquireLease(streamId: string, owner: string): Promise<Lease | undefined> {
+    if (this.leases.has(streamId)) return undefined;
+    this.leases.set(streamId, 0);
+    let epoch: number;
+    try {
+      epoch = await this.transaction(async () => {
+        const db = this.writer();
+        const row = db.prepare('SELECT lease_epoch FROM sync_state WHERE stream_id = ?').get(streamId) as { lease_epoch: number } | undefined;
+        const next = Number(row?.lease_epoch ?? 0) + 1;
+        if (row) {
+          db.prepare('UPDATE sync_state SET lease_owner = ?, lease_epoch = ? WHERE stream_id = ?').run(owner, next, streamId);
+        } else {
+          // A placeholder row carries the epoch until the runner writes the stream's real state.
+          db.prepare("INSERT INTO sync_state (stream_id, job_id, kind, status, lease_owner, lease_epoch) VALUES (?, '', '', 'idle', ?, ?)").run(
+            streamId,
+            owner,
+            next,
+          );
+        }
+        return next;
+      });
+    } catch (error) {
+      this.leases.delete(streamId);
+      throw error;
+    }
+    this.leases.set(streamId, epoch);
+    let released = false;
+    return {
+      streamId,
+      owner,
+      epoch,
+      release: async () => {
+        if (released) return;
+        released = true;
+        if (this.leases.get(streamId) === epoch) this.leases.delete(streamId);
+        if (!this.db || this.closing) return;
+        await this.transaction(async () => {
+          this.writer().prepare('UPDATE sync_state SET lease_owner = NULL WHERE stream_id = ? AND lease_epoch = ?').run(streamId, epoch);
+        });
+      },
+    };
+  }
+
+  async readTable(table: string): Promise<Record<string, SqlValue>[]> {
+    const db = this.readerDb();
+    const row = db.prepare('SELECT spec FROM dss_tables WHERE name = ?').get(table) as { spec: string } | undefined;
+    if (!row) throw new StoreSchemaError(`table ${JSON.stringify(table)} is unknown to the store`);
+    const spec = specFromJson(row.spec);
+    const order = spec.primaryKey.map((name) => quoteIdent(name)).join(', ');
+    const statement = db.prepare(`SELECT * FROM ${quoteIdent(spec.name)} ORDER BY ${order}`).safeIntegers(true);
+    const types = new Map(spec.columns.map((column) => [column.name, column.type]));
+    return (statement.all() as Record<string, unknown>[]).map((stored) => {
+      const out: Record<string, SqlValue> = {};
+      for (const column of spec.columns) out[column.name] = readCell(types.get(column.name) ?? 'text', stored[column.name]);
+      return out;
+    });
+  }
+
+  private writer(): Database.Database {
+    if (!this.db) throw new Error(`store ${this.options.path} is not open`);
+    return this.db;
+  }
+
+  private readerDb(): Database.Database {
+    if (!this.reader) throw new Error(`store ${this.options.path} is not open`);
+    return this.reader;
+  }
+}
+
+function readStateFrom(db: Database.Database, streamId: string): SyncState | undefined {
+  const row = db.prepare('SELECT * FROM sync_state WHERE stream_id = ?').get(streamId) as Record<string, unknown> | undefined;
+  return row ? rowToState(row) : undefined;
+}
+
+/** The handle a transaction's callback gets; it refuses use after the transaction ended. */
+class SqliteTransaction implements StoreTransaction {
+  private done = false;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly applier: SqliteChangeApplier,
+  ) {}
+
+  finish(): void {
+    this.done = true;
+  }
+
+  async apply(ops: readonly ChangeOp[]): Promise<ApplyCounts> {
+    this.assertOpen();
+    return this.applier.apply(ops);
+  }
+
+  async readState(streamId: string): Promise<SyncState | undefined> {
+    this.assertOpen();
+    return readStateFrom(this.db, streamId);
+  }
+
+  async writeState(state: SyncState): Promise<void> {
+    this.assertOpen();
+    const stored = this.db.prepare('SELECT lease_epoch FROM sync_state WHERE stream_id = ?').get(state.streamId) as { lease_epoch: number } | undefined;
+    if (stored && state.leaseEpoch < Number(stored.lease_epoch)) {
+      throw new LeaseLostError(state.streamId, state.leaseEpoch, Number(stored.lease_epoch));
+    }
+    this.db.prepare(STATE_UPSERT).run(stateToRow(state));
+  }
+
+  private assertOpen(): void {
+    if (this.done) throw new Error('this transaction has already ended; use the tx of the current transaction');
+  }
+}
