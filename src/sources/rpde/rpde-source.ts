@@ -60,6 +60,7 @@ export class RpdeFeedSource implements StreamSource {
   readonly table: string;
   readonly pollIntervalMs: number;
   private readonly allowedOrigins: readonly string[];
+  private readonly base: URL;
   private readonly now: () => Date;
   private readonly random: () => number;
 
@@ -69,8 +70,8 @@ export class RpdeFeedSource implements StreamSource {
     this.feedUrl = settings.feedUrl;
     this.table = settings.table;
     this.pollIntervalMs = Math.max(MIN_POLL_INTERVAL_MS, settings.pollIntervalMs);
-    const own = new URL(settings.feedUrl).origin;
-    this.allowedOrigins = [own, ...settings.allowedOrigins.map((origin) => new URL(origin).origin)];
+    this.base = new URL(settings.feedUrl);
+    this.allowedOrigins = [this.base.origin, ...settings.allowedOrigins.map((origin) => new URL(origin).origin)];
     this.now = settings.now ?? (() => new Date());
     this.random = settings.random ?? Math.random;
   }
@@ -252,7 +253,7 @@ export class RpdeFeedSource implements StreamSource {
       report.record('C7:refused', `next ${next.href} from ${pageUrl.href}`);
       return `next ${next.href} leaves the feed's origin ${pageUrl.origin} and is not in allowedOrigins; not followed (C7)`;
     }
-    if (!sameFeedPath(pageUrl, next)) report.record('C7', `next ${next.href} from ${pageUrl.href}`);
+    if (!sameFeedPath(this.base, next)) report.record('C7', `next ${next.href} from ${pageUrl.href} leaves ${this.feedUrl}`);
     if (visited.has(normaliseFeedUrl(next))) {
       report.record('C8:cycle', `next ${next.href} from ${pageUrl.href} was already read in this run`);
       return `cycle: next ${next.href} leads back to a page already read in this run; not followed (C8)`;
