@@ -1,0 +1,30 @@
+import type { Logger } from 'pino';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+import type { Store } from './store.js';
+
+/** The `store` section of the config (src/config/schema.ts StoreConfig has this shape). */
+export type StoreSettings =
+  | { readonly engine: 'sqlite'; readonly path: string }
+  | { readonly engine: 'postgres'; readonly url: string; readonly schema?: string | undefined };
+
+export interface OpenStoreOptions {
+  /** For `status` while a daemon runs: no instance lock, writes refused. */
+  readonly readOnly?: boolean;
+  readonly log?: Logger;
+}
+
+/** Builds the configured engine and opens it (migrations, and the instance lock where the engine has one). */
+export async function openStore(settings: StoreSettings, options: OpenStoreOptions = {}): Promise<Store> {
+  let store: Store;
+  switch (settings.engine) {
+    case 'sqlite':
+      store = new SqliteStore({ path: settings.path, readOnly: options.readOnly ?? false, ...(options.log ? { log: options.log } : {}) });
+      break;
+    case 'postgres':
+      throw new Error('the postgres store engine is not available yet');
+    default:
+      throw new Error(`unknown store engine ${JSON.stringify((settings as { engine: unknown }).engine)}`);
+  }
+  await store.open();
+  return store;
+}
