@@ -1,4 +1,4 @@
-import { PassThrough, pipeline, type Readable, type Transform } from 'node:stream';
+import { pipeline, Readable, type Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { HttpAbortError, HttpBodyError, HttpTimeoutError } from './errors.js';
 import { redactText } from './redact.js';
@@ -24,7 +24,7 @@ const DECODERS: Record<string, () => Transform> = {
 /**
  * The caller's view of a response body: decoded per `content-encoding`, still a stream. Failures
  * upstream (connection cut, body timeout, a gzip stream that ends early, abort) destroy it with an
- * error naming the request; a consumer's own destroy(error) passes through unchanged.
+ * error naming the request.
  *
  * `encoded` is false when there is no body to decode (HEAD, 204, 304): an empty input is not a
  * valid gzip stream, and decoding it would report a truncation that is not there.
@@ -33,28 +33,48 @@ export function decodedBody(raw: Readable, contentEncoding: string | undefined, 
   const codings = encoded ? parseCodings(contentEncoding) : [];
   const unsupported = codings.find((coding) => !(coding in DECODERS));
   if (unsupported !== undefined) {
+    // undici's body emits an abort error when destroyed unread; nobody else will ever listen to it.
+    raw.on('error', () => {});
     raw.destroy();
     throw new HttpBodyError(context.url, undefined, `unsupported content-encoding "${unsupported}"`);
   }
   // Codings are listed in the order they were applied, so they come off in reverse.
-  const decoders = codings.reverse().map((coding) => (DECODERS[coding] as () => Transform)());
-  const upstreamErrors = new WeakSet<object>();
-  for (const stream of [raw, ...decoders]) {
-    // Registered before pipeline() adds its own listeners, so the error is marked by the time
-    // pipeline forwards it to the output stream's destroy().
-    stream.on('error', (error: unknown) => {
-      if (typeof error === 'object' && error !== null) upstreamErrors.add(error);
-    });
-  }
-  const output = new PassThrough({
-    destroy(error, callback) {
-      callback(error !== null && upstreamErrors.has(error) ? bodyFailure(error, decoders.length > 0 ? codings.join(', ') : undefined, context) : error);
-    },
-  });
-  pipeline([raw, ...decoders, output], () => {
-    // Errors reach the caller through `output`; this callback only keeps pipeline from throwing.
-  });
+  const decoders = [...codings].reverse().map((coding) => (DECODERS[coding] as () => Transform)());
+  const source: Readable = decoders.length === 0 ? raw : (pipeline([raw, ...decoders], () => {}) as Transform);
+  const encoding = decoders.length > 0 ? codings.join(', ') : undefined;
+  const output = new BodyRelay(source);
+  // pipeline() forwards any failure upstream (and destroys the rest) to its last stream.
+  source.on('error', (error: Error) => output.destroy(bodyFailure(error, encoding, context)));
+  // A body that breaks while nobody reads it (a caller that only wanted the status) must not take
+  // the daemon down as an unhandled 'error' event. Readers still get the error: for-await,
+  // pipeline() and their own listeners all see it, and `errored` holds it.
+  output.on('error', () => {});
   return output;
+}
+
+/**
+ * Relays the decoded bytes with backpressure, and owns the error the caller sees. Letting
+ * pipeline() destroy the caller's stream directly would expose undici's anonymous errors through
+ * `stream.errored` even if the emitted one were replaced.
+ */
+class BodyRelay extends Readable {
+  constructor(private readonly source: Readable) {
+    super();
+    source.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) source.pause();
+    });
+    source.on('end', () => this.push(null));
+  }
+
+  override _read(): void {
+    this.source.resume();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // A caller that stops reading releases the connection now rather than at the body timeout.
+    if (!this.source.destroyed) this.source.destroy();
+    callback(error);
+  }
 }
 
 function parseCodings(header: string | undefined): string[] {
