@@ -80,13 +80,13 @@ export class RpdeFeedSource implements StreamSource {
     const { log, signal } = ctx;
     const report = ConformanceReport.fromDetails(ctx.details, this.now);
     let lastResync = lastResyncOf(ctx.details);
-    let cursor = this.startingPoint(readCursor(ctx.cursor), log);
+    let cursor = this.startingPoint(readCursor(ctx.cursor), passOfDetails(ctx.details), log);
     if (cursor === undefined) return;
     let committed: JsonValue = ctx.cursor;
     const details = (): JsonValue => ({
       feed: this.feedUrl,
       table: this.table,
-      pass: { startedAt: new Date(cursor?.pass ?? 0).toISOString(), sweeping: cursor?.sweeping ?? false },
+      pass: { number: cursor?.pass ?? 0, startedAt: new Date(cursor?.pass ?? 0).toISOString(), sweeping: cursor?.sweeping ?? false },
       lastResync,
       conformance: report.toJson(),
     });
@@ -200,12 +200,12 @@ export class RpdeFeedSource implements StreamSource {
   }
 
   /** Where this run starts: the committed cursor, a new full pass, or nowhere (polled too recently). */
-  private startingPoint(committed: RpdeCursor | undefined, log: Logger): RpdeCursor | undefined {
+  private startingPoint(committed: RpdeCursor | undefined, lastPass: number, log: Logger): RpdeCursor | undefined {
     const now = this.now();
     const fullPass = (previous: RpdeCursor | undefined): RpdeCursor => ({
       next: this.feedUrl,
-      // Pass numbers must grow even across a reset (which forgets the cursor): use the clock.
-      pass: Math.max(now.getTime(), (previous?.pass ?? 0) + 1),
+      // Pass numbers must grow, also across a reset, which forgets the cursor but not the details.
+      pass: Math.max(now.getTime(), (previous?.pass ?? 0) + 1, lastPass + 1),
       sweeping: true,
       passDeleted: 0,
       at: previous?.at ?? now.toISOString(),
@@ -265,6 +265,14 @@ export class RpdeFeedSource implements StreamSource {
     if (cursor.prunedAt === null) return true;
     return this.now().getTime() - Date.parse(cursor.prunedAt) >= (this.settings.pruneEveryMs ?? DEFAULT_PRUNE_EVERY_MS);
   }
+}
+
+/** The number of the last pass, kept in the details so that a reset does not reuse it. */
+function passOfDetails(details: JsonValue): number {
+  if (typeof details !== 'object' || details === null || Array.isArray(details)) return 0;
+  const pass = details['pass'];
+  if (typeof pass !== 'object' || pass === null || Array.isArray(pass)) return 0;
+  return typeof pass['number'] === 'number' ? pass['number'] : 0;
 }
 
 function lastResyncOf(details: JsonValue): JsonValue {
