@@ -16,7 +16,10 @@ import { OpBatcher } from './op-batcher.js';
  * - R or M on a partial-key or dataflow-level row, and M on any row, merge the values given;
  * - D deletes within the scope of the dimensions given (an omitted dimension matches any value):
  *   everything in the scope when no other component is given, else only the components given,
- *   dropping the rows left without any value.
+ *   dropping the rows left without any value. Attribute rows are inside a scope when their key
+ *   holds every scoped dimension (a series is inside `DIM_2=B`, the group of DIM_2 too, but not
+ *   inside `DIM_1=A, DIM_2=B`: that group value is shared with other series); dataflow-level
+ *   attributes only inside the empty scope.
  */
 export class SdmxActionMapper {
   private readonly plan: HeaderPlan;
@@ -146,14 +149,13 @@ export class SdmxActionMapper {
     }
     plan.attributeTables.forEach((target, t) => {
       const list = attributeGiven[t] as number[];
-      if (list.length === 0) return;
-      // A higher-level attribute named on the row goes for the partial keys the scope falls in.
-      const key: Record<string, string> = {};
-      for (const id of target.table.dimensions) if (id in scope) key[id] = scope[id] as string;
-      out.setNull(target.table.spec.name, key, list.map((k) => target.table.columnOf.get(components[k] as string) as string));
-      out.prune(target.table.spec.name, key, target.valueColumns);
+      // As for whole-scope deletes, an attribute row is inside the scope only when its key holds every
+      // scoped dimension: a group value shared by many series is not deleted through one of them.
+      if (list.length === 0 || !scopeDimensions.every((id) => target.table.dimensions.includes(id))) return;
+      out.setNull(target.table.spec.name, scope, list.map((k) => target.table.columnOf.get(components[k] as string) as string));
+      out.prune(target.table.spec.name, scope, target.valueColumns);
     });
-    if (plan.dataset !== undefined && datasetGiven.length > 0) {
+    if (plan.dataset !== undefined && datasetGiven.length > 0 && scopeDimensions.length === 0) {
       const table = plan.dataset.table;
       const key = { [DATASET_KEY_COLUMN]: DATASET_KEY_VALUE };
       out.setNull(table.spec.name, key, datasetGiven.map((k) => table.columnOf.get(components[k] as string) as string));
