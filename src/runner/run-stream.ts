@@ -90,12 +90,19 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
       ]();
       try {
         for (;;) {
-          const first = await events.next();
-          if (first.done) break;
+          const buffered = await bufferUnitStart(events);
+          if (buffered.length === 0) break;
           state = await store.transaction(async (tx) => {
             const unit: ApplyCounts = { upserted: 0, deleted: 0 };
-            let event: SourceEvent = first.value;
-            for (;;) {
+            for (let index = 0; ; index += 1) {
+              let event = buffered[index];
+              if (event === undefined) {
+                const step = await events.next();
+                if (step.done) {
+                  throw new Error('the source ended with changes after its last checkpoint; they were rolled back');
+                }
+                event = step.value;
+              }
               if (event.type === 'changes') {
                 const counts = await tx.apply(event.ops);
                 event.onApplied?.(counts);
@@ -118,11 +125,6 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
                 totals.deleted += unit.deleted;
                 return next;
               }
-              const step = await events.next();
-              if (step.done) {
-                throw new Error('the source ended with changes after its last checkpoint; they were rolled back');
-              }
-              event = step.value;
             }
           });
           commits += 1;
@@ -150,6 +152,36 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
     return { streamId: source.id, commits, upserted: totals.upserted, deleted: totals.deleted, cursor: state.cursor };
   } finally {
     await lease.release();
+  }
+}
+
+/**
+ * Rows a unit may hold in memory before its transaction opens. Most units (an RPDE page, a small
+ * SDMX delta) fit, so their transaction lasts only as long as the writes; a large one (a full
+ * load) opens it early and streams through it, keeping memory flat.
+ */
+const BUFFER_ROWS = 20_000;
+
+/**
+ * Reads a unit's first events outside any transaction, up to its checkpoint or BUFFER_ROWS rows:
+ * waiting for the network must not hold the store, whose writer (SQLite's only one) every stream
+ * shares. Returns [] when the source has ended.
+ */
+async function bufferUnitStart(events: AsyncIterator<SourceEvent>): Promise<SourceEvent[]> {
+  const buffered: SourceEvent[] = [];
+  let rows = 0;
+  for (;;) {
+    const step = await events.next();
+    if (step.done) {
+      if (buffered.length > 0) {
+        throw new Error('the source ended with changes after its last checkpoint; they were rolled back');
+      }
+      return buffered;
+    }
+    buffered.push(step.value);
+    if (step.value.type === 'checkpoint') return buffered;
+    for (const op of step.value.ops) rows += 'rows' in op ? op.rows.length : 'keys' in op ? op.keys.length : 1;
+    if (rows >= BUFFER_ROWS) return buffered;
   }
 }
 

@@ -116,8 +116,10 @@ describe('Scheduler', () => {
     const streams = ['a', 'b', 'c', 'd', 'e'].map((id) => ({ id, script, schedules: [{ everyMs: 3_600_000 }] }));
     const { sources, ready } = start(streams, { concurrency: 2 });
     await ready;
-    await vi.advanceTimersByTimeAsync(10_500);
-    expect(sources.filter((s) => s.runs === 1)).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(sources.filter((s) => s.runs === 1)).toHaveLength(2); // two running, three waiting
+    await vi.advanceTimersByTimeAsync(5_500);
+    expect(sources.filter((s) => s.runs === 1)).toHaveLength(4); // the first two done, the next two running
     await vi.advanceTimersByTimeAsync(30_000);
     expect(sources.every((s) => s.runs === 1)).toBe(true);
     expect(maxActive).toBe(2);
