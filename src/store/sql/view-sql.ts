@@ -1,7 +1,16 @@
-import type { TableSpec, ViewSpec } from '../../core/tables.js';
+import type { ColumnSpec, TableSpec, ViewSpec } from '../../core/tables.js';
 import { StoreSchemaError } from '../store.js';
 import { assertColumnsOf, assertUserRelationName } from './table-spec.js';
 import { quoteIdent } from './quote.js';
+
+export interface ViewPlan {
+  /** The SELECT behind the view. */
+  readonly sql: string;
+  /** Its columns with their types, for reading it back like a table. */
+  readonly columns: readonly ColumnSpec[];
+  /** The base table's key: the natural order to list the view in. */
+  readonly orderBy: readonly string[];
+}
 
 /**
  * The SELECT behind a ViewSpec, with every column listed: the view is regenerated from the current
@@ -9,11 +18,11 @@ import { quoteIdent } from './quote.js';
  * Joins use ON against the base table rather than USING, which some engines resolve differently
  * once there is more than one join. `qualify` prefixes table names (PostgreSQL's schema).
  */
-export function viewSelectSql(
+export function planView(
   spec: ViewSpec,
   tableOf: (name: string) => TableSpec | undefined,
   qualify: (quotedTable: string) => string = (quoted) => quoted,
-): string {
+): ViewPlan {
   const view = assertUserRelationName(spec.name, 'view name');
   const known = (name: string, role: string): TableSpec => {
     assertUserRelationName(name, `view ${view}: ${role} table`);
@@ -24,15 +33,17 @@ export function viewSelectSql(
   const base = known(spec.from, 'base');
   const names = new Set<string>();
   const selected: string[] = [];
-  const select = (alias: string, column: string, owner: string): void => {
-    const folded = column.toLowerCase();
+  const columns: ColumnSpec[] = [];
+  const select = (alias: string, column: ColumnSpec, owner: string): void => {
+    const folded = column.name.toLowerCase();
     if (names.has(folded)) {
-      throw new StoreSchemaError(`view ${view}: column ${column} of ${owner} clashes with a column already in the view`);
+      throw new StoreSchemaError(`view ${view}: column ${column.name} of ${owner} clashes with a column already in the view`);
     }
     names.add(folded);
-    selected.push(`"${alias}".${quoteIdent(column)}`);
+    selected.push(`"${alias}".${quoteIdent(column.name)}`);
+    columns.push({ name: column.name, type: column.type });
   };
-  for (const column of base.columns) select('t0', column.name, base.name);
+  for (const column of base.columns) select('t0', column, base.name);
   const joins: string[] = [];
   spec.leftJoins.forEach((join, index) => {
     const table = known(join.table, 'joined');
@@ -41,12 +52,16 @@ export function viewSelectSql(
     assertColumnsOf(table, join.using, `view ${view}: join`);
     const alias = `t${index + 1}`;
     for (const column of table.columns) {
-      if (!table.primaryKey.includes(column.name) && !join.using.includes(column.name)) select(alias, column.name, table.name);
+      if (!table.primaryKey.includes(column.name) && !join.using.includes(column.name)) select(alias, column, table.name);
     }
     const on = join.using.map((column) => `"${alias}".${quoteIdent(column)} = "t0".${quoteIdent(column)}`).join(' AND ');
     joins.push(` LEFT JOIN ${qualify(quoteIdent(table.name))} AS "${alias}" ON ${on}`);
   });
-  return `SELECT ${selected.join(', ')} FROM ${qualify(quoteIdent(base.name))} AS "t0"${joins.join('')}`;
+  return {
+    sql: `SELECT ${selected.join(', ')} FROM ${qualify(quoteIdent(base.name))} AS "t0"${joins.join('')}`,
+    columns,
+    orderBy: base.primaryKey,
+  };
 }
 
 /** The tables a view reads, so that rebuilding one of them can rebuild the view too. */

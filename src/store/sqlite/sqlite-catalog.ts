@@ -12,7 +12,7 @@ import {
   specToJson,
   validateTableSpec,
 } from '../sql/table-spec.js';
-import { viewSelectSql, viewTables } from '../sql/view-sql.js';
+import { planView, viewTables } from '../sql/view-sql.js';
 
 const SQLITE_TYPES: Record<ColumnType, string> = {
   text: 'TEXT',
@@ -100,7 +100,7 @@ export class SqliteCatalog {
   }
 
   ensureView(spec: ViewSpec, force = false): void {
-    const definition = viewSelectSql(spec, (name) => this.lookup(name)?.spec);
+    const definition = planView(spec, (name) => this.lookup(name)?.spec).sql;
     if (this.lookup(spec.name)) throw new StoreSchemaError(`view ${spec.name}: a table of that name exists`);
     const stored = this.db.prepare('SELECT definition FROM dss_views WHERE name = ?').get(spec.name) as { definition: string } | undefined;
     const kind = this.objectType(spec.name);

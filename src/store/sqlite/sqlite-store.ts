@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { ApplyCounts, ChangeOp } from '../../core/ops.js';
-import type { SqlValue } from '../../core/tables.js';
+import type { ColumnSpec, SqlValue, TableSpec, ViewSpec } from '../../core/tables.js';
 import type { SyncState } from '../../core/sync-state.js';
 import { LeaseLostError, StoreSchemaError, type Lease, type Store, type StoreTransaction } from '../store.js';
 import { AsyncMutex } from '../sql/async-mutex.js';
@@ -14,6 +14,7 @@ import { quoteIdent } from '../sql/quote.js';
 import { readCell } from '../sql/read-values.js';
 import { STATE_COLUMNS, rowToState, stateToRow } from '../sql/state-row.js';
 import { specFromJson } from '../sql/table-spec.js';
+import { planView } from '../sql/view-sql.js';
 import { SqliteCatalog } from './sqlite-catalog.js';
 import { SqliteChangeApplier } from './sqlite-change-applier.js';
 import { SqliteInstanceLock } from './sqlite-instance-lock.js';
@@ -263,17 +264,27 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** Also reads the views made by ensureView (ordered by their base table's key), for inspection. */
   async readTable(table: string): Promise<Record<string, SqlValue>[]> {
     const db = this.readerDb();
-    const row = db.prepare('SELECT spec FROM dss_tables WHERE name = ?').get(table) as { spec: string } | undefined;
-    if (!row) throw new StoreSchemaError(`table ${JSON.stringify(table)} is unknown to the store`);
-    const spec = specFromJson(row.spec);
-    const order = spec.primaryKey.map((name) => quoteIdent(name)).join(', ');
-    const statement = db.prepare(`SELECT * FROM ${quoteIdent(spec.name)} ORDER BY ${order}`).safeIntegers(true);
-    const types = new Map(spec.columns.map((column) => [column.name, column.type]));
+    const specOf = (name: string): TableSpec | undefined => {
+      const row = db.prepare('SELECT spec FROM dss_tables WHERE name = ?').get(name) as { spec: string } | undefined;
+      return row ? specFromJson(row.spec) : undefined;
+    };
+    let relation: { name: string; columns: readonly ColumnSpec[]; orderBy: readonly string[] };
+    const spec = specOf(table);
+    if (spec) {
+      relation = { name: spec.name, columns: spec.columns, orderBy: spec.primaryKey };
+    } else {
+      const view = db.prepare('SELECT name, spec FROM dss_views WHERE name = ?').get(table) as { name: string; spec: string } | undefined;
+      if (!view) throw new StoreSchemaError(`table ${JSON.stringify(table)} is unknown to the store`);
+      relation = { name: view.name, ...planView(JSON.parse(view.spec) as ViewSpec, specOf) };
+    }
+    const order = relation.orderBy.map((name) => quoteIdent(name)).join(', ');
+    const statement = db.prepare(`SELECT * FROM ${quoteIdent(relation.name)} ORDER BY ${order}`).safeIntegers(true);
     return (statement.all() as Record<string, unknown>[]).map((stored) => {
       const out: Record<string, SqlValue> = {};
-      for (const column of spec.columns) out[column.name] = readCell(types.get(column.name) ?? 'text', stored[column.name]);
+      for (const column of relation.columns) out[column.name] = readCell(column.type, stored[column.name]);
       return out;
     });
   }

@@ -1,0 +1,163 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { initialState } from '../../src/core/sync-state.js';
+import type { TableSpec } from '../../src/core/tables.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { StoreLockedError } from '../../src/store/store.js';
+import { describeStoreContract } from './store-contract.js';
+
+const root = mkdtempSync(join(tmpdir(), 'dss-sqlite-'));
+let counter = 0;
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+async function freshStore(): Promise<SqliteStore> {
+  counter += 1;
+  const store = new SqliteStore({ path: join(root, `store-${counter}`, 'sync.db') });
+  await store.open();
+  return store;
+}
+
+describeStoreContract('SQLite', freshStore);
+
+describe('SQLite store, single instance', () => {
+  const obs: TableSpec = {
+    name: 'obs',
+    columns: [
+      { name: 'k', type: 'text' },
+      { name: 'v', type: 'text' },
+    ],
+    primaryKey: ['k'],
+  };
+
+  function newPath(): string {
+    counter += 1;
+    return join(root, `single-${counter}`, 'sync.db');
+  }
+
+  it('refuses a second daemon on the same file, saying who holds it and since when', async () => {
+    const path = newPath();
+    const first = new SqliteStore({ path, instanceOwner: 'host-a:111:aaaa' });
+    await first.open();
+    try {
+      const second = new SqliteStore({ path, instanceOwner: 'host-b:222:bbbb' });
+      const failure = second.open();
+      await expect(failure).rejects.toBeInstanceOf(StoreLockedError);
+      await expect(failure).rejects.toThrow(/held by another daemon \(host-a:111:aaaa\) since \d{4}-\d\d-\d\dT.*only one daemon/);
+    } finally {
+      await first.close();
+    }
+    // Closing released the lock: the next daemon starts at once.
+    const third = new SqliteStore({ path, instanceOwner: 'host-c:333:cccc' });
+    await third.open();
+    await third.close();
+  });
+
+  it('takes over a lock whose holder went silent, and fences the old holder out', async () => {
+    const path = newPath();
+    const old = new SqliteStore({ path, instanceOwner: 'old:1:0000' });
+    await old.open();
+    await old.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: obs }]));
+    // What a killed daemon leaves behind: a lock row nobody refreshes any more.
+    const raw = new Database(path);
+    raw.prepare("UPDATE dss_instance_lock SET heartbeat_at = '2000-01-01T00:00:00.000Z'").run();
+    raw.close();
+
+    const next = new SqliteStore({ path, instanceOwner: 'new:2:1111' });
+    await next.open();
+    try {
+      await next.transaction((tx) => tx.apply([{ op: 'upsert', table: 'obs', columns: ['k', 'v'], rows: [['a', 'new']] }]));
+      const fenced = old.transaction((tx) => tx.apply([{ op: 'upsert', table: 'obs', columns: ['k', 'v'], rows: [['a', 'old']] }]));
+      await expect(fenced).rejects.toBeInstanceOf(StoreLockedError);
+      await expect(fenced).rejects.toThrow(/old:1:0000\) lost its instance lock to new:2:1111/);
+      expect(await next.readTable('obs')).toEqual([{ k: 'a', v: 'new' }]);
+    } finally {
+      await old.close();
+      await next.close();
+    }
+  });
+
+  it('opens read-only while a daemon holds the lock: reads work, writes are refused', async () => {
+    const path = newPath();
+    const daemon = new SqliteStore({ path });
+    await daemon.open();
+    try {
+      await daemon.transaction(async (tx) => {
+        await tx.apply([{ op: 'ensureTable', spec: obs }, { op: 'upsert', table: 'obs', columns: ['k', 'v'], rows: [['a', '1']] }]);
+        await tx.writeState({ ...initialState('s1', 'job', 'rpde'), cursor: { next: 'https://x/feed?afterId=1' } });
+      });
+      const reader = new SqliteStore({ path, readOnly: true });
+      await reader.open();
+      try {
+        expect((await reader.readState('s1'))?.cursor).toEqual({ next: 'https://x/feed?afterId=1' });
+        expect(await reader.listStates()).toHaveLength(1);
+        expect(await reader.readTable('obs')).toEqual([{ k: 'a', v: '1' }]);
+        await expect(reader.transaction(async () => undefined)).rejects.toThrow(/read-only/);
+        // The daemon keeps writing while the reader is open.
+        await daemon.transaction((tx) => tx.apply([{ op: 'upsert', table: 'obs', columns: ['k', 'v'], rows: [['b', '2']] }]));
+        expect(await reader.readTable('obs')).toHaveLength(2);
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      await daemon.close();
+    }
+    await expect(new SqliteStore({ path: join(root, 'missing', 'sync.db'), readOnly: true }).open()).rejects.toThrow(/cannot be opened for reading/);
+  });
+
+  it('keeps a replaced table invisible to another connection until the commit', async () => {
+    const path = newPath();
+    const store = new SqliteStore({ path });
+    await store.open();
+    const other = new Database(path, { readonly: true });
+    try {
+      await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: obs }, { op: 'upsert', table: 'obs', columns: ['k', 'v'], rows: [['old', '1']] }]));
+      await store.transaction(async (tx) => {
+        await tx.apply([
+          { op: 'replaceTable', spec: { ...obs, columns: [...obs.columns, { name: 'w', type: 'integer' }] } },
+          { op: 'upsert', table: 'obs', columns: ['k', 'v', 'w'], rows: [['new', '2', 3]] },
+        ]);
+        expect(other.prepare('SELECT * FROM obs').all()).toEqual([{ k: 'old', v: '1' }]);
+      });
+      expect(other.prepare('SELECT * FROM obs').all()).toEqual([{ k: 'new', v: '2', w: 3 }]);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
+  it('migrates once: reopening finds the schema at its version and the data intact', async () => {
+    const path = newPath();
+    for (let round = 0; round < 3; round++) {
+      const store = new SqliteStore({ path });
+      await store.open();
+      await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: obs }, { op: 'upsert', table: 'obs', columns: ['k', 'v'], rows: [[`k${round}`, 'x']] }]));
+      await store.close();
+    }
+    const raw = new Database(path, { readonly: true });
+    try {
+      expect(raw.prepare('SELECT version FROM dss_schema_version').all()).toEqual([{ version: 1 }]);
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(raw.prepare('SELECT count(*) AS n FROM obs').get()).toEqual({ n: 3 });
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('refreshes its heartbeat while idle', async () => {
+    const path = newPath();
+    const store = new SqliteStore({ path, heartbeatMs: 10 });
+    await store.open();
+    const raw = new Database(path, { readonly: true });
+    try {
+      const heartbeat = () => (raw.prepare('SELECT heartbeat_at FROM dss_instance_lock').get() as { heartbeat_at: string }).heartbeat_at;
+      const first = heartbeat();
+      await vi.waitFor(() => expect(heartbeat()).not.toBe(first), { timeout: 5000, interval: 10 });
+    } finally {
+      raw.close();
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,420 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ChangeOp } from '../../src/core/ops.js';
+import { initialState, type SyncState } from '../../src/core/sync-state.js';
+import type { Cell, SqlValue, TableSpec } from '../../src/core/tables.js';
+import { LeaseLostError, StoreSchemaError, type Store } from '../../src/store/store.js';
+
+/**
+ * What every store engine must do, whatever its SQL: run by each engine's test file with a
+ * factory that returns a freshly opened, empty store (its own file, schema or database).
+ */
+export function describeStoreContract(name: string, makeStore: () => Promise<Store>): void {
+  describe(`${name} store contract`, () => {
+    let store: Store;
+
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const obs: TableSpec = {
+      name: 'obs',
+      columns: [
+        { name: 'REF_AREA', type: 'text' },
+        { name: 'FREQ', type: 'text' },
+        { name: 'TIME_PERIOD', type: 'text' },
+        { name: 'OBS_VALUE', type: 'text' },
+        { name: 'OBS_STATUS', type: 'text' },
+      ],
+      primaryKey: ['REF_AREA', 'FREQ', 'TIME_PERIOD'],
+    };
+    const obsColumns = obs.columns.map((column) => column.name);
+
+    async function apply(...ops: ChangeOp[]): Promise<{ upserted: number; deleted: number }> {
+      return store.transaction((tx) => tx.apply(ops));
+    }
+
+    function upsertObs(rows: Cell[][]): ChangeOp {
+      return { op: 'upsert', table: 'obs', columns: obsColumns, rows };
+    }
+
+    function row(area: string, freq: string, time: string, value: SqlValue, status: SqlValue): Record<string, SqlValue> {
+      return { REF_AREA: area, FREQ: freq, TIME_PERIOD: time, OBS_VALUE: value, OBS_STATUS: status };
+    }
+
+    function state(streamId: string, changes: Partial<SyncState>): SyncState {
+      return { ...initialState(streamId, 'job-1', 'sdmx'), ...changes };
+    }
+
+    it('rolls back both the changes and the new cursor when the transaction throws midway', async () => {
+      await store.transaction(async (tx) => {
+        await tx.apply([{ op: 'ensureTable', spec: obs }, upsertObs([['A', 'M', '2020-01', '1', null]])]);
+        await tx.writeState(state('s1', { cursor: { updatedAfter: 'one' } }));
+      });
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.apply([upsertObs([['B', 'M', '2020-01', '2', null]]), { op: 'deleteWhere', table: 'obs', keys: [{ REF_AREA: 'A' }] }]);
+          await tx.writeState(state('s1', { cursor: { updatedAfter: 'two' } }));
+          throw new Error('the source broke off');
+        }),
+      ).rejects.toThrow('the source broke off');
+      expect((await store.readState('s1'))?.cursor).toEqual({ updatedAfter: 'one' });
+      expect(await store.readTable('obs')).toEqual([row('A', 'M', '2020-01', '1', null)]);
+    });
+
+    it('applies upsert, delete, upsert of one key in order, within one apply and across applies', async () => {
+      await apply(
+        { op: 'ensureTable', spec: obs },
+        upsertObs([['A', 'M', '2020-01', '1', 'A']]),
+        { op: 'deleteWhere', table: 'obs', keys: [{ REF_AREA: 'A', FREQ: 'M', TIME_PERIOD: '2020-01' }] },
+        upsertObs([['A', 'M', '2020-01', '2', undefined]]),
+      );
+      // The omitted status of the re-insert must not resurrect the deleted row's value.
+      expect(await store.readTable('obs')).toEqual([row('A', 'M', '2020-01', '2', null)]);
+
+      await store.transaction(async (tx) => {
+        await tx.apply([upsertObs([['A', 'M', '2020-02', '1', null]]), upsertObs([['B', 'M', '2020-02', '1', null]])]);
+        await tx.apply([{ op: 'deleteWhere', table: 'obs', keys: [{ REF_AREA: 'A' }] }]);
+      });
+      expect(await store.readTable('obs')).toEqual([row('B', 'M', '2020-02', '1', null)]);
+    });
+
+    it('keeps the last write of a key when one upsert mixes rows that omit different cells', async () => {
+      await apply(
+        { op: 'ensureTable', spec: obs },
+        upsertObs([
+          ['A', 'M', '1', '1', 'x'],
+          ['B', 'M', '1', '5', undefined],
+          ['A', 'M', '1', '3', undefined],
+          ['A', 'M', '1', undefined, 'y'],
+          ['B', 'M', '1', '6', 'z'],
+          ['A', 'M', '1', '4', undefined],
+        ]),
+      );
+      expect(await store.readTable('obs')).toEqual([row('A', 'M', '1', '4', 'y'), row('B', 'M', '1', '6', 'z')]);
+    });
+
+    it('keeps stored values for omitted cells, sets NULL for null cells, and gives new rows NULL for omitted ones', async () => {
+      await apply({ op: 'ensureTable', spec: obs }, upsertObs([['A', 'M', '1', '10', 'P']]));
+      await apply(
+        upsertObs([
+          ['A', 'M', '1', undefined, null],
+          ['A', 'M', '2', undefined, 'E'],
+        ]),
+      );
+      expect(await store.readTable('obs')).toEqual([row('A', 'M', '1', '10', null), row('A', 'M', '2', null, 'E')]);
+    });
+
+    it('deletes exactly the rows matching a partial key, and every row for an empty key', async () => {
+      const rows: Cell[][] = [];
+      for (const area of ['A', 'B']) for (const freq of ['M', 'Q']) for (const time of ['1', '2']) rows.push([area, freq, time, `${area}${freq}${time}`, null]);
+      const counts = await apply({ op: 'ensureTable', spec: obs }, upsertObs(rows));
+      expect(counts).toEqual({ upserted: 8, deleted: 0 });
+
+      const deleted = await apply({ op: 'deleteWhere', table: 'obs', keys: [{ FREQ: 'Q', TIME_PERIOD: '1' }, { REF_AREA: 'A', FREQ: 'M' }, { REF_AREA: 'C' }] });
+      expect(deleted).toEqual({ upserted: 0, deleted: 4 });
+      expect((await store.readTable('obs')).map((stored) => stored.OBS_VALUE)).toEqual(['AQ2', 'BM1', 'BM2', 'BQ2']);
+
+      expect(await apply({ op: 'deleteWhere', table: 'obs', keys: [{}] })).toEqual({ upserted: 0, deleted: 4 });
+      expect(await store.readTable('obs')).toEqual([]);
+    });
+
+    it('sets the listed columns to NULL only in rows matching the key', async () => {
+      await apply(
+        { op: 'ensureTable', spec: obs },
+        upsertObs([
+          ['A', 'M', '1', '1', 'x'],
+          ['A', 'Q', '1', '2', 'y'],
+          ['B', 'M', '1', '3', 'z'],
+        ]),
+      );
+      const counts = await apply({ op: 'setNull', table: 'obs', keys: [{ REF_AREA: 'A' }], columns: ['OBS_STATUS'] });
+      expect(counts.deleted).toBe(0);
+      expect(await store.readTable('obs')).toEqual([row('A', 'M', '1', '1', null), row('A', 'Q', '1', '2', null), row('B', 'M', '1', '3', 'z')]);
+      await expect(apply({ op: 'setNull', table: 'obs', keys: [{}], columns: ['FREQ'] })).rejects.toThrow(/FREQ/);
+    });
+
+    it('prunes rows whose value columns are all NULL, only within the key scope', async () => {
+      await apply(
+        { op: 'ensureTable', spec: obs },
+        upsertObs([
+          ['A', 'M', '1', null, null],
+          ['A', 'M', '2', '1', null],
+          ['A', 'Q', '1', null, 'x'],
+          ['B', 'M', '1', null, null],
+        ]),
+      );
+      const counts = await apply({ op: 'prune', table: 'obs', keys: [{ REF_AREA: 'A' }], valueColumns: ['OBS_VALUE', 'OBS_STATUS'] });
+      expect(counts).toEqual({ upserted: 0, deleted: 1 });
+      expect((await store.readTable('obs')).map((stored) => `${stored.REF_AREA}${stored.FREQ}${stored.TIME_PERIOD}`)).toEqual(['AM2', 'AQ1', 'BM1']);
+      await apply({ op: 'prune', table: 'obs', keys: [{}], valueColumns: ['OBS_VALUE'] });
+      expect((await store.readTable('obs')).map((stored) => `${stored.REF_AREA}${stored.FREQ}${stored.TIME_PERIOD}`)).toEqual(['AM2']);
+    });
+
+    it('updates rows matching every condition of an updateWhere', async () => {
+      await apply(
+        { op: 'ensureTable', spec: obs },
+        upsertObs([
+          ['A', 'M', '1', '1', null],
+          ['A', 'M', '2', '2', 'x'],
+          ['A', 'M', '3', '3', null],
+        ]),
+      );
+      const counts = await apply({
+        op: 'updateWhere',
+        table: 'obs',
+        set: { OBS_STATUS: 'gone' },
+        where: [
+          { column: 'OBS_STATUS', op: 'is null' },
+          { column: 'TIME_PERIOD', op: '<', value: '3' },
+        ],
+      });
+      expect(counts.upserted).toBe(1);
+      expect((await store.readTable('obs')).map((stored) => stored.OBS_STATUS)).toEqual(['gone', 'x', null]);
+    });
+
+    it('lets a newer stamp win and an older one lose, comparing 64-bit integers exactly', async () => {
+      const items: TableSpec = {
+        name: 'items',
+        columns: [
+          { name: 'id', type: 'text' },
+          { name: 'modified', type: 'integer' },
+          { name: 'data', type: 'json' },
+        ],
+        primaryKey: ['id'],
+      };
+      const base = 2n ** 60n;
+      const upsert = (modified: bigint, data: string): ChangeOp => ({
+        op: 'upsert',
+        table: 'items',
+        columns: ['id', 'modified', 'data'],
+        rows: [['x', modified, data]],
+        unlessStoredNewer: 'modified',
+      });
+      await apply({ op: 'ensureTable', spec: items }, upsert(base + 10n, '{"v":10}'));
+      // base+9 and base+10 are the same double: only an integer comparison refuses it.
+      expect(await apply(upsert(base + 9n, '{"v":9}'))).toEqual({ upserted: 0, deleted: 0 });
+      expect(await store.readTable('items')).toEqual([{ id: 'x', modified: base + 10n, data: '{"v":10}' }]);
+      expect(await apply(upsert(base + 10n, '{"v":"same"}'))).toEqual({ upserted: 1, deleted: 0 });
+      expect(await apply(upsert(base + 11n, '{"v":11}'))).toEqual({ upserted: 1, deleted: 0 });
+      expect(await store.readTable('items')).toEqual([{ id: 'x', modified: base + 11n, data: '{"v":11}' }]);
+    });
+
+    it('lets a newer text stamp win by string order', async () => {
+      const items: TableSpec = {
+        name: 'titems',
+        columns: [
+          { name: 'id', type: 'text' },
+          { name: 'modified', type: 'text' },
+          { name: 'v', type: 'integer' },
+        ],
+        primaryKey: ['id'],
+      };
+      const upsert = (modified: string, v: number): ChangeOp => ({ op: 'upsert', table: 'titems', columns: ['id', 'modified', 'v'], rows: [['x', modified, v]], unlessStoredNewer: 'modified' });
+      await apply({ op: 'ensureTable', spec: items }, upsert('2024-05-01', 1), upsert('2024-04-30', 2));
+      expect(await store.readTable('titems')).toEqual([{ id: 'x', modified: '2024-05-01', v: 1 }]);
+      await apply(upsert('2024-05-02', 3));
+      expect(await store.readTable('titems')).toEqual([{ id: 'x', modified: '2024-05-02', v: 3 }]);
+    });
+
+    it('reads back every column type as written', async () => {
+      const spec: TableSpec = {
+        name: 'typed',
+        columns: [
+          { name: 'id', type: 'integer' },
+          { name: 't', type: 'text' },
+          { name: 'i', type: 'integer' },
+          { name: 'r', type: 'real' },
+          { name: 'b', type: 'boolean' },
+          { name: 'j', type: 'json' },
+          { name: 'ts', type: 'timestamp' },
+        ],
+        primaryKey: ['id'],
+      };
+      const json = '{"b": [1, 2.50, "x"], "a": {"z": null}}';
+      const rows: Cell[][] = [
+        [1, '', -(2n ** 62n), 0.1, true, json, '2024-05-01T10:00:00.123+02:00'],
+        [2, 'NaN', 42, -1e300, false, '[]', '2024-05-01T08:00:00Z'],
+        [3, 'ünï "quoted" 🎉', 2n ** 53n + 1n, 3, null, null, null],
+        [4, null, null, null, null, null, null],
+      ];
+      await apply({ op: 'ensureTable', spec }, { op: 'upsert', table: 'typed', columns: spec.columns.map((column) => column.name), rows });
+      const back = await store.readTable('typed');
+      expect(back).toEqual([
+        { id: 1, t: '', i: -(2n ** 62n), r: 0.1, b: true, j: json, ts: '2024-05-01T10:00:00.123+02:00' },
+        { id: 2, t: 'NaN', i: 42, r: -1e300, b: false, j: '[]', ts: '2024-05-01T08:00:00Z' },
+        { id: 3, t: 'ünï "quoted" 🎉', i: 2n ** 53n + 1n, r: 3, b: null, j: null, ts: null },
+        { id: 4, t: null, i: null, r: null, b: null, j: null, ts: null },
+      ]);
+      expect(JSON.parse(back[0]?.j as string)).toEqual(JSON.parse(json));
+    });
+
+    it('accepts ensureTable again with the same spec and refuses a different shape, naming the difference', async () => {
+      await apply({ op: 'ensureTable', spec: obs }, upsertObs([['A', 'M', '1', '1', null]]));
+      await apply({ op: 'ensureTable', spec: obs });
+      const changed: TableSpec = {
+        name: 'obs',
+        columns: [...obs.columns.filter((column) => column.name !== 'OBS_STATUS'), { name: 'UNIT', type: 'text' }],
+        primaryKey: ['REF_AREA', 'TIME_PERIOD'],
+      };
+      const failure = apply({ op: 'ensureTable', spec: changed });
+      await expect(failure).rejects.toBeInstanceOf(StoreSchemaError);
+      await expect(failure).rejects.toThrow(/table obs .*added columns UNIT \(text\).*missing columns OBS_STATUS \(text\).*primary key \(REF_AREA, FREQ, TIME_PERIOD\) -> \(REF_AREA, TIME_PERIOD\)/);
+      await expect(apply({ op: 'ensureTable', spec: { ...obs, columns: obs.columns.map((column) => (column.name === 'OBS_VALUE' ? { ...column, type: 'real' as const } : column)) } })).rejects.toThrow(
+        /column OBS_VALUE type text -> real/,
+      );
+      expect(await store.readTable('obs')).toEqual([row('A', 'M', '1', '1', null)]);
+    });
+
+    it('refuses identifiers that fail validation, and the store\'s own table names', async () => {
+      const bad = ['bad name', 'x"; DROP TABLE sync_state; --', '1abc', '', 'a'.repeat(64), 'sync_state', 'SYNC_STATE', 'dss_tables'];
+      for (const name of bad) {
+        await expect(apply({ op: 'ensureTable', spec: { ...obs, name } }), name).rejects.toBeInstanceOf(StoreSchemaError);
+      }
+      await expect(apply({ op: 'ensureTable', spec: { ...obs, columns: [...obs.columns, { name: 'x y', type: 'text' }] } })).rejects.toThrow(/"x y" is not a valid identifier/);
+      await apply({ op: 'ensureTable', spec: obs });
+      await expect(apply({ op: 'deleteWhere', table: 'obs', keys: [{ 'REF_AREA" OR 1=1 --': 'x' }] })).rejects.toThrow(/does not have/);
+      await expect(apply({ op: 'upsert', table: 'nope', columns: ['a'], rows: [['x']] })).rejects.toThrow(/nope.*unknown/);
+      await expect(store.readTable('sync_state')).rejects.toThrow();
+    });
+
+    it('refuses an upsert row without its key, naming the row', async () => {
+      await apply({ op: 'ensureTable', spec: obs });
+      await expect(apply(upsertObs([['A', 'M', '1', '1', null], ['A', null, '2', '1', null]]))).rejects.toThrow(/upsert row 1 .*FREQ/);
+      await expect(apply({ op: 'upsert', table: 'obs', columns: ['REF_AREA', 'OBS_VALUE'], rows: [['A', '1']] })).rejects.toThrow(/key column FREQ/);
+      expect(await store.readTable('obs')).toEqual([]);
+    });
+
+    it('swaps a replaced table in at commit: readers see the old content until then', async () => {
+      await apply({ op: 'ensureTable', spec: obs }, upsertObs([['OLD', 'M', '1', '1', null]]));
+      const wider: TableSpec = { ...obs, columns: [...obs.columns, { name: 'UNIT', type: 'text' }] };
+      await store.transaction(async (tx) => {
+        await tx.apply([
+          { op: 'replaceTable', spec: wider },
+          { op: 'upsert', table: 'obs', columns: [...obsColumns, 'UNIT'], rows: [['NEW', 'M', '1', '2', null, 'EUR']] },
+        ]);
+        expect(await store.readTable('obs')).toEqual([row('OLD', 'M', '1', '1', null)]);
+      });
+      expect(await store.readTable('obs')).toEqual([{ ...row('NEW', 'M', '1', '2', null), UNIT: 'EUR' }]);
+
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.apply([{ op: 'replaceTable', spec: obs }]);
+          throw new Error('full load failed');
+        }),
+      ).rejects.toThrow('full load failed');
+      expect(await store.readTable('obs')).toEqual([{ ...row('NEW', 'M', '1', '2', null), UNIT: 'EUR' }]);
+      await apply({ op: 'upsert', table: 'obs', columns: ['REF_AREA', 'FREQ', 'TIME_PERIOD', 'UNIT'], rows: [['NEW', 'M', '1', 'USD']] });
+      expect((await store.readTable('obs'))[0]?.UNIT).toBe('USD');
+    });
+
+    it('keeps a view over a replaced table working, with the new columns', async () => {
+      // readTable also reads the views the store made, ordered by their base table's key.
+      const attrs: TableSpec = {
+        name: 'obs_attr_series',
+        columns: [
+          { name: 'REF_AREA', type: 'text' },
+          { name: 'FREQ', type: 'text' },
+          { name: 'UNIT_MULT', type: 'text' },
+        ],
+        primaryKey: ['REF_AREA', 'FREQ'],
+      };
+      const view = { name: 'obs_all', from: 'obs', leftJoins: [{ table: 'obs_attr_series', using: ['REF_AREA', 'FREQ'] }] };
+      await apply(
+        { op: 'ensureTable', spec: obs },
+        { op: 'ensureTable', spec: attrs },
+        { op: 'ensureView', spec: view },
+        upsertObs([['A', 'M', '1', '1', null]]),
+        { op: 'upsert', table: 'obs_attr_series', columns: ['REF_AREA', 'FREQ', 'UNIT_MULT'], rows: [['A', 'M', '3']] },
+      );
+      await apply({ op: 'ensureView', spec: view });
+      const wider: TableSpec = { ...obs, columns: [...obs.columns, { name: 'UNIT', type: 'text' }] };
+      await apply(
+        { op: 'replaceTable', spec: wider },
+        { op: 'upsert', table: 'obs', columns: [...obsColumns, 'UNIT'], rows: [['A', 'M', '2', '5', null, 'EUR']] },
+      );
+      expect(await store.readTable('obs_all')).toEqual([{ ...row('A', 'M', '2', '5', null), UNIT: 'EUR', UNIT_MULT: '3' }]);
+    });
+
+    it('serialises concurrent transactions so each commits whole', async () => {
+      await apply({ op: 'ensureTable', spec: obs });
+      const slow = (area: string) =>
+        store.transaction(async (tx) => {
+          for (let i = 0; i < 5; i++) {
+            await tx.apply([upsertObs([[area, 'M', String(i), String(i), null]])]);
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          await tx.writeState(state(`s-${area}`, { cursor: area }));
+        });
+      await Promise.all([slow('A'), slow('B'), slow('C')]);
+      expect(await store.readTable('obs')).toHaveLength(15);
+      expect((await store.listStates()).map((stored) => [stored.streamId, stored.cursor])).toEqual([
+        ['s-A', 'A'],
+        ['s-B', 'B'],
+        ['s-C', 'C'],
+      ]);
+    });
+
+    it('refuses a transaction started inside another one of the same store', async () => {
+      await expect(store.transaction(async () => store.transaction(async () => 1))).rejects.toThrow(/nested/);
+      expect(await store.transaction(async () => 2)).toBe(2);
+    });
+
+    it('round-trips a stream state: cursor JSON, details, timestamps and counters', async () => {
+      const full = state('sdmx:oecd:OECD.CFE:DF_TOURISM(2.0):data', {
+        cursor: { updatedAfter: '2024-05-01T10:00:00+02:00', pages: [1, 2.5, -3], nested: { ok: true, none: null }, text: 'é"\\' },
+        status: 'backoff',
+        lastAttemptAt: '2024-05-01T10:00:00.000Z',
+        lastSuccessAt: '2024-05-01T09:00:00.000Z',
+        lastChangeAt: null,
+        consecutiveFailures: 3,
+        lastError: 'HTTP 503 from https://example.org/',
+        rowsUpserted: 1_234_567_890_123,
+        rowsDeleted: 42,
+        details: { conformance: { missingModified: 2 } },
+        leaseOwner: null,
+        leaseEpoch: 0,
+      });
+      await store.transaction((tx) => tx.writeState(full));
+      expect(await store.readState(full.streamId)).toEqual(full);
+      await store.transaction(async (tx) => {
+        expect(await tx.readState(full.streamId)).toEqual(full);
+        await tx.writeState({ ...full, cursor: null, details: null, status: 'idle' });
+      });
+      expect(await store.readState(full.streamId)).toEqual({ ...full, cursor: null, details: null, status: 'idle' });
+      expect(await store.readState('never-seen')).toBeUndefined();
+      await store.transaction((tx) => tx.writeState(state('a-first', { cursor: 'x' })));
+      expect((await store.listStates()).map((stored) => stored.streamId)).toEqual(['a-first', full.streamId]);
+    });
+
+    it('fences commits with the lease epoch: a superseded run cannot write its state', async () => {
+      const first = await store.acquireLease('s1', 'run-1');
+      expect(first).toBeDefined();
+      expect(await store.acquireLease('s1', 'run-2')).toBeUndefined();
+      await store.transaction((tx) => tx.writeState(state('s1', { cursor: 'first', leaseOwner: 'run-1', leaseEpoch: first?.epoch ?? -1 })));
+      await first?.release();
+      await first?.release();
+
+      const second = await store.acquireLease('s1', 'run-2');
+      expect(second?.epoch).toBeGreaterThan(first?.epoch ?? Infinity);
+      const stale = store.transaction(async (tx) => {
+        await tx.apply([{ op: 'ensureTable', spec: obs }]);
+        await tx.writeState(state('s1', { cursor: 'stale', leaseOwner: 'run-1', leaseEpoch: first?.epoch ?? -1 }));
+      });
+      await expect(stale).rejects.toBeInstanceOf(LeaseLostError);
+      expect((await store.readState('s1'))?.cursor).toBe('first');
+      await expect(store.readTable('obs')).rejects.toThrow();
+      await store.transaction((tx) => tx.writeState(state('s1', { cursor: 'second', leaseOwner: 'run-2', leaseEpoch: second?.epoch ?? -1 })));
+      expect((await store.readState('s1'))?.cursor).toBe('second');
+      await second?.release();
+      expect(await store.acquireLease('other', 'run-3')).toBeDefined();
+    });
+
+    it('answers ping', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}
