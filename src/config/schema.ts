@@ -116,6 +116,16 @@ export function buildConfigSchema(kinds: readonly SourceKind[]) {
       jobs: z.array(job).describe('What to mirror: one entry per job; a job may expand into many streams.'),
     })
     .superRefine((config, ctx) => {
+      // A kind's own cross-field rules (refinements) do not survive merging its fields into the
+      // job object, so they are checked here against the kind's schema as written.
+      config.jobs.forEach((entry, index) => {
+        const kind = kinds.find((candidate) => candidate.kind === (entry as { kind: string }).kind);
+        const options = Object.fromEntries(Object.entries(entry).filter(([key]) => key in (kind?.options.shape ?? {})));
+        const checked = kind?.options.safeParse(options);
+        for (const issue of checked?.success === false ? checked.error.issues : []) {
+          if (issue.code === 'custom') ctx.addIssue({ code: 'custom', path: ['jobs', index, ...issue.path], message: issue.message });
+        }
+      });
       const seen = new Map<string, number>();
       config.jobs.forEach((entry, index) => {
         const id = (entry as { id: string }).id;

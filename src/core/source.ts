@@ -43,6 +43,11 @@ export interface StreamSource {
   readonly id: string;
   readonly jobId: string;
   readonly kind: string;
+  /**
+   * For feeds meant to be polled (RPDE's last page): how often to run when the job sets no
+   * schedules of its own, instead of defaults.schedules.
+   */
+  readonly pollIntervalMs?: number;
   read(ctx: ReadContext): AsyncIterable<SourceEvent>;
 }
 

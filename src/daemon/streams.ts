@@ -31,13 +31,15 @@ export async function expandJobs(
       log: log.child({ job: job.id }),
       signal,
     });
-    const schedules = (job.schedules ?? config.defaults.schedules).map(toStreamSchedule);
+    const configured = (job.schedules ?? config.defaults.schedules).map(toStreamSchedule);
     const alertAfterMs = ms(job.alertAfter ?? config.defaults.alertAfter);
     const runTimeoutMs = ms(job.runTimeout ?? config.defaults.runTimeout);
     for (const source of sources) {
       const other = seen.get(source.id);
       if (other !== undefined) throw new Error(`stream ${source.id} is produced by both job ${other} and job ${job.id}`);
       seen.set(source.id, job.id);
+      const schedules: StreamSchedule[] =
+        job.schedules === undefined && source.pollIntervalMs !== undefined ? [{ everyMs: source.pollIntervalMs }] : configured;
       streams.push({ source, schedules, runTimeoutMs, id: source.id, jobId: job.id, kind: job.kind, alertAfterMs });
     }
   }

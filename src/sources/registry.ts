@@ -1,4 +1,6 @@
 import type { SourceKind } from '../core/source-kind.js';
+import { rpdeKind } from './rpde/kind.js';
+import { sdmxKind } from './sdmx/kind.js';
 
 /** Every kind of source the daemon knows; the config's `kind` field picks one. */
-export const builtInKinds: readonly SourceKind[] = [];
+export const builtInKinds: readonly SourceKind[] = [sdmxKind, rpdeKind];
