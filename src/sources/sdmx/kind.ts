@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { parseDuration } from '../../core/duration.js';
+import { defineSourceKind } from '../../core/source-kind.js';
+import { isValidIdentifier } from '../../store/identifiers.js';
+import { DATAFLOW_REF_MESSAGE, DATAFLOW_REF_PATTERN, parseDataflowRef } from './dataflow-ref.js';
+import { derivePrefix } from './layout.js';
+import { SdmxSource } from './sdmx-source.js';
+
+const dataflowRef = z.string().regex(DATAFLOW_REF_PATTERN, DATAFLOW_REF_MESSAGE);
+
+const dataflowEntry = z.union([
+  dataflowRef,
+  z.strictObject({
+    ref: dataflowRef,
+    prefix: z
+      .string()
+      .refine((prefix) => isValidIdentifier(`${prefix}_dataset_attr`), {
+        message: 'expected a table prefix: a letter, then letters, digits or _ (at most 50 characters)',
+      })
+      .optional()
+      .describe('Table prefix: {prefix}_obs, {prefix}_attr_*, {prefix}_dataset_attr, {prefix}_meta and the view {prefix}. Default: the dataflow id, lower case.'),
+    key: z
+      .string()
+      .regex(/^[A-Za-z0-9_@$+*.-]*$/, 'expected a data key such as "A.FR+DE." (v1) or "A.FR+DE.*" (v2)')
+      .optional()
+      .describe('Only mirror this key (as the API writes it). Deletions are only complete for what the key covers.'),
+  }),
+]);
+
+export const sdmxOptions = z.object({
+  endpoint: z.url({ protocol: /^https?$/, message: 'expected an absolute http(s) URL' }).describe('The NSI web service `rest` root, e.g. "https://sdmx.oecd.org/public/rest".'),
+  api: z.enum(['v1', 'v2']).default('v1').describe('Data query paths: v1 `/data/{A},{ID},{V}/all` or v2 `/v2/data/dataflow/{A}/{ID}/{V}/*`.'),
+  dataflows: z.array(dataflowEntry).min(1).describe('Dataflows to mirror, "AGENCY:ID(VERSION)" or {ref, prefix?, key?}; each is its own stream.'),
+  metadata: z.boolean().default(false).describe('Also mirror the referential metadata of each dataflow (a second stream, `...:meta`).'),
+  overlap: z
+    .string()
+    .default('5m')
+    .refine((text) => parseDuration(text) !== undefined, { message: 'expected a duration such as 30s, 5m, 1h or 7d' })
+    .describe('Safety overlap subtracted from the watermark; re-reading it is harmless.'),
+  structureFormat: z
+    .enum(['json', 'xml', 'auto'])
+    .default('auto')
+    .describe('Structure format: SDMX-JSON, SDMX-ML 2.1, or JSON falling back to XML on 406.'),
+});
+
+export type SdmxOptions = z.infer<typeof sdmxOptions>;
+
+/** The `sdmx` job kind: one data stream per dataflow, plus a metadata stream each with `metadata: true`. */
+export const sdmxKind = defineSourceKind({
+  kind: 'sdmx',
+  options: sdmxOptions,
+  async expand(job, options) {
+    const overlapMs = parseDuration(options.overlap) as number;
+    const prefixes = new Map<string, string>();
+    const streams: SdmxSource[] = [];
+    for (const entry of options.dataflows) {
+      const { ref, prefix, key } = typeof entry === 'string' ? { ref: entry, prefix: undefined, key: undefined } : entry;
+      const dataflow = parseDataflowRef(ref);
+      const tablePrefix = prefix ?? derivePrefix(dataflow.id);
+      const clash = prefixes.get(tablePrefix.toLowerCase());
+      if (clash !== undefined) {
+        throw new Error(`job ${job.id}: dataflows ${clash} and ${ref} would share the table prefix ${tablePrefix}; give one of them a prefix`);
+      }
+      prefixes.set(tablePrefix.toLowerCase(), ref);
+      const base = `sdmx:${job.id}:${dataflow.agency}:${dataflow.id}(${dataflow.version})`;
+      const common = {
+        jobId: job.id,
+        endpoint: options.endpoint,
+        api: options.api,
+        dataflow,
+        prefix: tablePrefix,
+        key,
+        overlapMs,
+        structureFormat: options.structureFormat,
+      };
+      streams.push(new SdmxSource({ ...common, id: `${base}:data`, mode: 'data' }));
+      if (options.metadata) streams.push(new SdmxSource({ ...common, id: `${base}:meta`, mode: 'metadata' }));
+    }
+    return streams;
+  },
+});
