@@ -15,7 +15,9 @@ export type SourceEvent =
       readonly ops: readonly ChangeOp[];
       /**
        * Called with what the store did before the source is resumed, for facts only the store
-       * knows (e.g. how many unseen items an RPDE resync sweep tombstoned).
+       * knows (e.g. how many unseen items an RPDE resync sweep tombstoned). The runner opens the
+       * transaction at such an event, so the source must not wait on the network before its
+       * checkpoint.
        */
       readonly onApplied?: (counts: ApplyCounts) => void;
     }

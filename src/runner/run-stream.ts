@@ -179,7 +179,8 @@ async function bufferUnitStart(events: AsyncIterator<SourceEvent>): Promise<Sour
       return buffered;
     }
     buffered.push(step.value);
-    if (step.value.type === 'checkpoint') return buffered;
+    // A source waiting for onApplied must see the counts before it is resumed: apply now.
+    if (step.value.type === 'checkpoint' || step.value.onApplied !== undefined) return buffered;
     for (const op of step.value.ops) rows += 'rows' in op ? op.rows.length : 'keys' in op ? op.keys.length : 1;
     if (rows >= BUFFER_ROWS) return buffered;
   }
