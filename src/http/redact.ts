@@ -43,6 +43,7 @@ export function redactUrl(url: string | URL): string {
 /**
  * The secret values a URL carries (query values of secret parameters, the userinfo password), in
  * the forms they may be echoed back: a server's error body often quotes the query it refused.
+ * Values shorter than four characters are left out.
  */
 export function secretsInUrl(url: string | URL): string[] {
   let parsed: URL;
@@ -56,7 +57,29 @@ export function secretsInUrl(url: string | URL): string[] {
   for (const [name, value] of parsed.searchParams) {
     if (value && SECRET_QUERY_PARAMETERS.includes(name.toLowerCase())) secrets.push(value);
   }
-  return [...new Set(secrets)];
+  // Scrubbing by value replaces every occurrence: a three-character "secret" such as `key=10`
+  // would turn every 10 in a message into ***, and is no secret worth hiding.
+  return [...new Set(secrets)].filter((secret) => secret.length >= MIN_SECRET_LENGTH);
+}
+
+const MIN_SECRET_LENGTH = 4;
+
+/** Request headers that carry credentials. */
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'x-api-key'];
+
+/**
+ * The credentials in request headers (whole value, and the part after an auth scheme such as
+ * `Bearer`), so an error body that echoes them can be scrubbed like one that echoes the URL.
+ */
+export function secretsInHeaders(headers: Readonly<Record<string, string>> | undefined): string[] {
+  const secrets: string[] = [];
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (!CREDENTIAL_HEADERS.includes(name.toLowerCase())) continue;
+    secrets.push(value);
+    const credential = /^\S+\s+(\S.*)$/.exec(value)?.[1];
+    if (credential !== undefined) secrets.push(credential);
+  }
+  return [...new Set(secrets)].filter((secret) => secret.length >= MIN_SECRET_LENGTH);
 }
 
 /** `text` with every occurrence of each secret (raw, percent-encoded or JSON-escaped) replaced by `***`. */

@@ -11,7 +11,7 @@ import {
   type HttpResponse,
 } from './client.js';
 import { HttpAbortError, HttpNetworkError, HttpTimeoutError } from './errors.js';
-import { redactText, redactUrl, secretsInUrl } from './redact.js';
+import { redactText, redactUrl, secretsInHeaders, secretsInUrl } from './redact.js';
 import { decodedBody, discard, readSnippet, readText, type BodyContext } from './response-body.js';
 import {
   backoffDelayMs,
@@ -90,7 +90,7 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
   async function request(input: string | URL, requestOptions: HttpRequestOptions = {}): Promise<HttpResponse> {
     const url = parseUrl(input);
     const shown = redactUrl(url);
-    const secrets = secretsInUrl(url);
+    const secrets = [...secretsInUrl(url), ...secretsInHeaders(requestOptions.headers)];
     const method = requestOptions.method ?? 'GET';
     const { signal, allowedOrigins } = requestOptions;
     if (allowedOrigins !== undefined && !originAllowed(url, allowedOrigins)) {

@@ -1,0 +1,95 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { REDACT_PATHS, redactText, redactUrl, secretsInHeaders, secretsInUrl } from '../../src/http/redact.js';
+
+describe('redactUrl', () => {
+  it('hides the value of every secret query parameter, whatever its case', () => {
+    const url =
+      'https://portal.example.org/api?APIKEY=a1&api_key=a2&PushKey=a3&push_key=a4&token=a5&Access_Token=a6&password=a7&secret=a8&key=a9';
+    expect(redactUrl(url)).toBe(
+      'https://portal.example.org/api?APIKEY=***&api_key=***&PushKey=***&push_key=***&token=***&Access_Token=***&password=***&secret=***&key=***',
+    );
+  });
+
+  it('leaves other parameters, including look-alike names, exactly as they were encoded', () => {
+    const url = 'https://nsi.example.org/rest/data/OECD,DF_T(2.0)/all?updatedAfter=2024-01-01T00%3A00%3A00%2B01%3A00&keyword=a+b&monkey=1';
+    expect(redactUrl(url)).toBe(url);
+  });
+
+  it('hides a userinfo password but keeps the user name', () => {
+    expect(redactUrl('https://harvester:hunter2@db.example.org/feed')).toBe('https://harvester:***@db.example.org/feed');
+  });
+
+  it('hides a token in the fragment', () => {
+    expect(redactUrl(new URL('https://example.org/cb#access_token=abcd&x=1'))).toBe('https://example.org/cb#access_token=***&x=1');
+  });
+
+  it('redacts text that is not a parseable URL by pattern', () => {
+    expect(redactUrl('/records?apikey=abcd&limit=5')).toBe('/records?apikey=***&limit=5');
+    expect(redactUrl('ftp//me:pw@?token=abc')).not.toContain('abc');
+  });
+});
+
+describe('secretsInUrl', () => {
+  it('lists the secret query values and the password, raw and percent-decoded', () => {
+    expect(secretsInUrl('https://u:p%40ssword@example.org/?apikey=k3y-value&limit=100').sort()).toEqual(
+      ['k3y-value', 'p%40ssword', 'p@ssword'].sort(),
+    );
+  });
+
+  it('leaves out values too short to scrub without garbling every message', () => {
+    expect(secretsInUrl('https://example.org/?key=10&token=abc')).toEqual([]);
+  });
+});
+
+describe('redactText', () => {
+  it('replaces every occurrence of a secret, raw, percent-encoded or JSON-escaped', () => {
+    const secret = 'pa ss"word/1';
+    const text = `raw ${secret}, encoded ${encodeURIComponent(secret)}, json ${JSON.stringify({ secret })}`;
+    const out = redactText(text, [secret]);
+    expect(out).toBe('raw ***, encoded ***, json {"secret":"***"}');
+  });
+
+  it('replaces a longer secret whole even when a shorter one is inside it', () => {
+    expect(redactText('abcdef and abcd', ['abcd', 'abcdef'])).toBe('*** and ***');
+  });
+
+  it('ignores empty secrets', () => {
+    expect(redactText('nothing to hide', [''])).toBe('nothing to hide');
+  });
+});
+
+describe('REDACT_PATHS', () => {
+  it('keeps authorization headers and secret keys out of pino output', () => {
+    let output = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        output += chunk.toString('utf8');
+        callback();
+      },
+    });
+    const log = pino({ redact: { paths: [...REDACT_PATHS], censor: '***' } }, sink);
+    log.info(
+      {
+        headers: { authorization: 'Bearer tok-1111', cookie: 'sid=tok-2222', accept: 'text/csv' },
+        request: { headers: { Authorization: 'Basic tok-3333' } },
+        apikey: 'tok-4444',
+        job: { pushkey: 'tok-5555', password: 'tok-6666', nested: { secret: 'tok-7777' } },
+        token: 'tok-8888',
+      },
+      'request made',
+    );
+    expect(output).toContain('text/csv');
+    expect(output).toContain('request made');
+    expect(output).not.toMatch(/tok-\d{4}/);
+  });
+});
+
+describe('secretsInHeaders', () => {
+  it('lists credential header values, whole and without their auth scheme', () => {
+    expect(secretsInHeaders({ Authorization: 'Bearer abc.def', 'X-Api-Key': 'k-12345', Accept: 'text/csv' }).sort()).toEqual(
+      ['Bearer abc.def', 'abc.def', 'k-12345'].sort(),
+    );
+  });
+});
