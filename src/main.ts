@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError } from './config/load.js';
 import { createCliContext, type CliContext } from './cli/context.js';
+import { runDemo } from './cli/demo.js';
 import { formatStatusTable } from './cli/status-table.js';
 import { Daemon } from './daemon/daemon.js';
 import { buildReports } from './daemon/stream-status.js';
@@ -122,6 +123,15 @@ program
     const context = await createCliContext(configFile());
     const jobs = context.loaded.config.jobs;
     process.stdout.write(`${configFile()}: ok (${jobs.length} job${jobs.length === 1 ? '' : 's'})\n`);
+  });
+
+program
+  .command('demo')
+  .description('sync from local simulators of a .Stat data space and an RPDE feed, change them, sync again')
+  .option('--db <file>', 'keep the mirror in this SQLite file (default: a temporary folder)')
+  .action(async (options: { db?: string }) => {
+    const ok = await runDemo(options.db ? { db: options.db } : {});
+    process.exitCode = ok ? 0 : 1;
   });
 
 class UsageError extends Error {}
