@@ -107,15 +107,19 @@ export async function readText(body: Readable): Promise<string> {
 
 /**
  * The start of an error response's body, on one line, for HttpStatusError. Best effort: a body
- * that fails while we read it just yields what arrived. The rest is discarded.
+ * that fails while we read it just yields what arrived. The rest is read and dropped up to
+ * `DISCARD_LIMIT_BYTES` so the connection stays usable for the retry.
  */
 export async function readSnippet(body: Readable, maxChars = 300): Promise<string> {
   const decoder = new TextDecoder('utf-8');
   let text = '';
+  let seen = 0;
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
-      text += decoder.decode(chunk, { stream: true });
-      if (text.length >= maxChars * 4) break;
+      // Whitespace collapses later, so keep a margin beyond maxChars.
+      if (text.length < maxChars * 4) text += decoder.decode(chunk, { stream: true });
+      seen += chunk.length;
+      if (seen > DISCARD_LIMIT_BYTES) break;
     }
   } catch {
     // What arrived is enough to describe the failure.
@@ -126,11 +130,14 @@ export async function readSnippet(body: Readable, maxChars = 300): Promise<strin
   return oneLine.length > maxChars ? `${oneLine.slice(0, maxChars)}…` : oneLine;
 }
 
+/** Past this many unwanted bytes, a reconnect is cheaper than reading on. */
+const DISCARD_LIMIT_BYTES = 128 * 1024;
+
 /**
  * Discard a body the caller does not need. A short rest is read so the connection can be reused;
  * a long one is cut, which costs a reconnect but not the time to download it.
  */
-export async function discard(body: Readable, maxBytes = 128 * 1024): Promise<void> {
+export async function discard(body: Readable, maxBytes = DISCARD_LIMIT_BYTES): Promise<void> {
   if (body.readableEnded || body.destroyed) return;
   let seen = 0;
   try {

@@ -63,6 +63,24 @@ describe('undici HTTP client: statuses', () => {
     expect(server.requests.map((request) => request.url)).toEqual(['/moved']);
   });
 
+  it('keeps connections alive across requests whose bodies were read, dumped or refused', async () => {
+    server = await startServer((request, response) => {
+      response.writeHead(request.url === '/ok' ? 200 : 404);
+      // Bodies larger than the socket buffers, so a client that gave up on them would lose the connection.
+      response.end(request.url === '/ok' ? '/ok' : 'x'.repeat(100_000));
+    });
+    client = createHttpClient(fast);
+    for (let round = 0; round < 3; round += 1) {
+      expect(await (await client.request(`${server.origin}/ok`)).text()).toBe('/ok');
+      await (await client.request(`${server.origin}/missing`, { acceptStatus: [404] })).dump();
+      await expect(client.request(`${server.origin}/refused`)).rejects.toBeInstanceOf(HttpStatusError);
+    }
+    expect(server.requests).toHaveLength(9);
+    // undici opens a second socket while it settles the first response; after that, every
+    // request reuses one. A body left unfinished would cost a new connection each round.
+    expect(server.connections()).toBeLessThanOrEqual(2);
+  });
+
   it('parses the Date header into serverDate, and leaves it undefined when unreadable', async () => {
     server = await startServer((request, response) => {
       response.writeHead(200, { date: request.url === '/bad' ? 'yesterday-ish' : 'Tue, 15 Nov 1994 08:12:31 GMT' });
