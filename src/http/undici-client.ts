@@ -98,6 +98,8 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
     }
     const retryable = requestOptions.retry ?? (method === 'GET' || method === 'HEAD');
     const headers = requestHeaders(requestOptions.headers, options.userAgent);
+    moveUserinfoToBasicAuth(url, headers);
+    if (headers['authorization'] !== undefined) secrets.push(...secretsInHeaders({ authorization: headers['authorization'] }));
     const bodyContext: BodyContext = { url: shown, secrets, signal, bodyTimeoutMs: options.bodyTimeoutMs };
 
     for (let attempt = 0; ; attempt += 1) {
@@ -197,6 +199,18 @@ function requestHeaders(given: Readonly<Record<string, string>> | undefined, use
   headers['user-agent'] ??= userAgent;
   headers['accept-encoding'] ??= ACCEPT_ENCODING;
   return headers;
+}
+
+/**
+ * undici silently drops `user:password@` from a URL, so credentials written that way in the config
+ * would never reach the server. Send them as Basic auth, unless the caller set its own Authorization.
+ */
+function moveUserinfoToBasicAuth(url: URL, headers: Record<string, string>): void {
+  if (url.username === '' && url.password === '') return;
+  const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  headers['authorization'] ??= `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
+  url.username = '';
+  url.password = '';
 }
 
 function flattenHeaders(headers: IncomingHttpHeaders): Record<string, string> {

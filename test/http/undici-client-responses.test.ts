@@ -81,6 +81,17 @@ describe('undici HTTP client: statuses', () => {
     expect(server.connections()).toBeLessThanOrEqual(2);
   });
 
+  it('sends URL userinfo as Basic auth, since undici would drop it', async () => {
+    server = await startServer((request, response) => response.end(request.headers.authorization ?? 'none'));
+    client = createHttpClient(fast);
+    const withUserinfo = server.origin.replace('://', '://harvester:p%40ss@');
+    const response = await client.request(`${withUserinfo}/feed`);
+    expect(await response.text()).toBe(`Basic ${Buffer.from('harvester:p@ss').toString('base64')}`);
+    expect(response.url).toBe(`${server.origin.replace('://', '://harvester:***@')}/feed`);
+    const own = await client.request(`${withUserinfo}/feed`, { headers: { Authorization: 'Bearer mine' } });
+    expect(await own.text()).toBe('Bearer mine');
+  });
+
   it('parses the Date header into serverDate, and leaves it undefined when unreadable', async () => {
     server = await startServer((request, response) => {
       response.writeHead(200, { date: request.url === '/bad' ? 'yesterday-ish' : 'Tue, 15 Nov 1994 08:12:31 GMT' });
