@@ -140,6 +140,10 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
   const { componentColumns, actionColumn, typeColumn, refColumn } = layout;
   const refs = new Map<string, StructureRef>();
   const componentCount = componentColumns.length;
+  // Rows of one message nearly always repeat the previous row's structure: compare before hashing.
+  let lastType: string | undefined;
+  let lastRefText: string | undefined;
+  let lastRef: StructureRef | undefined;
 
   const toRow = (record: string[], raw: string): SdmxCsvRow => {
     const rowLine = line;
@@ -158,7 +162,17 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
     } else if (record.length < width) {
       stats.shortRows += 1;
     }
-    const structure = structureOf(record, typeColumn, refColumn, refs, label, rowLine);
+    const typeText = typeColumn < 0 ? 'dataflow' : record[typeColumn];
+    const refText = record[refColumn];
+    let structure: StructureRef;
+    if (lastRef !== undefined && typeText === lastType && refText === lastRefText) {
+      structure = lastRef;
+    } else {
+      structure = structureOf(typeText ?? '', refText ?? '', refs, label, rowLine);
+      lastType = typeText;
+      lastRefText = refText;
+      lastRef = structure;
+    }
     let action: SdmxAction = 'M';
     if (actionColumn >= 0) {
       const letter = record[actionColumn] ?? '';
@@ -398,16 +412,7 @@ function mapHeader(
   };
 }
 
-function structureOf(
-  record: readonly string[],
-  typeColumn: number,
-  refColumn: number,
-  cache: Map<string, StructureRef>,
-  label: string,
-  line: number,
-): StructureRef {
-  const typeText = typeColumn < 0 ? 'dataflow' : (record[typeColumn] ?? '');
-  const refText = record[refColumn] ?? '';
+function structureOf(typeText: string, refText: string, cache: Map<string, StructureRef>, label: string, line: number): StructureRef {
   const cacheKey = `${typeText}\u0000${refText}`;
   const cached = cache.get(cacheKey);
   if (cached !== undefined) return cached;
