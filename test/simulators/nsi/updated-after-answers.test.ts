@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataflowDefinition } from '../../../src/simulators/nsi/dataflow-structure.js';
 import type { HostedDataflow } from '../../../src/simulators/nsi/hosted-dataflow.js';
 import { startNsiSimulator, type NsiSimulator } from '../../../src/simulators/nsi/nsi-simulator.js';
-import type { NsiSnapshot } from '../../../src/simulators/nsi/snapshot.js';
 import { applyMutation, mutationArb, type Mutation } from './mutation-arbitraries.js';
 import { ReferenceMirror, rowsOf } from './reference-applier.js';
 import { BASE_DATA, DF_TEST_DELETE, fixture, message } from './test-dataflows.js';
