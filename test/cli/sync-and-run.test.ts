@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNsiSimulator, type NsiSimulator } from '../../src/simulators/nsi/nsi-simulator.js';
+import { runCli } from '../helpers/cli.js';
+
+const FLOWS = ['DF_ONE', 'DF_TWO', 'DF_THREE'];
+
+describe('the CLI against the NSI simulator', () => {
+  let nsi: NsiSimulator;
+  let dir: string;
+  let configPath: string;
+
+  beforeAll(async () => {
+    nsi = await startNsiSimulator();
+    for (const [index, id] of FLOWS.entries()) {
+      const flow = nsi.dataSpace.defineDataflow({
+        agency: 'TEST',
+        id,
+        version: '1.0',
+        dimensions: ['FREQ', 'REF_AREA'],
+        measures: ['OBS_VALUE'],
+        attributes: [
+          { id: 'UNIT_MEASURE', attachment: 'series' },
+          { id: 'OBS_STATUS', attachment: 'observation' },
+        ],
+      });
+      flow.batch((m) => {
+        for (const area of ['FR', 'DE', 'NL'].slice(0, index + 1)) {
+          m.setAttribute('UNIT_MEASURE', { FREQ: 'A', REF_AREA: area }, 'EUR');
+          for (const year of ['2021', '2022', '2023']) {
+            m.mergeObservation({ FREQ: 'A', REF_AREA: area, TIME_PERIOD: year }, { OBS_VALUE: `${index}.${year}`, OBS_STATUS: 'A' });
+          }
+        }
+      });
+    }
+    dir = mkdtempSync(join(tmpdir(), 'dss-e2e-'));
+    configPath = join(dir, 'sync.config.json');
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        store: { engine: 'sqlite', path: join(dir, 'sync.db') },
+        server: { host: '127.0.0.1', port: 0 },
+        defaults: { schedules: [{ every: '1h' }], jitter: '0s' },
+        jobs: [{ id: 'stat', kind: 'sdmx', endpoint: nsi.url, dataflows: FLOWS.map((id) => `TEST:${id}(1.0)`) }],
+      }),
+    );
+  });
+  afterAll(async () => {
+    await nsi.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('`sync` syncs a job of three dataflows and `status` shows each cursor', async () => {
+    const sync = await runCli(['sync', '--config', configPath]);
+    expect(sync.code).toBe(0);
+    const finished = sync.stdout.split('\n').filter((line) => line.includes('"sync finished"'));
+    expect(finished).toHaveLength(3);
+
+    const status = await runCli(['status', '--json', '--config', configPath]);
+    expect(status.code).toBe(0);
+    const { streams } = JSON.parse(status.stdout) as { streams: { stream: string; status: string; cursor: { updatedAfter?: string }; rowsUpserted: number }[] };
+    expect(streams.map((s) => s.stream).sort()).toEqual(FLOWS.map((id) => `sdmx:stat:TEST:${id}(1.0):data`).sort());
+    for (const stream of streams) {
+      expect(stream.status).toBe('idle');
+      expect(stream.cursor.updatedAfter).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$/);
+      expect(stream.rowsUpserted).toBeGreaterThan(0);
+    }
+
+    const table = await runCli(['status', '--config', configPath]);
+    expect(table.stdout).toMatch(/^STREAM\s+STATUS\s+LAST SUCCESS\s+CURSOR/);
+    expect(table.stdout).toContain('sdmx:stat:TEST:DF_TWO(1.0):data');
+    expect(table.stdout).toMatch(/updatedAfter=\d{4}-/);
+  });
+
+  it('`sync` exits non-zero naming the stream when a sync fails, and leaves the cursor', async () => {
+    const before = JSON.parse((await runCli(['status', '--json', '--config', configPath])).stdout) as { streams: { stream: string; cursor: unknown }[] };
+    nsi.faults.inject({ type: 'html' });
+    const sync = await runCli(['sync', 'sdmx:stat:TEST:DF_ONE(1.0):data', '--config', configPath]);
+    expect(sync.code).toBe(1);
+    expect(sync.stdout).toMatch(/"stream":"sdmx:stat:TEST:DF_ONE\(1\.0\):data".*"sync failed; cursor not advanced"/);
+    const after = JSON.parse((await runCli(['status', '--json', '--config', configPath])).stdout) as { streams: { stream: string; cursor: unknown }[] };
+    expect(after.streams.find((s) => s.stream.includes('DF_ONE'))?.cursor).toEqual(before.streams.find((s) => s.stream.includes('DF_ONE'))?.cursor);
+  });
+
+  it('`sync` refuses an unknown stream name with a usage error', async () => {
+    const sync = await runCli(['sync', 'sdmx:nope', '--config', configPath]);
+    expect(sync.code).toBe(2);
+    expect(sync.stderr).toMatch(/no stream or job named sdmx:nope/);
+  });
+
+  it('`run` serves /status and exits 0 soon after SIGTERM', async () => {
+    const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', main, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const deadline = Date.now() + 30_000;
+    let endpoints: string | undefined;
+    while (!endpoints && Date.now() < deadline) {
+      endpoints = /"endpoints":"(http:\/\/[^"]+)"/.exec(output)?.[1];
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(endpoints, output).toBeDefined();
+    const status = (await (await fetch(`${endpoints}/status`)).json()) as { streams: unknown[] };
+    expect(status.streams).toHaveLength(3);
+    const sent = Date.now();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(Date.now() - sent).toBeLessThan(10_000);
+    expect(output).toContain('daemon stopped');
+  });
+});
