@@ -31,7 +31,7 @@ const DECODERS: Record<string, () => Transform> = {
  */
 export function decodedBody(raw: Readable, contentEncoding: string | undefined, encoded: boolean, context: BodyContext): Readable {
   const codings = encoded ? parseCodings(contentEncoding) : [];
-  const unsupported = codings.find((coding) => !(coding in DECODERS));
+  const unsupported = codings.find((coding) => !Object.hasOwn(DECODERS, coding));
   if (unsupported !== undefined) {
     // undici's body emits an abort error when destroyed unread; nobody else will ever listen to it.
     raw.on('error', () => {});

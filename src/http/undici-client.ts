@@ -39,7 +39,10 @@ export interface HttpClientOptions {
    */
   readonly maxRetryDelayMs: number;
   readonly log?: Logger;
-  /** Injected by tests; otherwise the client owns a keep-alive Agent. */
+  /**
+   * Injected by tests; otherwise the client owns a keep-alive Agent. An injected dispatcher keeps
+   * its own connect timeout (undici sets it per connection pool, not per request).
+   */
   readonly dispatcher?: Dispatcher;
 }
 
@@ -75,7 +78,9 @@ const ACCEPT_ENCODING = 'gzip, deflate, br';
  * an ODS export may move to a CDN), and following silently would bypass `allowedOrigins`.
  */
 export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): UndiciHttpClient {
-  const options: HttpClientOptions = { ...DEFAULT_HTTP_OPTIONS, ...overrides };
+  // Keys present but undefined (e.g. from an optional config field) fall back to the default.
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
+  const options: HttpClientOptions = { ...DEFAULT_HTTP_OPTIONS, ...given };
   const ownAgent =
     overrides.dispatcher === undefined
       ? new Agent({
