@@ -62,7 +62,7 @@ const MAX_SAMPLE_LENGTH = 240;
 interface Finding {
   count: number;
   samples: string[];
-  lastAt: string;
+  lastAtMs: number;
 }
 
 /**
@@ -86,21 +86,32 @@ export class ConformanceReport {
       const samples = Array.isArray(value['samples'])
         ? value['samples'].filter((sample): sample is string => typeof sample === 'string').slice(-MAX_SAMPLES)
         : [];
-      const lastAt = typeof value['lastAt'] === 'string' ? value['lastAt'] : '';
-      report.findings.set(id as CheckId, { count, samples, lastAt });
+      const lastAtMs = typeof value['lastAt'] === 'string' ? Date.parse(value['lastAt']) : Number.NaN;
+      report.findings.set(id as CheckId, { count, samples, lastAtMs: Number.isNaN(lastAtMs) ? 0 : lastAtMs });
     }
     return report;
   }
 
-  record(check: CheckId, sample: string, count = 1): void {
-    const finding = this.findings.get(check) ?? { count: 0, samples: [], lastAt: '' };
+  /**
+   * Counts a finding. Samples are the first few of the current run (older runs' samples give way
+   * to them), so a check that fires on every item builds its message only a few times: pass a
+   * function to have it built only when kept.
+   */
+  record(check: CheckId, sample: string | (() => string), count = 1): void {
+    let finding = this.findings.get(check);
+    if (finding === undefined) {
+      finding = { count: 0, samples: [], lastAtMs: 0 };
+      this.findings.set(check, finding);
+    }
+    const inRun = this.inRun.get(check) ?? 0;
+    if (inRun === 0) finding.samples = [];
+    if (finding.samples.length < MAX_SAMPLES) {
+      const text = typeof sample === 'string' ? sample : sample();
+      finding.samples.push(text.length > MAX_SAMPLE_LENGTH ? `${text.slice(0, MAX_SAMPLE_LENGTH - 3)}...` : text);
+    }
     finding.count += count;
-    const short = sample.length > MAX_SAMPLE_LENGTH ? `${sample.slice(0, MAX_SAMPLE_LENGTH - 3)}...` : sample;
-    finding.samples.push(short);
-    if (finding.samples.length > MAX_SAMPLES) finding.samples.shift();
-    finding.lastAt = this.now().toISOString();
-    this.findings.set(check, finding);
-    this.inRun.set(check, (this.inRun.get(check) ?? 0) + count);
+    finding.lastAtMs = this.now().getTime();
+    this.inRun.set(check, inRun + count);
   }
 
   /** Total count of a check, across runs. */
@@ -122,7 +133,7 @@ export class ConformanceReport {
         title: CHECKS[id].title,
         count: finding.count,
         samples: [...finding.samples],
-        lastAt: finding.lastAt,
+        lastAt: new Date(finding.lastAtMs).toISOString(),
       };
     }
     return json;

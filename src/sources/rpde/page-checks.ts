@@ -140,11 +140,11 @@ export class FeedChecks {
       const before = i === 0 ? this.last : positionOf(page.items[i - 1] as RpdeItem);
       if (before === undefined) return;
       const check = i === 0 ? 'C21' : 'C22';
-      const where = i === 0 ? "the previous page's last item" : `items[${(page.items[i - 1] as RpdeItem).index}]`;
+      const where = () => (i === 0 ? "the previous page's last item" : `items[${(page.items[i - 1] as RpdeItem).index}]`);
       if (item.modified.key < before.modified) {
-        this.report.record(check, `id ${item.id} modified ${item.modified.raw} comes after ${where} (id ${before.id}), ${page.url.href}`);
+        this.report.record(check, `id ${item.id} modified ${item.modified.raw} comes after ${where()} (id ${before.id}), ${page.url.href}`);
       } else if (item.modified.key === before.modified && item.id < before.id) {
-        this.report.record(`${check}:id`, `id ${item.id} comes after ${where} (id ${before.id}) at equal modified ${item.modified.raw}, ${page.url.href}`);
+        this.report.record(`${check}:id`, `id ${item.id} comes after ${where()} (id ${before.id}) at equal modified ${item.modified.raw}, ${page.url.href}`);
       } else if (i === 0 && item.modified.key === before.modified && item.id === before.id) {
         this.report.record('C23', `first item id ${item.id} repeats the previous page's last item, ${page.url.href}`);
       }

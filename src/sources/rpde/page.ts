@@ -1,5 +1,5 @@
 import type { ConformanceReport } from './conformance.js';
-import { numberText, parseJsonText, stringifyJson } from './lossless-json-text.js';
+import { itemSpans, type ItemSpans, type Span } from './item-spans.js';
 import { modifiedFromNumberText, modifiedFromString, type ModifiedValue } from './modified-key.js';
 
 /** One usable item of a page, its values kept exactly as the feed wrote them. */
@@ -44,15 +44,14 @@ export function decodePage(text: string, pageUrl: string, report: ConformanceRep
     report.record('C4', `byte order mark before the JSON at ${pageUrl}`);
     body = body.slice(1);
   }
-  let parsed;
+  let root: unknown;
   try {
-    parsed = parseJsonText(body);
+    root = JSON.parse(body);
   } catch (error) {
     const start = body.trimStart().slice(0, 60).replace(/\s+/g, ' ');
     report.record('C4', `not JSON at ${pageUrl}: ${JSON.stringify(start)}`);
     throw new RpdePageError(`page ${pageUrl} is not JSON (${(error as Error).message}); it starts with ${JSON.stringify(start)}`);
   }
-  const root = parsed.value;
   if (!isRecord(root)) {
     report.record('C4', `the JSON at ${pageUrl} is not an object`);
     throw new RpdePageError(`page ${pageUrl} is not a JSON object`);
@@ -70,9 +69,12 @@ export function decodePage(text: string, pageUrl: string, report: ConformanceRep
   }
   checkRootKeys(root, pageUrl, report);
 
+  // Exact text of each item's id, modified and data: JSON.parse rounds big integers.
+  const spans = itemSpans(body);
+  const source = (span: Span | undefined) => (span === undefined ? undefined : body.slice(span[0], span[1]));
   const decoded: RpdeItem[] = [];
   items.forEach((raw: unknown, index: number) => {
-    const item = decodeItem(raw, index, parsed.lossless, pageUrl, report);
+    const item = decodeItem(raw, index, spans[index] ?? {}, source, pageUrl, report);
     if (item) decoded.push(item);
   });
   return { next, items: decoded, itemCount: items.length };
@@ -94,7 +96,8 @@ function checkRootKeys(root: Record<string, unknown>, pageUrl: string, report: C
 function decodeItem(
   raw: unknown,
   index: number,
-  lossless: boolean,
+  spans: ItemSpans,
+  source: (span: Span | undefined) => string | undefined,
   pageUrl: string,
   report: ConformanceReport,
 ): RpdeItem | undefined {
@@ -104,10 +107,10 @@ function decodeItem(
     report.record('C11', `${where()} is not an object`);
     return undefined;
   }
-  const id = decodeId(raw['id'], where, report);
+  const id = decodeId(raw['id'], () => source(spans.id), where, report);
   const label = () => (id === undefined ? where() : `id ${JSON.stringify(id)} (${where()})`);
   const state = decodeState(raw['state'], label, report);
-  const modified = decodeModified(raw['modified'], label, report);
+  const modified = decodeModified(raw['modified'], () => source(spans.modified), label, report);
   const kind = decodeKind(raw['kind'], label, report);
   if (id === undefined || state === undefined || modified === undefined) return undefined;
 
@@ -123,17 +126,23 @@ function decodeItem(
     kind,
     state,
     modified,
-    data: state === 'updated' && hasData ? stringifyJson(data, lossless) : undefined,
+    // As the publisher wrote it: nothing re-serialized, every number exact.
+    data: state === 'updated' && hasData ? (source(spans.data) ?? JSON.stringify(data)) : undefined,
     index,
   };
 }
 
-function decodeId(value: unknown, where: () => string, report: ConformanceReport): string | undefined {
+function decodeId(
+  value: unknown,
+  token: () => string | undefined,
+  where: () => string,
+  report: ConformanceReport,
+): string | undefined {
   if (typeof value === 'string' && value.length > 0) return value;
-  const digits = numberText(value);
-  if (digits !== undefined) {
+  if (typeof value === 'number') {
+    const digits = token() ?? String(value);
     const unsafe = /^-?\d+$/.test(digits) && absolute(BigInt(digits)) > SAFE_LIMIT;
-    report.record(unsafe ? 'C15:unsafe' : 'C15', `id ${digits} is a number (${where()})`);
+    report.record(unsafe ? 'C15:unsafe' : 'C15', () => `id ${digits} is a number (${where()})`);
     return digits;
   }
   report.record('C11', `${where()}: id ${value === undefined ? 'missing' : 'neither a non-empty string nor a number'} (skipped)`);
@@ -155,20 +164,25 @@ function decodeState(value: unknown, label: () => string, report: ConformanceRep
   return undefined;
 }
 
-function decodeModified(value: unknown, label: () => string, report: ConformanceReport): ModifiedValue | undefined {
+function decodeModified(
+  value: unknown,
+  token: () => string | undefined,
+  label: () => string,
+  report: ConformanceReport,
+): ModifiedValue | undefined {
   let modified: ModifiedValue | undefined;
   if (typeof value === 'string') modified = modifiedFromString(value);
-  else {
-    const digits = numberText(value);
-    if (digits !== undefined) modified = modifiedFromNumberText(digits);
-  }
+  else if (typeof value === 'number') modified = modifiedFromNumberText(token() ?? String(value));
   if (modified === undefined) {
     report.record('C11', `${label()}: modified ${value === undefined ? 'missing' : 'neither a number nor a string'} (skipped)`);
     return undefined;
   }
-  if (modified.form === 'integer-string') report.record('C16', `${label()}: modified "${modified.raw}"`);
-  else if (modified.form !== 'integer') report.record('C17', `${label()}: modified ${JSON.stringify(modified.raw)}`);
-  else if (absolute(BigInt(modified.raw)) > SAFE_LIMIT) report.record('C18', `${label()}: modified ${modified.raw}`);
+  const found = modified;
+  if (found.form === 'integer-string') report.record('C16', () => `${label()}: modified "${found.raw}"`);
+  else if (found.form !== 'integer') report.record('C17', () => `${label()}: modified ${JSON.stringify(found.raw)}`);
+  else if (found.raw.length >= 16 && absolute(BigInt(found.raw)) > SAFE_LIMIT) {
+    report.record('C18', () => `${label()}: modified ${found.raw}`);
+  }
   return modified;
 }
 
