@@ -1,9 +1,6 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { REDACT_PATHS } from '../http/redact.js';
 import { createScrubber } from './secret-scrubber.js';
-
-/** Keys whose values never reach a log line, wherever they appear in a logged object. */
-const REDACTED_KEYS = ['apikey', 'apiKey', 'api_key', 'pushkey', 'pushKey', 'push_key', 'password', 'secret', 'token', 'authorization', 'Authorization'];
-const REDACT_PATHS = [...REDACTED_KEYS, ...REDACTED_KEYS.map((key) => `*.${key}`), ...REDACTED_KEYS.map((key) => `*.*.${key}`)];
 
 export interface LoggerOptions {
   readonly level?: string;
@@ -23,7 +20,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level: options.level ?? 'info',
       base: { service: 'dataspace-sync' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: REDACT_PATHS, censor: '***' },
+      redact: { paths: [...REDACT_PATHS], censor: '***' },
       hooks: { streamWrite: scrub },
     },
     options.destination ?? pino.destination({ dest: 1, sync: false }),

@@ -1,3 +1,5 @@
+import { redactSecretParameters, redactText } from '../http/redact.js';
+
 /**
  * Replaces known secret values (and secret-looking query parameters) in any text with ***.
  * Used for every log line and for /status, because a secret substituted into a URL can end up in
@@ -5,20 +7,10 @@
  */
 export type Scrubber = (text: string) => string;
 
-const SECRET_PARAMS = /([?&](?:apikey|api_key|pushkey|push_key|token|access_token|password|secret)=)[^&"\s]*/gi;
+/** Shorter values would mangle ordinary text (every "10" in a message); they are left alone. */
+const MIN_SECRET_LENGTH = 4;
 
 export function createScrubber(secrets: readonly string[]): Scrubber {
-  const forms = new Set<string>();
-  for (const secret of secrets) {
-    if (secret.length < 4) continue; // too short to replace without mangling ordinary text
-    forms.add(secret);
-    forms.add(encodeURIComponent(secret));
-    forms.add(JSON.stringify(secret).slice(1, -1));
-  }
-  const ordered = [...forms].sort((a, b) => b.length - a.length);
-  return (text) => {
-    let out = text;
-    for (const form of ordered) out = out.split(form).join('***');
-    return out.replace(SECRET_PARAMS, '$1***');
-  };
+  const scrubbed = secrets.filter((secret) => secret.length >= MIN_SECRET_LENGTH);
+  return (text) => redactSecretParameters(redactText(text, scrubbed));
 }

@@ -82,6 +82,11 @@ export function secretsInHeaders(headers: Readonly<Record<string, string>> | und
   return [...new Set(secrets)].filter((secret) => secret.length >= MIN_SECRET_LENGTH);
 }
 
+/** Free text (a log line, an error message) with the values of secret query parameters replaced by `***`. */
+export function redactSecretParameters(text: string): string {
+  return text.replace(SECRET_PARAMETER_PATTERN, `$1${REDACTED}`);
+}
+
 /** `text` with every occurrence of each secret (raw, percent-encoded or JSON-escaped) replaced by `***`. */
 export function redactText(text: string, secrets: readonly string[]): string {
   const forms = new Set<string>();
