@@ -90,6 +90,8 @@ export class DataflowContent {
   readonly attributeRecords: Map<string, AttributeRecord>[];
   /** In time order. */
   readonly tombstones: Tombstone[] = [];
+  /** One string per distinct dimension value: codes repeat across millions of keys. */
+  private readonly codes = new Map<string, string>();
 
   constructor(readonly structure: DataflowStructure) {
     this.attributeRecords = structure.attachments.map(() => new Map());
@@ -109,14 +111,14 @@ export class DataflowContent {
       const existing = this.observations.get(key);
       if (row.action === 'R') {
         if (present) {
-          this.observations.set(key, { dims: existing?.dims ?? [...dims], values: [...row.observation], changedAt: at });
+          this.observations.set(key, { dims: existing?.dims ?? this.intern(dims), values: [...row.observation], changedAt: at });
         } else if (existing) {
           // .Stat: a replaced observation with no value left is deleted "and marked as such".
           this.observations.delete(key);
           this.tombstones.push({ at, scope: existing.dims, components: 'all' });
         }
       } else if (present) {
-        const record = existing ?? { dims: [...dims], values: row.observation.map(() => undefined), changedAt: at };
+        const record = existing ?? { dims: this.intern(dims), values: row.observation.map(() => undefined), changedAt: at };
         row.observation.forEach((v, i) => {
           if (v !== undefined) record.values[i] = v;
         });
@@ -133,7 +135,7 @@ export class DataflowContent {
       const records = this.attributeRecords[a]!;
       let record = records.get(key);
       if (!record) {
-        record = { dims, values: attachment.attributes.map(() => undefined), changedAt: at };
+        record = { dims: this.intern(dims), values: attachment.attributes.map(() => undefined), changedAt: at };
         records.set(key, record);
       }
       for (let i = 0; i < cells.length; i += 1) {
@@ -141,6 +143,15 @@ export class DataflowContent {
         if (v !== undefined) record.values[i] = v;
       }
       record.changedAt = at;
+    });
+  }
+
+  private intern(dims: readonly string[]): string[] {
+    return dims.map((d) => {
+      const known = this.codes.get(d);
+      if (known !== undefined) return known;
+      this.codes.set(d, d);
+      return d;
     });
   }
 
