@@ -42,12 +42,12 @@ export function groupByOmitted(table: string, columns: readonly string[], rows: 
   if (!omits) return rows.length === 0 ? [] : [{ present: all, rows: rows.slice() }];
 
   const result: UpsertGroup[] = [];
-  let round = new Map<string, UpsertGroup>();
-  let maskOfKey = new Map<string, string>();
+  let round = new Map<number | string, UpsertGroup>();
+  let maskOfKey = new Map<string, number | string>();
   for (const row of rows) {
-    let mask = '';
-    for (let c = 0; c < width; c++) mask += row[c] === undefined ? '0' : '1';
-    const key = keyPositions.map((position) => keyText(row[position])).join('\u0000');
+    const mask = maskOf(row, width);
+    let key = '';
+    for (const position of keyPositions) key += `${keyText(row[position])}\u0000`;
     const earlier = maskOfKey.get(key);
     if (earlier !== undefined && earlier !== mask) {
       result.push(...round.values());
@@ -66,8 +66,21 @@ export function groupByOmitted(table: string, columns: readonly string[], rows: 
   return result;
 }
 
+/** Which cells are omitted: a bit set while it fits in a small integer (the usual case), else text. */
+function maskOf(row: readonly Cell[], width: number): number | string {
+  if (width <= 30) {
+    let mask = 0;
+    for (let c = 0; c < width; c++) if (row[c] === undefined) mask |= 1 << c;
+    return mask;
+  }
+  let mask = '';
+  for (let c = 0; c < width; c++) mask += row[c] === undefined ? '0' : '1';
+  return mask;
+}
+
 /** Values the engine would store as the same key must give the same text (1, 1n, true and '1' may all be 1). */
 function keyText(cell: Cell): string {
+  if (typeof cell === 'string') return cell;
   if (typeof cell === 'boolean') return cell ? '1' : '0';
   return String(cell);
 }

@@ -86,7 +86,7 @@ export class SqliteStore implements Store {
       db.pragma('foreign_keys = ON');
       // Keeps the WAL file from staying huge after a full load was checkpointed.
       db.pragma('journal_size_limit = 67108864');
-      db.pragma('cache_size = -32768');
+      db.pragma('cache_size = -65536');
       const applied = migrateSqlite(db);
       if (applied.length > 0) this.options.log?.info({ path, versions: applied }, 'store schema migrated');
       if (!memory) {
