@@ -144,22 +144,19 @@ export class SdmxActionMapper {
     const components = plan.header.components;
     if (obsGiven.length > 0) {
       const table = plan.observations.table;
-      out.setNull(table.spec.name, scope, obsGiven.map((k) => table.columnOf.get(components[k] as string) as string));
-      out.prune(table.spec.name, scope, plan.observations.valueColumns);
+      out.nullAndPrune(table.spec.name, scope, obsGiven.map((k) => table.columnOf.get(components[k] as string) as string), plan.observations.valueColumns);
     }
     plan.attributeTables.forEach((target, t) => {
       const list = attributeGiven[t] as number[];
       // As for whole-scope deletes, an attribute row is inside the scope only when its key holds every
       // scoped dimension: a group value shared by many series is not deleted through one of them.
       if (list.length === 0 || !scopeDimensions.every((id) => target.table.dimensions.includes(id))) return;
-      out.setNull(target.table.spec.name, scope, list.map((k) => target.table.columnOf.get(components[k] as string) as string));
-      out.prune(target.table.spec.name, scope, target.valueColumns);
+      out.nullAndPrune(target.table.spec.name, scope, list.map((k) => target.table.columnOf.get(components[k] as string) as string), target.valueColumns);
     });
     if (plan.dataset !== undefined && datasetGiven.length > 0 && scopeDimensions.length === 0) {
       const table = plan.dataset.table;
       const key = { [DATASET_KEY_COLUMN]: DATASET_KEY_VALUE };
-      out.setNull(table.spec.name, key, datasetGiven.map((k) => table.columnOf.get(components[k] as string) as string));
-      out.prune(table.spec.name, key, plan.dataset.valueColumns);
+      out.nullAndPrune(table.spec.name, key, datasetGiven.map((k) => table.columnOf.get(components[k] as string) as string), plan.dataset.valueColumns);
     }
   }
 

@@ -60,8 +60,7 @@ export class SdmxMetadataMapper {
           out.deleteWhere(name, scope);
         } else {
           const columns = this.valueColumns.filter((_, j) => values[j] !== undefined);
-          out.setNull(name, scope, columns);
-          out.prune(name, scope, this.valueColumns);
+          out.nullAndPrune(name, scope, columns, this.valueColumns);
         }
         continue;
       }

@@ -19,6 +19,7 @@ type PendingOp =
 export class OpBatcher {
   private readonly pending: PendingOp[] = [];
   private readonly lastOfTable = new Map<string, PendingOp>();
+  private readonly pairOfTable = new Map<string, { setNull: Extract<PendingOp, { op: 'setNull' }>; prune: Extract<PendingOp, { op: 'prune' }> }>();
 
   /** `row` holds the key (its first `keyLength` cells) then the other columns; undefined = omitted. */
   upsert(table: string, columns: readonly string[], row: Cell[], keyLength: number): void {
@@ -48,16 +49,24 @@ export class OpBatcher {
     else this.push({ op: 'deleteWhere', table, keys: [key] });
   }
 
-  setNull(table: string, key: PartialKey, columns: readonly string[]): void {
+  /**
+   * Nulls `columns` within `key`, then drops the rows left without any value. Consecutive pairs on
+   * one table share their two operations: nulling k1 and k2 before pruning both leaves the same rows
+   * as pruning after each, because no stored row is ever without a value.
+   */
+  nullAndPrune(table: string, key: PartialKey, columns: readonly string[], valueColumns: readonly string[]): void {
     const last = this.lastOfTable.get(table);
-    if (last?.op === 'setNull' && sameColumns(last.columns, columns)) last.keys.push(key);
-    else this.push({ op: 'setNull', table, keys: [key], columns });
-  }
-
-  prune(table: string, key: PartialKey, valueColumns: readonly string[]): void {
-    const last = this.lastOfTable.get(table);
-    if (last?.op === 'prune' && sameColumns(last.valueColumns, valueColumns)) last.keys.push(key);
-    else this.push({ op: 'prune', table, keys: [key], valueColumns });
+    const pair = this.pairOfTable.get(table);
+    if (last !== undefined && pair !== undefined && pair.prune === last && sameColumns(pair.setNull.columns, columns) && sameColumns(pair.prune.valueColumns, valueColumns)) {
+      pair.setNull.keys.push(key);
+      pair.prune.keys.push(key);
+      return;
+    }
+    const setNull: Extract<PendingOp, { op: 'setNull' }> = { op: 'setNull', table, keys: [key], columns };
+    const prune: Extract<PendingOp, { op: 'prune' }> = { op: 'prune', table, keys: [key], valueColumns };
+    this.push(setNull);
+    this.push(prune);
+    this.pairOfTable.set(table, { setNull, prune });
   }
 
   get size(): number {
