@@ -111,6 +111,12 @@ export function indexName(table: string, columns: readonly string[]): string {
   return `${table.slice(0, MAX_IDENTIFIER_LENGTH - 12)}_ix_${hash}`;
 }
 
+/** The primary-key constraint's name, chosen by us so that a rebuilt table can take it over by renaming. */
+export function primaryKeyName(table: string): string {
+  const hash = createHash('sha256').update(`${table}\u0000primary key`).digest('hex').slice(0, 8);
+  return `${table.slice(0, MAX_IDENTIFIER_LENGTH - 12)}_pk_${hash}`;
+}
+
 /** Indexes of `wanted` followed by those of `stored` it does not repeat: indexes are only ever added. */
 export function mergedIndexes(stored: TableSpec | undefined, wanted: TableSpec): (readonly string[])[] {
   const all = [...(wanted.indexes ?? []), ...(stored?.indexes ?? [])];

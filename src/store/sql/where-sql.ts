@@ -17,7 +17,12 @@ export interface CompiledWhere {
  * A null value matches NULL (`IS NULL`), which plain `= NULL` never would. An empty key matches
  * every row. `undefined` is refused: taken as a wildcard it would widen a delete silently.
  */
-export function compileKey(spec: TableSpec, key: PartialKey, what: string): CompiledWhere {
+export interface CompiledKey extends CompiledWhere {
+  /** The key's columns in table order; `isNull` ones are matched with IS NULL and bind nothing. */
+  readonly columns: readonly { readonly name: string; readonly isNull: boolean }[];
+}
+
+export function compileKey(spec: TableSpec, key: PartialKey, what: string): CompiledKey {
   const names = Object.keys(key);
   const columns: { name: string; isNull: boolean }[] = [];
   const values: SqlValue[] = [];
@@ -34,6 +39,7 @@ export function compileKey(spec: TableSpec, key: PartialKey, what: string): Comp
   }
   return {
     shape: columns.map((column) => `${column.name}${column.isNull ? '\u0001' : ''}`).join('\u0000'),
+    columns,
     values,
     sql: (param, firstIndex = 0) => {
       let index = firstIndex;

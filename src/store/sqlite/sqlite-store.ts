@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -10,6 +9,7 @@ import type { ColumnSpec, SqlValue, TableSpec, ViewSpec } from '../../core/table
 import type { SyncState } from '../../core/sync-state.js';
 import { LeaseLostError, StoreSchemaError, type Lease, type Store, type StoreTransaction } from '../store.js';
 import { AsyncMutex } from '../sql/async-mutex.js';
+import { TransactionScope } from '../sql/transaction-scope.js';
 import { quoteIdent } from '../sql/quote.js';
 import { readCell } from '../sql/read-values.js';
 import { STATE_COLUMNS, rowToState, stateToRow } from '../sql/state-row.js';
@@ -36,9 +36,6 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
 }
 
-/** Set while a transaction's callback runs, to tell a nested transaction() from a queued one. */
-const activeTransaction = new AsyncLocalStorage<{ readonly store: SqliteStore; open: boolean }>();
-
 const STATE_UPSERT = `INSERT INTO sync_state (${STATE_COLUMNS.join(', ')}) VALUES (${STATE_COLUMNS.map((column) => `@${column}`).join(', ')})
   ON CONFLICT (stream_id) DO UPDATE SET ${STATE_COLUMNS.filter((column) => column !== 'stream_id')
     .map((column) => `${column} = excluded.${column}`)
@@ -61,6 +58,7 @@ export class SqliteStore implements Store {
   private lockLost = false;
   private closing = false;
   private readonly mutex = new AsyncMutex();
+  private readonly scope = new TransactionScope();
   private readonly leases = new Map<string, number>();
   private readonly owner: string;
 
@@ -173,21 +171,16 @@ export class SqliteStore implements Store {
 
   async transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     if (this.options.readOnly) throw new Error(`store ${this.options.path} is open read-only: writes are refused`);
-    const active = activeTransaction.getStore();
-    if (active?.store === this && active.open) {
-      throw new Error('store.transaction() was called inside a transaction of the same store; nested transactions are not supported (use the tx you were given)');
-    }
+    this.scope.assertNotNested();
     return this.mutex.run(async () => {
       const db = this.writer();
       const catalog = this.catalog as SqliteCatalog;
       if (this.lockLost && this.lock) throw this.lock.lostError();
       db.exec('BEGIN IMMEDIATE');
       catalog.begin();
-      const context = { store: this, open: true };
       const tx = new SqliteTransaction(db, this.applier as SqliteChangeApplier);
       try {
-        const result = await activeTransaction.run(context, () => fn(tx));
-        context.open = false;
+        const result = await this.scope.run(() => fn(tx));
         tx.finish();
         // Fencing: a daemon that was frozen past the stale timeout may have been replaced.
         if (this.lock && !this.lock.refresh()) {
@@ -198,7 +191,6 @@ export class SqliteStore implements Store {
         catalog.commit();
         return result;
       } catch (error) {
-        context.open = false;
         tx.finish();
         if (db.inTransaction) db.exec('ROLLBACK');
         catalog.rollback();
