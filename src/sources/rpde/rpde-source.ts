@@ -5,7 +5,7 @@ import type { ReadContext, SourceEvent, StreamSource } from '../../core/source.j
 import { ConformanceReport } from './conformance.js';
 import { cursorJson, readCursor, type RpdeCursor } from './cursor.js';
 import { resolveNext, normaliseFeedUrl, sameFeedPath, sameFeedUrl } from './feed-url.js';
-import { fetchPage } from './fetch-page.js';
+import { fetchPage, type FetchedPage, type FetchPageOptions } from './fetch-page.js';
 import { itemsTableSpec, pruneTombstonesOps, sweepUnseenOp, upsertItemsOp } from './items-table.js';
 import { decodePage, RpdePageError } from './page.js';
 import { FeedChecks } from './page-checks.js';
@@ -93,109 +93,125 @@ export class RpdeFeedSource implements StreamSource {
 
     const checks = new FeedChecks(report, cursor.last ?? undefined, cursor.strategy ?? undefined);
     const visited = new Set<string>();
+    const fetchOptions: FetchPageOptions = {
+      http: ctx.http,
+      signal,
+      allowedOrigins: this.allowedOrigins,
+      maxPageBytes: this.settings.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES,
+      retryAfterDefault: this.settings.retryAfterDefault,
+      random: this.random,
+      report,
+    };
+    // The next page, requested while the store commits the current one: the wait for the
+    // publisher then overlaps the commit instead of following it. At most one request is in flight.
+    let prefetch: { readonly url: string; readonly page: Promise<FetchedPage> } | undefined;
     let tableReady = false;
     let pages = 0;
-    for (;;) {
-      const url = cursor.next;
-      visited.add(normaliseFeedUrl(url));
-      let headers: Readonly<Record<string, string>>;
-      let page;
-      try {
-        const fetched = await fetchPage(url, {
-          http: ctx.http,
-          signal,
-          allowedOrigins: this.allowedOrigins,
-          maxPageBytes: this.settings.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES,
-          retryAfterDefault: this.settings.retryAfterDefault,
-          random: this.random,
-          report,
+    try {
+      for (;;) {
+        const url = cursor.next;
+        visited.add(normaliseFeedUrl(url));
+        let headers: Readonly<Record<string, string>>;
+        let page;
+        try {
+          const fetched = await (prefetch?.url === url ? prefetch.page : fetchPage(url, fetchOptions));
+          prefetch = undefined;
+          headers = fetched.headers;
+          page = decodePage(fetched.text, url, report);
+        } catch (error) {
+          // Keep what was learnt about the feed (C1, C4...) even though the cursor cannot move.
+          if (!signal.aborted) yield { type: 'checkpoint', cursor: committed, details: details() };
+          throw error;
+        }
+        pages += 1;
+
+        const requestUrl = new URL(url);
+        const resolved = resolveNext(page.next, url);
+        if (resolved === undefined) {
+          report.record('C6', `next ${JSON.stringify(page.next)} is not an http(s) URL, at ${url}`);
+          yield { type: 'checkpoint', cursor: committed, details: details() };
+          throw new RpdePageError(`page ${url}: next ${JSON.stringify(page.next)} is not an http(s) URL`);
+        }
+        if (resolved.relative) report.record('C6', `next ${JSON.stringify(page.next)} resolved to ${resolved.url.href}`);
+        const nextIsSelf = sameFeedUrl(resolved.url, requestUrl);
+        const isLast = page.itemCount === 0 && nextIsSelf;
+        if (isLast && page.next !== url) report.record('C9', `last page ${url} gives next ${page.next}`);
+        if (page.itemCount === 0 && !nextIsSelf) report.record('C10', `empty page ${url}`);
+        const stuck = this.navigationProblem(page.itemCount, nextIsSelf, isLast, requestUrl, resolved.url, visited, report);
+
+        const items = checks.check({
+          url: requestUrl,
+          rawNext: page.next,
+          next: resolved.url,
+          headers,
+          items: page.items,
+          itemCount: page.itemCount,
+          isLast,
         });
-        headers = fetched.headers;
-        page = decodePage(fetched.text, url, report);
-      } catch (error) {
-        // Keep what was learnt about the feed (C1, C4...) even though the cursor cannot move.
-        if (!signal.aborted) yield { type: 'checkpoint', cursor: committed, details: details() };
-        throw error;
-      }
-      pages += 1;
-
-      const requestUrl = new URL(url);
-      const resolved = resolveNext(page.next, url);
-      if (resolved === undefined) {
-        report.record('C6', `next ${JSON.stringify(page.next)} is not an http(s) URL, at ${url}`);
-        yield { type: 'checkpoint', cursor: committed, details: details() };
-        throw new RpdePageError(`page ${url}: next ${JSON.stringify(page.next)} is not an http(s) URL`);
-      }
-      if (resolved.relative) report.record('C6', `next ${JSON.stringify(page.next)} resolved to ${resolved.url.href}`);
-      const nextIsSelf = sameFeedUrl(resolved.url, requestUrl);
-      const isLast = page.itemCount === 0 && nextIsSelf;
-      if (isLast && page.next !== url) report.record('C9', `last page ${url} gives next ${page.next}`);
-      if (page.itemCount === 0 && !nextIsSelf) report.record('C10', `empty page ${url}`);
-      const stuck = this.navigationProblem(page.itemCount, nextIsSelf, isLast, requestUrl, resolved.url, visited, report);
-
-      const items = checks.check({
-        url: requestUrl,
-        rawNext: page.next,
-        next: resolved.url,
-        headers,
-        items: page.items,
-        itemCount: page.itemCount,
-        isLast,
-      });
-      const nowIso = this.now().toISOString();
-      const ops: ChangeOp[] = [];
-      if (!tableReady) {
-        ops.push({ op: 'ensureTable', spec: itemsTableSpec(this.table) });
-        tableReady = true;
-      }
-      if (items.length > 0) ops.push(upsertItemsOp(this.table, items, cursor.pass, nowIso));
-      const deleted = items.reduce((count, item) => count + (item.state === 'deleted' ? 1 : 0), 0);
-      let next: RpdeCursor = {
-        ...cursor,
-        // Verbatim: publishers encode cursors their own way, and only they can read them back.
-        next: stuck !== undefined ? url : resolved.relative ? resolved.url.href : page.next,
-        at: nowIso,
-        atEnd: isLast,
-        passDeleted: cursor.sweeping ? cursor.passDeleted + deleted : 0,
-        last: checks.lastPosition ?? null,
-        strategy: checks.feedStrategy ?? null,
-      };
-      if (isLast && this.pruneDue(cursor)) {
-        const cutoff = new Date(this.now().getTime() - this.settings.tombstoneRetentionMs).toISOString();
-        ops.push(...pruneTombstonesOps(this.table, cutoff));
-        next = { ...next, prunedAt: nowIso };
-      }
-      if (ops.length > 0) yield { type: 'changes', ops };
-      if (isLast && cursor.sweeping) {
-        let vanished = 0;
-        yield {
-          type: 'changes',
-          ops: [sweepUnseenOp(this.table, cursor.pass, nowIso)],
-          onApplied: (counts) => {
-            vanished = counts.upserted + counts.deleted;
-          },
+        const nowIso = this.now().toISOString();
+        const ops: ChangeOp[] = [];
+        if (!tableReady) {
+          ops.push({ op: 'ensureTable', spec: itemsTableSpec(this.table) });
+          tableReady = true;
+        }
+        if (items.length > 0) ops.push(upsertItemsOp(this.table, items, cursor.pass, nowIso));
+        const deleted = items.reduce((count, item) => count + (item.state === 'deleted' ? 1 : 0), 0);
+        let next: RpdeCursor = {
+          ...cursor,
+          // Verbatim: publishers encode cursors their own way, and only they can read them back.
+          next: stuck !== undefined ? url : resolved.relative ? resolved.url.href : page.next,
+          at: nowIso,
+          atEnd: isLast,
+          passDeleted: cursor.sweeping ? cursor.passDeleted + deleted : 0,
+          last: checks.lastPosition ?? null,
+          strategy: checks.feedStrategy ?? null,
         };
-        const passStart = new Date(cursor.pass).toISOString();
-        if (vanished > 0) report.record('C31', `${vanished} items not seen by the full pass started ${passStart}`, vanished);
-        if (next.passDeleted === 0) report.record('C27', `no deleted item in the full pass started ${passStart}`);
-        lastResync = { passStartedAt: passStart, finishedAt: nowIso, vanished };
-        log.info({ feed: this.feedUrl, vanished }, 'RPDE full pass finished; items it did not see were tombstoned');
-        next = { ...next, sweeping: false, passDeleted: 0 };
-      }
-      cursor = next;
-      committed = cursorJson(next);
-      yield { type: 'checkpoint', cursor: committed, details: details() };
+        if (isLast && this.pruneDue(cursor)) {
+          const cutoff = new Date(this.now().getTime() - this.settings.tombstoneRetentionMs).toISOString();
+          ops.push(...pruneTombstonesOps(this.table, cutoff));
+          next = { ...next, prunedAt: nowIso };
+        }
+        if (!isLast && stuck === undefined) {
+          const page = fetchPage(next.next, fetchOptions);
+          // Observed at once so that a failure while nobody awaits it is not an unhandled rejection.
+          page.catch(() => undefined);
+          prefetch = { url: next.next, page };
+        }
+        if (ops.length > 0) yield { type: 'changes', ops };
+        if (isLast && cursor.sweeping) {
+          let vanished = 0;
+          yield {
+            type: 'changes',
+            ops: [sweepUnseenOp(this.table, cursor.pass, nowIso)],
+            onApplied: (counts) => {
+              vanished = counts.upserted + counts.deleted;
+            },
+          };
+          const passStart = new Date(cursor.pass).toISOString();
+          if (vanished > 0) report.record('C31', `${vanished} items not seen by the full pass started ${passStart}`, vanished);
+          if (next.passDeleted === 0) report.record('C27', `no deleted item in the full pass started ${passStart}`);
+          lastResync = { passStartedAt: passStart, finishedAt: nowIso, vanished };
+          log.info({ feed: this.feedUrl, vanished }, 'RPDE full pass finished; items it did not see were tombstoned');
+          next = { ...next, sweeping: false, passDeleted: 0 };
+        }
+        cursor = next;
+        committed = cursorJson(next);
+        yield { type: 'checkpoint', cursor: committed, details: details() };
 
-      if (stuck !== undefined) {
-        log.warn({ feed: this.feedUrl, problems: report.recordedInRun() }, stuck);
-        throw new RpdeFeedError(stuck);
+        if (stuck !== undefined) {
+          log.warn({ feed: this.feedUrl, problems: report.recordedInRun() }, stuck);
+          throw new RpdeFeedError(stuck);
+        }
+        if (isLast) {
+          const problems = report.recordedInRun();
+          if (Object.keys(problems).length > 0) log.info({ pages, problems }, 'RPDE feed caught up, with conformance findings');
+          return;
+        }
+        signal.throwIfAborted();
       }
-      if (isLast) {
-        const problems = report.recordedInRun();
-        if (Object.keys(problems).length > 0) log.info({ pages, problems }, 'RPDE feed caught up, with conformance findings');
-        return;
-      }
-      signal.throwIfAborted();
+    } finally {
+      // A run ended early (failure, abort) leaves no request behind: the page is read and dropped.
+      await prefetch?.page.catch(() => undefined);
     }
   }
 

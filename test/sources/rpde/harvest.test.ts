@@ -45,10 +45,6 @@ async function publish(options: RpdePublisherOptions): Promise<RpdePublisher> {
   return publisher;
 }
 
-async function waitFor(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-}
-
 async function runFailure(promise: Promise<unknown>): Promise<StreamRunError> {
   const error = await promise.then(
     () => undefined,
@@ -209,8 +205,12 @@ describe('RPDE HTTP policy', () => {
     const controller = new AbortController();
     pub.injectFault({ type: 'slowBody', delayMs: 20, chunkBytes: 2000 }, { match: (url) => url.search !== '' });
     const run = harvest(store, source, http, controller.signal);
-    // Page 2 is requested only once page 1 is committed; abort while its body is still coming.
-    await waitFor(() => pub.requests.length >= 2);
+    // Abort once page 1 is committed, while page 2's body is still coming.
+    let committed = false;
+    while (!committed) {
+      committed = (await cursorOf(store, STREAM)) !== null;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     controller.abort(new Error('shutdown'));
     const failure = await runFailure(run);
     expect(failure.status).toBe('idle');
