@@ -172,10 +172,10 @@ export class RpdeFeedSource implements StreamSource {
           next = { ...next, prunedAt: nowIso };
         }
         if (!isLast && stuck === undefined) {
-          const page = fetchPage(next.next, fetchOptions);
+          const request = fetchPage(next.next, fetchOptions);
           // Observed at once so that a failure while nobody awaits it is not an unhandled rejection.
-          page.catch(() => undefined);
-          prefetch = { url: next.next, page };
+          request.catch(() => undefined);
+          prefetch = { url: next.next, page: request };
         }
         if (ops.length > 0) yield { type: 'changes', ops };
         if (isLast && cursor.sweeping) {
