@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
@@ -21,7 +22,13 @@ export async function openStore(settings: StoreSettings, options: OpenStoreOptio
       store = new SqliteStore({ path: settings.path, readOnly: options.readOnly ?? false, ...(options.log ? { log: options.log } : {}) });
       break;
     case 'postgres':
-      throw new Error('the postgres store engine is not available yet');
+      store = new PostgresStore({
+        url: settings.url,
+        ...(settings.schema ? { schema: settings.schema } : {}),
+        readOnly: options.readOnly ?? false,
+        ...(options.log ? { log: options.log } : {}),
+      });
+      break;
     default:
       throw new Error(`unknown store engine ${JSON.stringify((settings as { engine: unknown }).engine)}`);
   }

@@ -97,6 +97,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(await store.readTable('obs')).toEqual([row('A', 'M', '1', '4', 'y'), row('B', 'M', '1', '6', 'z')]);
     });
 
+    it('keeps the last of several rows for one key in one upsert', async () => {
+      await apply(
+        { op: 'ensureTable', spec: obs },
+        upsertObs([
+          ['A', 'M', '1', '1', 'x'],
+          ['A', 'M', '1', '2', 'y'],
+          ['B', 'M', '1', '1', null],
+          ['A', 'M', '1', '3', 'z'],
+        ]),
+      );
+      expect(await store.readTable('obs')).toEqual([row('A', 'M', '1', '3', 'z'), row('B', 'M', '1', '1', null)]);
+    });
+
     it('keeps stored values for omitted cells, sets NULL for null cells, and gives new rows NULL for omitted ones', async () => {
       await apply({ op: 'ensureTable', spec: obs }, upsertObs([['A', 'M', '1', '10', 'P']]));
       await apply(

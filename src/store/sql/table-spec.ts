@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ColumnSpec, TableSpec } from '../../core/tables.js';
+import type { ColumnSpec, ColumnType, TableSpec } from '../../core/tables.js';
 import { MAX_IDENTIFIER_LENGTH, assertIdentifier } from '../identifiers.js';
 import { StoreSchemaError } from '../store.js';
 
@@ -67,9 +67,14 @@ export function isNullableColumn(spec: TableSpec, column: ColumnSpec): boolean {
 
 /**
  * What separates a stored table from the one asked for, in words for the error message; empty when
- * they agree. Indexes are left out: a new index is added, never a reason to refuse.
+ * they agree. Indexes are left out: a new index is added, never a reason to refuse. `sameType`
+ * loosens the type check for tables read back from the engine, which cannot tell json from text.
  */
-export function describeSpecDifference(stored: TableSpec, wanted: TableSpec): string[] {
+export function describeSpecDifference(
+  stored: TableSpec,
+  wanted: TableSpec,
+  sameType: (stored: ColumnType, wanted: ColumnType) => boolean = (a, b) => a === b,
+): string[] {
   const differences: string[] = [];
   const storedByName = new Map(stored.columns.map((column) => [column.name, column]));
   const wantedByName = new Map(wanted.columns.map((column) => [column.name, column]));
@@ -80,7 +85,7 @@ export function describeSpecDifference(stored: TableSpec, wanted: TableSpec): st
   for (const column of wanted.columns) {
     const before = storedByName.get(column.name);
     if (!before) continue;
-    if (before.type !== column.type) differences.push(`column ${column.name} type ${before.type} -> ${column.type}`);
+    if (!sameType(before.type, column.type)) differences.push(`column ${column.name} type ${before.type} -> ${column.type}`);
     else if (isNullableColumn(stored, before) !== isNullableColumn(wanted, column)) {
       differences.push(`column ${column.name} ${isNullableColumn(stored, before) ? 'nullable -> not null' : 'not null -> nullable'}`);
     }

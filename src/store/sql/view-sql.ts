@@ -47,14 +47,18 @@ export function planView(
   const joins: string[] = [];
   spec.leftJoins.forEach((join, index) => {
     const table = known(join.table, 'joined');
-    if (join.using.length === 0) throw new StoreSchemaError(`view ${view}: the join with ${table.name} lists no columns to match on`);
     assertColumnsOf(base, join.using, `view ${view}: join with ${table.name}`);
     assertColumnsOf(table, join.using, `view ${view}: join`);
     const alias = `t${index + 1}`;
     for (const column of table.columns) {
       if (!table.primaryKey.includes(column.name) && !join.using.includes(column.name)) select(alias, column, table.name);
     }
-    const on = join.using.map((column) => `"${alias}".${quoteIdent(column)} = "t0".${quoteIdent(column)}`).join(' AND ');
+    // No columns to match on: every row gets the joined table's values (a single-row table of
+    // dataset-level values), or NULLs while it is empty.
+    const on =
+      join.using.length === 0
+        ? '1 = 1'
+        : join.using.map((column) => `"${alias}".${quoteIdent(column)} = "t0".${quoteIdent(column)}`).join(' AND ');
     joins.push(` LEFT JOIN ${qualify(quoteIdent(table.name))} AS "${alias}" ON ${on}`);
   });
   return {

@@ -73,7 +73,7 @@ export class SqliteCatalog {
     if (kind === 'table') {
       // Made by someone else (or by a version that kept no catalog): adopt it only if it matches.
       const found = this.introspect(spec.name);
-      const differences = describeSpecDifference(found, spec);
+      const differences = describeSpecDifference(found, spec, (a, b) => SQLITE_TYPES[a] === SQLITE_TYPES[b]);
       if (differences.length > 0) throw schemaMismatchError(spec, differences);
     } else {
       this.db.exec(createTableSql(spec));

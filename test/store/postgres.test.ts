@@ -1,0 +1,92 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { initialState } from '../../src/core/sync-state.js';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { LeaseLostError } from '../../src/store/store.js';
+import { PG_URL, dropSchemas, postgresRequired, postgresUnavailable, randomSchemaName } from '../helpers/pg.js';
+import { describeStoreContract } from './store-contract.js';
+
+const unavailable = await postgresUnavailable();
+const schemas: string[] = [];
+
+async function openStore(schema: string): Promise<PostgresStore> {
+  const store = new PostgresStore({ url: PG_URL, schema, poolSize: 4 });
+  await store.open();
+  return store;
+}
+
+if (unavailable && postgresRequired()) {
+  describe('PostgreSQL store', () => {
+    it('runs in CI', () => {
+      throw new Error(`${unavailable}; CI=true requires the PostgreSQL store tests to run (set PGURL)`);
+    });
+  });
+} else if (unavailable) {
+  console.warn(`SKIPPED: PostgreSQL store tests (${unavailable}; set PGURL to run them)`);
+  describe.skip(`PostgreSQL store (skipped: ${unavailable})`, () => {
+    it('store contract', () => undefined);
+  });
+} else {
+  afterAll(() => dropSchemas(schemas));
+
+  describeStoreContract('PostgreSQL', async () => {
+    const schema = randomSchemaName();
+    schemas.push(schema);
+    return openStore(schema);
+  });
+
+  describe('PostgreSQL store shared by several daemons', () => {
+    it('migrates once when daemons start together on an empty schema', async () => {
+      const schema = randomSchemaName();
+      schemas.push(schema);
+      const stores = await Promise.all([openStore(schema), openStore(schema), openStore(schema)]);
+      try {
+        await stores[1]?.transaction((tx) => tx.writeState(initialState('s', 'j', 'k')));
+        expect(await stores[2]?.listStates()).toHaveLength(1);
+      } finally {
+        await Promise.all(stores.map((store) => store.close()));
+      }
+    });
+
+    it('gives a stream lease to one daemon at a time and fences the superseded one', async () => {
+      const schema = randomSchemaName();
+      schemas.push(schema);
+      const a = await openStore(schema);
+      const b = await openStore(schema);
+      try {
+        const leaseA = await a.acquireLease('s1', 'daemon-a');
+        expect(leaseA).toBeDefined();
+        expect(await b.acquireLease('s1', 'daemon-b')).toBeUndefined();
+        expect(await a.acquireLease('s1', 'daemon-a-again')).toBeUndefined();
+        expect(await b.acquireLease('s2', 'daemon-b')).toBeDefined();
+        await leaseA?.release();
+
+        const leaseB = await b.acquireLease('s1', 'daemon-b');
+        expect(leaseB?.epoch).toBe((leaseA?.epoch ?? 0) + 1);
+        await expect(
+          a.transaction((tx) => tx.writeState({ ...initialState('s1', 'j', 'k'), cursor: 'late', leaseOwner: 'daemon-a', leaseEpoch: leaseA?.epoch ?? 0 })),
+        ).rejects.toBeInstanceOf(LeaseLostError);
+        await b.transaction((tx) => tx.writeState({ ...initialState('s1', 'j', 'k'), cursor: 'b', leaseOwner: 'daemon-b', leaseEpoch: leaseB?.epoch ?? 0 }));
+        expect((await a.readState('s1'))?.cursor).toBe('b');
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it('frees the leases of a daemon whose connection is gone', async () => {
+      const schema = randomSchemaName();
+      schemas.push(schema);
+      const a = await openStore(schema);
+      const b = await openStore(schema);
+      try {
+        expect(await a.acquireLease('s1', 'daemon-a')).toBeDefined();
+        expect(await b.acquireLease('s1', 'daemon-b')).toBeUndefined();
+        // Closing ends the lease connection without releasing, as a crash would.
+        await a.close();
+        expect(await b.acquireLease('s1', 'daemon-b')).toBeDefined();
+      } finally {
+        await b.close();
+      }
+    });
+  });
+}
