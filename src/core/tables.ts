@@ -32,8 +32,9 @@ export interface TableSpec {
 
 /**
  * A read-only convenience view: all columns of `from`, plus the non-key columns of each joined
- * table matched on the listed columns (LEFT JOIN ... USING). Lets people query a normalised mirror
- * as one table without the source writing SQL.
+ * table matched on the listed columns (LEFT JOIN ... USING). An empty `using` gives every row the
+ * values of a single-row table (e.g. dataset-level attributes). Lets people query a normalised
+ * mirror as one table without the source writing SQL.
  */
 export interface ViewSpec {
   readonly name: string;

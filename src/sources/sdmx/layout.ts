@@ -114,8 +114,11 @@ export function planLayout(structure: DataStructure, options: LayoutOptions = {}
   const view: ViewSpec = {
     name: prefix,
     from: observations.spec.name,
-    // The dataset table has no dimension to join on, so dataset-level attributes stay in their own table.
-    leftJoins: attributeTables.map((attributeTable) => ({ table: attributeTable.spec.name, using: attributeTable.dimensions })),
+    leftJoins: [
+      ...attributeTables.map((attributeTable) => ({ table: attributeTable.spec.name, using: attributeTable.dimensions })),
+      // A single row: joined on nothing, its values appear on every observation.
+      ...(datasetAttributes ? [{ table: datasetAttributes.spec.name, using: [] }] : []),
+    ],
   };
 
   return { prefix, observations, attributeTables, datasetAttributes, metadata, view };

@@ -111,7 +111,7 @@ describe('the .Stat base data and delete examples', () => {
     const view = db.prepare('SELECT * FROM "td" ORDER BY "DIM_1", "DIM_2", "TIME_PERIOD"').all();
     db.close();
     expect(view).toHaveLength(27);
-    expect(view[4]).toEqual({ DIM_1: 'A', DIM_2: 'B', TIME_PERIOD: '2021', OBS_VALUE: '5432', OBS_ATTR: 'B', TS_ATTR: 'AB', GR_ATTR: 'B' });
+    expect(view[4]).toEqual({ DIM_1: 'A', DIM_2: 'B', TIME_PERIOD: '2021', OBS_VALUE: '5432', OBS_ATTR: 'B', TS_ATTR: 'AB', GR_ATTR: 'B', DF_ATTR: 'DF' });
   });
 
   it('case 1: an empty D row deletes the whole content of the dataflow, and is reported', async () => {

@@ -43,6 +43,7 @@ describe('tables of a dataflow', () => {
       leftJoins: [
         { table: 'df_test_delete_attr_series', using: ['DIM_1', 'DIM_2'] },
         { table: 'df_test_delete_attr_gr', using: ['DIM_2'] },
+        { table: 'df_test_delete_dataset_attr', using: [] },
       ],
     });
   });
