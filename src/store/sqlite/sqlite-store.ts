@@ -21,7 +21,10 @@ import { SqliteInstanceLock } from './sqlite-instance-lock.js';
 import { migrateSqlite, storedVersion } from './sqlite-migrations.js';
 
 export interface SqliteStoreOptions {
-  /** Database file, created with its folder if missing; `:memory:` for throwaway use. */
+  /**
+   * Database file, created with its folder if missing. `:memory:` for throwaway use: one connection
+   * and no lock, so reads outside a transaction see its uncommitted changes.
+   */
   readonly path: string;
   /** Names this daemon in the instance lock; default host:pid:random. */
   readonly instanceOwner?: string;
@@ -56,6 +59,7 @@ export class SqliteStore implements Store {
   private lock: SqliteInstanceLock | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private lockLost = false;
+  private beating = false;
   private closing = false;
   private readonly mutex = new AsyncMutex();
   private readonly scope = new TransactionScope();
@@ -131,12 +135,18 @@ export class SqliteStore implements Store {
   }
 
   private async beat(): Promise<void> {
+    // Behind a long transaction beats would pile up; that transaction's commit refreshes the lock anyway.
+    if (this.beating) return;
+    this.beating = true;
     await this.mutex
       .run(async () => {
         if (!this.lock || !this.db || this.lockLost || this.closing) return;
         if (!this.lock.refresh()) this.markLockLost();
       })
-      .catch((error: unknown) => this.options.log?.warn({ err: (error as Error).message }, 'store heartbeat failed'));
+      .catch((error: unknown) => this.options.log?.warn({ err: (error as Error).message }, 'store heartbeat failed'))
+      .finally(() => {
+        this.beating = false;
+      });
   }
 
   private markLockLost(): void {
