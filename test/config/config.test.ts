@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { builtInKinds } from '../../src/sources/registry.js';
 import { testKind } from '../helpers/test-source.js';
 
 const kinds = [testKind({ units: 1 })];
@@ -80,6 +81,12 @@ describe('config validation', () => {
   it('keeps $${NAME} as a literal ${NAME}', () => {
     const { config } = parseConfig(JSON.stringify({ jobs: [{ id: 'a', kind: 'test', token: '$${X}' }] }), 'f', kinds, {});
     expect(config.jobs[0]).toMatchObject({ token: '${X}' });
+  });
+
+  it("checks a kind's own cross-field rules, naming the job", () => {
+    expect(() => parseConfig(JSON.stringify({ jobs: [{ id: 'feeds', kind: 'rpde' }] }), 'f', builtInKinds, {})).toThrow(
+      /jobs\[0\]: an rpde job needs feeds, datasetSite or dataCatalog/,
+    );
   });
 
   it('reports invalid JSON as one problem', () => {

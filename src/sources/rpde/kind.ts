@@ -45,22 +45,20 @@ export const rpdeOptions = z.object({
     .array(httpUrl)
     .default([])
     .describe("Origins besides a feed's own that its `next` URLs may lead to; others are refused."),
+}).refine((options) => options.feeds !== undefined || options.datasetSite !== undefined || options.dataCatalog !== undefined, {
+  message: 'an rpde job needs feeds, datasetSite or dataCatalog',
 });
 
 export type RpdeOptions = z.infer<typeof rpdeOptions>;
 
 /**
  * The `rpde` job kind: one stream per feed, listed in the config or discovered from a dataset
- * site or data catalog. The config loader merges only the fields of `options`, so the rule "at
- * least one of feeds, datasetSite, dataCatalog" is checked when the job is expanded.
+ * site or data catalog.
  */
 export const rpdeKind = defineSourceKind({
   kind: 'rpde',
   options: rpdeOptions,
   async expand(job, options, ctx) {
-    if (options.feeds === undefined && options.datasetSite === undefined && options.dataCatalog === undefined) {
-      throw new Error(`job ${job.id}: an rpde job needs feeds, datasetSite or dataCatalog`);
-    }
     const entries: FeedEntry[] = (options.feeds ?? []).map((feed) => (typeof feed === 'string' ? { url: feed } : feed));
     if (options.datasetSite !== undefined || options.dataCatalog !== undefined) {
       const discovered = await discoverFeeds(

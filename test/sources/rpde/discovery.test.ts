@@ -146,10 +146,9 @@ describe('RPDE feed discovery', () => {
   });
 
   it('rejects an rpde job without feeds, datasetSite or dataCatalog, and a poll interval under 8s', async () => {
-    const ctx = { http, log: memoryLogger().log, signal: new AbortController().signal };
-    await expect(rpdeKind.expand({ id: 'empty', kind: 'rpde' }, rpdeKind.options.parse({}), ctx)).rejects.toThrow(
-      /needs feeds, datasetSite or dataCatalog/,
-    );
+    const empty = rpdeKind.options.safeParse({});
+    expect(empty.success).toBe(false);
+    expect(empty.error?.issues[0]?.message).toMatch(/needs feeds, datasetSite or dataCatalog/);
     expect(rpdeKind.options.safeParse({ feeds: ['https://e.com/f'], pollInterval: '5s' }).success).toBe(false);
     expect(rpdeKind.options.safeParse({ feeds: ['ftp://e.com/f'] }).success).toBe(false);
   });
