@@ -1,0 +1,112 @@
+import { startNsiSimulator, type NsiSimulator } from '../src/simulators/nsi/nsi-simulator.js';
+import type { DataflowDefinition } from '../src/simulators/nsi/dataflow-structure.js';
+
+/**
+ * The NSI simulator in its own process for the SDMX benchmarks, so that generating the CSV shares
+ * neither an event loop nor a heap with the client being measured. Started by the bench scripts
+ * through fork(); talks over IPC:
+ *   {type:'start', flows:[{id, observations}]} -> {type:'started', url}
+ *   {type:'changes', id, changes}              -> {type:'changed', revised, deleted}
+ *   {type:'close'}
+ */
+
+export type NsiBenchRequest =
+  | { readonly type: 'start'; readonly flows: readonly { readonly id: string; readonly observations: number }[] }
+  | { readonly type: 'changes'; readonly id: string; readonly changes: number }
+  | { readonly type: 'close' };
+
+export type NsiBenchReply =
+  | { readonly type: 'started'; readonly url: string }
+  | { readonly type: 'changed'; readonly revised: number; readonly deleted: number };
+
+/** 4 dimensions + TIME_PERIOD, OBS_VALUE, an observation-level and a series-level attribute. */
+export function benchDataflow(id: string): DataflowDefinition {
+  return {
+    agency: 'BENCH',
+    id,
+    version: '1.0',
+    dimensions: ['FREQ', 'REF_AREA', 'MEASURE', 'UNIT_MEASURE'],
+    attributes: [
+      { id: 'OBS_STATUS', attachment: 'observation' },
+      { id: 'UNIT_MULT', attachment: 'series' },
+    ],
+  };
+}
+
+const PERIODS = 50;
+
+/** Observation i: 50 annual periods per series, series spread over 50 areas x 20 measures x 20 units. */
+export function benchKey(index: number): string[] {
+  const series = Math.floor(index / PERIODS);
+  return [
+    'A',
+    `C${String(Math.floor(series / 400)).padStart(3, '0')}`,
+    `M${String(Math.floor(series / 20) % 20).padStart(2, '0')}`,
+    `U${String(series % 20).padStart(2, '0')}`,
+    String(1970 + (index % PERIODS)),
+  ];
+}
+
+const send = process.send?.bind(process);
+if (!send) throw new Error('sdmx-nsi-process must be started with fork()');
+
+// The base content is dated an hour back, as if loaded long before the benchmark's first sync:
+// a client's safety overlap must not make the incremental sync re-read it.
+let shiftMs = -3_600_000;
+let nsi: NsiSimulator | undefined;
+
+process.on('message', (message: NsiBenchRequest) => {
+  void handle(message).catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+});
+
+async function handle(message: NsiBenchRequest): Promise<void> {
+  if (message.type === 'start') {
+    nsi = await startNsiSimulator({ clock: () => new Date(Date.now() + shiftMs) });
+    for (const { id, observations } of message.flows) {
+      const flow = nsi.dataSpace.defineDataflow(benchDataflow(id));
+      flow.loadObservations(
+        (function* () {
+          for (let i = 0; i < observations; i += 1) yield [benchKey(i), [(i * 1.25).toFixed(2), 'A']] as const;
+        })(),
+      );
+      flow.batch((m) => {
+        for (let i = 0; i < observations; i += PERIODS) {
+          const [FREQ, REF_AREA, MEASURE, UNIT_MEASURE] = benchKey(i) as [string, string, string, string];
+          m.setAttribute('UNIT_MULT', { FREQ, REF_AREA, MEASURE, UNIT_MEASURE }, '0');
+        }
+      });
+    }
+    shiftMs = 0;
+    send!({ type: 'started', url: nsi.url } satisfies NsiBenchReply);
+    return;
+  }
+  if (message.type === 'changes') {
+    if (!nsi) throw new Error('not started');
+    const flow = nsi.dataSpace.dataflows().find((f) => f.structure.id === message.id);
+    if (!flow) throw new Error(`no dataflow ${message.id}`);
+    const size = flow.content.observations.size;
+    let revised = 0;
+    let deleted = 0;
+    // Spread over the whole key space (9973 is prime to the sizes used, so no key is hit twice).
+    flow.batch((m) => {
+      for (let k = 0; k < message.changes; k += 1) {
+        const dims = benchKey((k * 9973) % size);
+        const key = Object.fromEntries(['FREQ', 'REF_AREA', 'MEASURE', 'UNIT_MEASURE', 'TIME_PERIOD'].map((d, i) => [d, dims[i]!]));
+        if (k % 10 < 7) {
+          m.replaceObservation(key, { OBS_VALUE: `${k}.5`, OBS_STATUS: 'E' });
+          revised += 1;
+        } else {
+          m.deleteObservation(key);
+          deleted += 1;
+        }
+      }
+    });
+    send!({ type: 'changed', revised, deleted } satisfies NsiBenchReply);
+    return;
+  }
+  await nsi?.close();
+  process.disconnect();
+}
