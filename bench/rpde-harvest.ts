@@ -18,11 +18,12 @@ import { harvestRPDE, harvestRPDELossless } from '@openactive/harvesting-utils';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { Agent, request } from 'undici';
-import type { StreamSource } from '../src/core/source.js';
-import type { HttpClient } from '../src/http/client.js';
+import { createHttpClient } from '../src/http/undici-client.js';
+import { runStream } from '../src/runner/run-stream.js';
 import { LARGE_MODIFIED_BASE } from '../src/simulators/rpde/rpde-feed.js';
 import type { RpdePublisherOptions } from '../src/simulators/rpde/publisher.js';
-import type { Store } from '../src/store/store.js';
+import { RpdeFeedSource } from '../src/sources/rpde/rpde-source.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 
 interface Harvest {
   readonly items: number;
@@ -49,6 +50,8 @@ const ITEMS = Number(args.items);
 const PAGE_SIZE = Number(args['page-size']);
 const RUNS = Math.max(1, Number(args.runs));
 
+const HU_NAME = '@openactive/harvesting-utils harvestRPDE, no-op store';
+
 /** Thrown from harvesting-utils' end-of-feed callback: its loop only ever ends on an error. */
 class ReachedEnd extends Error {}
 
@@ -69,39 +72,53 @@ async function main(): Promise<void> {
     // One untimed pass so that the simulator's pages and the loopback path are warm for everyone.
     await bareUndiciHarvest(url);
 
-    const results: Result[] = [];
-    results.push(await measure('bare undici + JSON.parse, no store (floor)', () => bareUndiciHarvest(url)));
-    results.push(await measureOurs(url));
-    results.push(await measure('@openactive/harvesting-utils harvestRPDE, no-op store', () => harvestingUtils(url, false)));
-    results.push(
-      await measure('@openactive/harvesting-utils harvestRPDELossless, no-op store', () => harvestingUtils(url, true)),
-    );
+    const contenders: Contender[] = [
+      { name: 'bare undici + JSON.parse, no store (floor)', harvest: () => bareUndiciHarvest(url) },
+      ours(url),
+      { name: HU_NAME, harvest: () => harvestingUtils(url, false) },
+      { name: '@openactive/harvesting-utils harvestRPDELossless, no-op store', harvest: () => harvestingUtils(url, true) },
+    ];
+    const results = await measure(contenders);
     printTable(results);
   } finally {
     await close();
   }
 }
 
-async function measure(name: string, harvest: () => Promise<Harvest>): Promise<Result> {
-  const rates: number[] = [];
-  const times: number[] = [];
+interface Contender {
+  readonly name: string;
+  readonly harvest: () => Promise<Harvest>;
+}
+
+/**
+ * Runs every contender once per round rather than each one RUNS times in a row: on a shared
+ * machine the load drifts, and interleaving spreads that drift over everyone instead of one.
+ */
+async function measure(contenders: readonly Contender[]): Promise<Result[]> {
+  const rates = contenders.map((): number[] => []);
+  const times = contenders.map((): number[] => []);
+  const failures: (string | undefined)[] = contenders.map(() => undefined);
   for (let run = 0; run < RUNS; run += 1) {
-    collectGarbage();
-    const started = performance.now();
-    let result: Harvest;
-    try {
-      result = await harvest();
-    } catch (error) {
-      return { name, itemsPerSecond: undefined, seconds: undefined, reason: describe(error) };
+    for (const [index, contender] of contenders.entries()) {
+      if (failures[index] !== undefined) continue;
+      collectGarbage();
+      const started = performance.now();
+      try {
+        const result = await contender.harvest();
+        const seconds = (performance.now() - started) / 1000;
+        if (result.items !== ITEMS) throw new Error(`read ${result.items} items, expected ${ITEMS}`);
+        rates[index]?.push(result.items / seconds);
+        times[index]?.push(seconds);
+      } catch (error) {
+        failures[index] = describe(error);
+      }
     }
-    const seconds = (performance.now() - started) / 1000;
-    if (result.items !== ITEMS) {
-      return { name, itemsPerSecond: undefined, seconds: undefined, reason: `read ${result.items} items, expected ${ITEMS}` };
-    }
-    rates.push(result.items / seconds);
-    times.push(seconds);
   }
-  return { name, itemsPerSecond: median(rates), seconds: median(times) };
+  return contenders.map((contender, index) => {
+    const reason = failures[index];
+    if (reason !== undefined) return { name: contender.name, itemsPerSecond: undefined, seconds: undefined, reason };
+    return { name: contender.name, itemsPerSecond: median(rates[index] ?? []), seconds: median(times[index] ?? []) };
+  });
 }
 
 /** The floor: fetch, parse, follow `next`; nothing stored, nothing validated. */
@@ -153,63 +170,19 @@ async function harvestingUtils(baseUrl: string, lossless: boolean): Promise<Harv
  * Loaded dynamically because those modules are being written in parallel with this benchmark;
  * until they exist the row says why it is missing instead of failing the whole benchmark.
  */
-async function measureOurs(feedUrl: string): Promise<Result> {
-  const name = 'dataspace-sync RPDE source -> SQLite, commit per page';
-  let modules: OurModules;
-  try {
-    modules = await loadOurModules();
-  } catch (error) {
-    return { name, itemsPerSecond: undefined, seconds: undefined, reason: `not available yet: ${describe(error)}` };
-  }
-  return measure(name, () => ourHarvest(modules, feedUrl));
+/** Our client: the RPDE source through runStream into a SQLite file, one transaction per page. */
+function ours(feedUrl: string): Contender {
+  return { name: 'dataspace-sync RPDE source -> SQLite, commit per page', harvest: () => ourHarvest(feedUrl) };
 }
 
-interface OurModules {
-  readonly createHttpClient: () => HttpClient & { close?: () => Promise<void> };
-  readonly SqliteStore: new (options: { path: string }) => Store;
-  readonly RpdeFeedSource: new (settings: Record<string, unknown>) => StreamSource;
-  readonly runStream: (options: {
-    store: Store;
-    source: StreamSource;
-    http: HttpClient;
-    log: ReturnType<typeof pino>;
-    signal: AbortSignal;
-  }) => Promise<{ commits: number; upserted: number }>;
-}
-
-async function loadOurModules(): Promise<OurModules> {
-  // Specifiers in variables keep the type-check independent of files that may not exist yet.
-  const paths = {
-    http: '../src/http/undici-client.js',
-    store: '../src/store/sqlite/sqlite-store.js',
-    source: '../src/sources/rpde/rpde-source.js',
-    runner: '../src/runner/run-stream.js',
-  };
-  const [http, store, source, runner] = (await Promise.all([
-    import(paths.http),
-    import(paths.store),
-    import(paths.source),
-    import(paths.runner),
-  ])) as [Partial<OurModules>, Partial<OurModules>, Partial<OurModules>, Partial<OurModules>];
-  if (!http.createHttpClient || !store.SqliteStore || !source.RpdeFeedSource || !runner.runStream) {
-    throw new Error('createHttpClient, SqliteStore, RpdeFeedSource or runStream is not exported where expected');
-  }
-  return {
-    createHttpClient: http.createHttpClient,
-    SqliteStore: store.SqliteStore,
-    RpdeFeedSource: source.RpdeFeedSource,
-    runStream: runner.runStream,
-  };
-}
-
-async function ourHarvest(modules: OurModules, feedUrl: string): Promise<Harvest> {
+async function ourHarvest(feedUrl: string): Promise<Harvest> {
   const dir = mkdtempSync(join(tmpdir(), 'dss-bench-rpde-'));
   const path = join(dir, 'sync.db');
-  const store = new modules.SqliteStore({ path });
-  const http = modules.createHttpClient();
+  const store = new SqliteStore({ path });
+  const http = createHttpClient();
   try {
     await store.open();
-    const source = new modules.RpdeFeedSource({
+    const source = new RpdeFeedSource({
       id: 'rpde:bench:sessions',
       jobId: 'bench',
       feedUrl,
@@ -220,7 +193,7 @@ async function ourHarvest(modules: OurModules, feedUrl: string): Promise<Harvest
       resyncAfterMs: 7 * 24 * 3_600_000,
       allowedOrigins: [],
     });
-    const result = await modules.runStream({
+    const result = await runStream({
       store,
       source,
       http,
@@ -238,7 +211,7 @@ async function ourHarvest(modules: OurModules, feedUrl: string): Promise<Harvest
     }
   } finally {
     await store.close().catch(() => undefined);
-    await http.close?.().catch(() => undefined);
+    await http.close().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -265,7 +238,7 @@ async function startPublisherProcess(options: RpdePublisherOptions): Promise<{ u
 }
 
 function printTable(results: readonly Result[]): void {
-  const baseline = results.find((result) => result.name.includes('harvestRPDE,'))?.itemsPerSecond;
+  const baseline = results.find((result) => result.name === HU_NAME)?.itemsPerSecond;
   const rows = results.map((result) => [
     result.name,
     result.itemsPerSecond === undefined ? 'n/a' : Math.round(result.itemsPerSecond).toLocaleString('en'),
