@@ -124,8 +124,8 @@ export class SqliteStore implements Store {
     } catch (error) {
       throw new Error(`store ${path} cannot be opened for reading: ${(error as Error).message}`, { cause: error });
     }
-    // A read-write handle kept query-only: SQLite's read-only mode cannot always read a WAL file
-    // whose -shm the daemon owns.
+    // A read-write handle kept query-only rather than a read-only one: it can recover the WAL a
+    // killed daemon left behind, and open the file when no daemon runs and no -shm exists.
     db.pragma('query_only = ON');
     if (storedVersion(db) === 0) {
       db.close();
@@ -156,9 +156,10 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (!this.db || this.closing) return;
+    if (!this.db) return;
     this.closing = true;
-    // Queued after every transaction already waiting, so those finish (or roll back) first.
+    // Queued after every transaction already waiting, so those finish (or roll back) first; a
+    // second close() queues behind the first and returns once the store is closed.
     await this.mutex.run(async () => {
       if (this.heartbeat) clearInterval(this.heartbeat);
       const db = this.db;
@@ -171,6 +172,7 @@ export class SqliteStore implements Store {
         this.db = undefined;
         this.reader = undefined;
         this.leases.clear();
+        this.closing = false;
       }
     });
   }
