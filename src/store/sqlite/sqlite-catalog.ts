@@ -179,8 +179,9 @@ function sameName(a: string, b: string): boolean {
 }
 
 /**
- * WITHOUT ROWID stores rows inside the primary-key b-tree: composite text keys (SDMX dimensions)
- * are written once instead of twice and upserts measured ~1.5x faster (bench/store-upsert.ts).
+ * WITHOUT ROWID stores rows inside the primary-key b-tree, so composite text keys (SDMX
+ * dimensions) are written once instead of twice: measured on 1M SDMX-shaped rows, the load ran
+ * ~15% faster and the file was 87 MB instead of 152 MB; updates ran at about the same speed.
  * Rows carrying JSON documents stay in rowid tables, where large rows are cheaper to move, and so
  * does a single integer key, which is the rowid itself.
  */
