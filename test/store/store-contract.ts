@@ -352,6 +352,36 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(await store.readTable('obs_all')).toEqual([{ ...row('A', 'M', '2', '5', null), UNIT: 'EUR', UNIT_MULT: '3' }]);
     });
 
+    it('builds tables and their view in one full-load transaction, and again on the next full load', async () => {
+      const attrs: TableSpec = {
+        name: 'obs_attr_series',
+        columns: [
+          { name: 'REF_AREA', type: 'text' },
+          { name: 'FREQ', type: 'text' },
+          { name: 'UNIT_MULT', type: 'integer' },
+        ],
+        primaryKey: ['REF_AREA', 'FREQ'],
+        indexes: [['UNIT_MULT']],
+      };
+      const indexed: TableSpec = { ...obs, indexes: [['TIME_PERIOD'], ['OBS_STATUS', 'REF_AREA']] };
+      const view = { name: 'obs_view', from: 'obs', leftJoins: [{ table: 'obs_attr_series', using: ['REF_AREA', 'FREQ'] }] };
+      for (const load of [1, 2]) {
+        await store.transaction(async (tx) => {
+          await tx.apply([
+            { op: 'replaceTable', spec: indexed },
+            { op: 'replaceTable', spec: attrs },
+            { op: 'ensureView', spec: view },
+            upsertObs([[`A${load}`, 'M', '1', String(load), null]]),
+            { op: 'upsert', table: 'obs_attr_series', columns: ['REF_AREA', 'FREQ', 'UNIT_MULT'], rows: [[`A${load}`, 'M', load]] },
+          ]);
+          await tx.writeState(state('full', { cursor: { load } }));
+        });
+        expect(await store.readTable('obs_view')).toEqual([{ ...row(`A${load}`, 'M', '1', String(load), null), UNIT_MULT: load }]);
+      }
+      await apply({ op: 'ensureTable', spec: indexed }, { op: 'ensureTable', spec: attrs }, { op: 'ensureView', spec: view });
+      expect(await store.readTable('obs')).toEqual([row('A2', 'M', '1', '2', null)]);
+    });
+
     it('serialises concurrent transactions so each commits whole', async () => {
       await apply({ op: 'ensureTable', spec: obs });
       const slow = (area: string) =>
