@@ -382,6 +382,29 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(await store.readTable('obs')).toEqual([row('A2', 'M', '1', '2', null)]);
     });
 
+    it('joins a single-row table on no columns, so every row of the view carries its values', async () => {
+      const dataset: TableSpec = {
+        name: 'obs_dataset_attr',
+        columns: [
+          { name: 'ROW', type: 'text' },
+          { name: 'DECIMALS', type: 'integer' },
+        ],
+        primaryKey: ['ROW'],
+      };
+      await apply(
+        { op: 'ensureTable', spec: obs },
+        { op: 'ensureTable', spec: dataset },
+        { op: 'ensureView', spec: { name: 'obs_flat', from: 'obs', leftJoins: [{ table: 'obs_dataset_attr', using: [] }] } },
+        upsertObs([
+          ['A', 'M', '1', '1', null],
+          ['B', 'M', '1', '2', null],
+        ]),
+      );
+      expect((await store.readTable('obs_flat')).map((stored) => stored.DECIMALS)).toEqual([null, null]);
+      await apply({ op: 'upsert', table: 'obs_dataset_attr', columns: ['ROW', 'DECIMALS'], rows: [['', 2]] });
+      expect((await store.readTable('obs_flat')).map((stored) => stored.DECIMALS)).toEqual([2, 2]);
+    });
+
     it('serialises concurrent transactions so each commits whole', async () => {
       await apply({ op: 'ensureTable', spec: obs });
       const slow = (area: string) =>
