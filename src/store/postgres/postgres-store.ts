@@ -153,6 +153,7 @@ export class PostgresStore implements Store {
   }
 
   async acquireLease(streamId: string, owner: string): Promise<Lease | undefined> {
+    if (this.options.readOnly) throw new Error(`store (schema ${this.schemaName}) is open read-only: leases are refused`);
     const locks = this.leaseLocks();
     if (!(await locks.tryLock(streamId))) return undefined;
     let epoch: number;
