@@ -73,6 +73,24 @@ if (unavailable && postgresRequired()) {
       }
     });
 
+    it('opens read-only for status: reads work, writes and leases are refused', async () => {
+      const schema = randomSchemaName();
+      schemas.push(schema);
+      await expect(new PostgresStore({ url: PG_URL, schema, readOnly: true }).open()).rejects.toThrow(/holds no dataspace-sync store yet/);
+      const daemon = await openStore(schema);
+      const reader = new PostgresStore({ url: PG_URL, schema, readOnly: true, poolSize: 2 });
+      try {
+        await daemon.transaction((tx) => tx.writeState({ ...initialState('s1', 'j', 'k'), cursor: { next: 'x' } }));
+        await reader.open();
+        expect((await reader.readState('s1'))?.cursor).toEqual({ next: 'x' });
+        await expect(reader.transaction(async () => undefined)).rejects.toThrow(/read-only/);
+        await expect(reader.acquireLease('s1', 'status')).rejects.toThrow(/read-only/);
+      } finally {
+        await reader.close();
+        await daemon.close();
+      }
+    });
+
     it('frees the leases of a daemon whose connection is gone', async () => {
       const schema = randomSchemaName();
       schemas.push(schema);
