@@ -13,5 +13,6 @@ export function describeError(error: unknown): string {
       break;
     }
   }
-  return parts.filter((part, index) => parts.indexOf(part) === index).join(': ');
+  // Wrappers often quote their cause already ("network error ...: getaddrinfo ENOTFOUND x").
+  return parts.filter((part, index) => !parts.slice(0, index).some((earlier) => earlier.includes(part))).join(': ');
 }
