@@ -87,9 +87,18 @@ program
     const context = await createCliContext(configFile());
     const store = await context.openStore({ readOnly: true });
     try {
-      const streams = await expandJobs(context.loaded.config, context.kinds, context.http, context.log, new AbortController().signal);
+      // From the store alone: expanding jobs could mean network requests (RPDE discovery).
+      const { config } = context.loaded;
+      const alertAfterOf = new Map(config.jobs.map((job) => [job.id, ms(job.alertAfter ?? config.defaults.alertAfter)]));
+      const states = await store.listStates();
+      const streams = states.map((state) => ({
+        id: state.streamId,
+        jobId: state.jobId,
+        kind: state.kind,
+        alertAfterMs: alertAfterOf.get(state.jobId) ?? Infinity,
+      }));
       const now = new Date();
-      const reports = buildReports(streams, await store.listStates(), now, now);
+      const reports = buildReports(streams, states, now, now);
       const out = options.json ? `${JSON.stringify({ streams: reports }, null, 2)}\n` : formatStatusTable(reports);
       process.stdout.write(context.scrub(out));
     } finally {
