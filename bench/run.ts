@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const filters = process.argv.slice(2);
 const scripts = readdirSync(here)
-  .filter((name) => name.endsWith('.ts') && name !== 'run.ts' && !name.includes('process') && !name.startsWith('_'))
+  .filter((name) => /\.(ts|mjs)$/.test(name) && name !== 'run.ts' && !name.includes('process') && !name.startsWith('_'))
   .filter((name) => filters.length === 0 || filters.some((filter) => name.includes(filter)))
   .sort();
 
@@ -20,10 +20,16 @@ process.stdout.write(
   `# dataspace-sync benchmarks, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ` +
     `${cpus().length} x ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB\n\n`,
 );
+// The .mjs benchmarks measure the compiled code in dist/, as users run it.
+if (scripts.some((name) => name.endsWith('.mjs'))) {
+  const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit', cwd: `${here}..` });
+  if (build.status !== 0) throw new Error('npm run build failed');
+}
 let failed = 0;
 for (const script of scripts) {
   process.stdout.write(`## ${script}\n\n`);
-  const result = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', `${here}${script}`], {
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const result = spawnSync(process.execPath, ['--expose-gc', ...loader, `${here}${script}`], {
     stdio: 'inherit',
     env: process.env,
   });
