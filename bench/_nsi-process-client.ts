@@ -6,7 +6,7 @@ import type { NsiBenchReply, NsiBenchRequest } from './sdmx-nsi-process.js';
 /** Forks bench/sdmx-nsi-process.ts and talks to it; shared by the SDMX benchmarks. */
 export interface NsiProcess {
   readonly url: string;
-  changes(id: string, changes: number): Promise<{ revised: number; deleted: number }>;
+  changes(id: string, changes: number, stride: number): Promise<{ revised: number; deleted: number }>;
   close(): Promise<void>;
 }
 
@@ -29,8 +29,8 @@ export async function startNsiProcess(flows: readonly { id: string; observations
   if (started.type !== 'started') throw new Error('unexpected reply from the NSI process');
   return {
     url: started.url,
-    async changes(id, changes) {
-      const reply = await ask({ type: 'changes', id, changes });
+    async changes(id, changes, stride) {
+      const reply = await ask({ type: 'changes', id, changes, stride });
       if (reply.type !== 'changed') throw new Error('unexpected reply from the NSI process');
       return { revised: reply.revised, deleted: reply.deleted };
     },

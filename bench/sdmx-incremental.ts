@@ -3,7 +3,8 @@
  * 3,000 deleted ones as D rows) made at the NSI simulator (its own process) after a full load,
  * then one `updatedAfter` sync through SdmxSource -> runStream -> SQLite, timed. Done against a
  * 1,000,000-observation base and a 10,000-observation base of the same shape: the cost should
- * follow the changes, not the size of the dataflow.
+ * follow the changes, not the size of the dataflow. Two spreads: changes that revise whole series
+ * (contiguous keys, as data spaces usually change), and changes scattered over the whole key space.
  * Run: node --import tsx bench/sdmx-incremental.ts [--base N] [--small-base N] [--changes N]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,10 +28,20 @@ const { values: args } = parseArgs({
   },
 });
 const CHANGES = Number(args.changes);
-const bases = [
-  { id: 'DF_BIG', observations: Number(args.base) },
-  { id: 'DF_SMALL', observations: Number(args['small-base']) },
+const BIG = Number(args.base);
+const SMALL = Number(args['small-base']);
+/** How the changed observations lie in the key space (see sdmx-nsi-process.ts). */
+const SPREADS = [
+  { name: 'whole series (stride 1)', stride: 1 },
+  { name: 'scattered (stride 9973)', stride: 9973 },
 ];
+// Measured first and not reported: whichever base came first would otherwise also pay for
+// compiling the incremental code paths (about 0.2 s), which says nothing about the base's size.
+const warmUp = { id: 'DF_WARM_UP', observations: SMALL };
+const cases = SPREADS.flatMap((spread, s) => [
+  { spread, id: `DF_BIG_${s}`, observations: BIG },
+  { spread, id: `DF_SMALL_${s}`, observations: SMALL },
+]);
 
 interface Measured {
   readonly base: number;
@@ -41,24 +52,31 @@ interface Measured {
 }
 
 async function main(): Promise<void> {
-  const nsi = await startNsiProcess(bases);
+  const nsi = await startNsiProcess([warmUp, ...cases]);
   try {
     console.log(
       `SDMX incremental sync: ${CHANGES.toLocaleString('en')} changes (70% R, 30% D) after a full load; simulator in its own process; Node ${process.version}`,
     );
-    const results: Measured[] = [];
-    for (const base of bases) results.push(await measure(nsi, base.id, base.observations));
-    const small = results.find((r) => r.base === bases[1]!.observations);
-    const header = ['base observations', 'full load s', 'incremental s', 'changes/s', 'vs small base'];
-    const rows = results.map((r) => [
-      r.base.toLocaleString('en'),
-      r.fullLoadSeconds.toFixed(2),
-      r.incrementalSeconds.toFixed(3),
-      Math.round((r.revised + r.deleted) / r.incrementalSeconds).toLocaleString('en'),
-      small ? `${(r.incrementalSeconds / small.incrementalSeconds).toFixed(2)}x` : 'n/a',
-    ]);
+    await measure(nsi, warmUp.id, warmUp.observations, 1);
+    const header = ['changes', 'base observations', 'full load s', 'incremental s', 'changes/s', 'vs small base'];
+    const rows: string[][] = [];
+    for (const spread of SPREADS) {
+      const results: Measured[] = [];
+      for (const c of cases.filter((candidate) => candidate.spread === spread)) results.push(await measure(nsi, c.id, c.observations, spread.stride));
+      const small = results.find((r) => r.base === SMALL);
+      for (const r of results) {
+        rows.push([
+          spread.name,
+          r.base.toLocaleString('en'),
+          r.fullLoadSeconds.toFixed(2),
+          r.incrementalSeconds.toFixed(3),
+          Math.round((r.revised + r.deleted) / r.incrementalSeconds).toLocaleString('en'),
+          small ? `${(r.incrementalSeconds / small.incrementalSeconds).toFixed(2)}x` : 'n/a',
+        ]);
+      }
+    }
     const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] as string).length)));
-    const line = (cells: readonly string[]): string => cells.map((cell, column) => cell.padStart(widths[column] ?? 0)).join('  ');
+    const line = (cells: readonly string[]): string => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ');
     console.log(line(header));
     console.log(widths.map((width) => '-'.repeat(width)).join('  '));
     for (const row of rows) console.log(line(row));
@@ -67,7 +85,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function measure(nsi: NsiProcess, id: string, observations: number): Promise<Measured> {
+async function measure(nsi: NsiProcess, id: string, observations: number, stride: number): Promise<Measured> {
   const dir = mkdtempSync(join(tmpdir(), 'dss-bench-sdmx-inc-'));
   const path = join(dir, 'sync.db');
   const store = new SqliteStore({ path });
@@ -93,7 +111,7 @@ async function measure(nsi: NsiProcess, id: string, observations: number): Promi
   try {
     await store.open();
     const fullLoadSeconds = await sync();
-    const { revised, deleted } = await nsi.changes(id, CHANGES);
+    const { revised, deleted } = await nsi.changes(id, CHANGES, stride);
     const incrementalSeconds = await sync();
     await store.close();
     const db = new Database(path, { readonly: true });

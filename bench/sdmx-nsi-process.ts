@@ -6,13 +6,13 @@ import type { DataflowDefinition } from '../src/simulators/nsi/dataflow-structur
  * neither an event loop nor a heap with the client being measured. Started by the bench scripts
  * through fork(); talks over IPC:
  *   {type:'start', flows:[{id, observations}]} -> {type:'started', url}
- *   {type:'changes', id, changes}              -> {type:'changed', revised, deleted}
+ *   {type:'changes', id, changes, stride}      -> {type:'changed', revised, deleted}
  *   {type:'close'}
  */
 
 export type NsiBenchRequest =
   | { readonly type: 'start'; readonly flows: readonly { readonly id: string; readonly observations: number }[] }
-  | { readonly type: 'changes'; readonly id: string; readonly changes: number }
+  | { readonly type: 'changes'; readonly id: string; readonly changes: number; readonly stride: number }
   | { readonly type: 'close' };
 
 export type NsiBenchReply =
@@ -90,10 +90,12 @@ async function handle(message: NsiBenchRequest): Promise<void> {
     const size = flow.content.observations.size;
     let revised = 0;
     let deleted = 0;
-    // Spread over the whole key space (9973 is prime to the sizes used, so no key is hit twice).
+    // Observation k * stride: a stride of 1 revises whole series, as a data space usually does; a
+    // large prime (9973 is prime to the sizes used, so no key is hit twice) spreads the changes
+    // over the whole key space, one per page of the mirror's B-tree.
     flow.batch((m) => {
       for (let k = 0; k < message.changes; k += 1) {
-        const dims = benchKey((k * 9973) % size);
+        const dims = benchKey((k * message.stride) % size);
         const key = Object.fromEntries(['FREQ', 'REF_AREA', 'MEASURE', 'UNIT_MEASURE', 'TIME_PERIOD'].map((d, i) => [d, dims[i]!]));
         if (k % 10 < 7) {
           m.replaceObservation(key, { OBS_VALUE: `${k}.5`, OBS_STATUS: 'E' });
