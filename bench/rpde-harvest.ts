@@ -165,11 +165,6 @@ async function harvestingUtils(baseUrl: string, lossless: boolean): Promise<Harv
   throw new Error(`harvesting-utils stopped: ${error.type}`);
 }
 
-/**
- * Our client: the RPDE source through runStream into a SQLite file, one transaction per page.
- * Loaded dynamically because those modules are being written in parallel with this benchmark;
- * until they exist the row says why it is missing instead of failing the whole benchmark.
- */
 /** Our client: the RPDE source through runStream into a SQLite file, one transaction per page. */
 function ours(feedUrl: string): Contender {
   return { name: 'dataspace-sync RPDE source -> SQLite, commit per page', harvest: () => ourHarvest(feedUrl) };
