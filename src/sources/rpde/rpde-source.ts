@@ -184,7 +184,7 @@ export class RpdeFeedSource implements StreamSource {
             type: 'changes',
             ops: [sweepUnseenOp(this.table, cursor.pass, nowIso)],
             onApplied: (counts) => {
-              vanished = counts.upserted + counts.deleted;
+              vanished = counts.updated;
             },
           };
           const passStart = new Date(cursor.pass).toISOString();
