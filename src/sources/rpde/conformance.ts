@@ -45,7 +45,11 @@ export const CHECKS = {
   'C24': { severity: 'error', title: 'duplicate id within one page' },
   'C25': { severity: 'error', title: 'the same id seen twice in one run (pages not publicly cacheable)' },
   'C25:cached': { severity: 'info', title: 'the same id seen twice in one run (publicly cached pages may be stale)' },
-  'C26': { severity: 'error', title: 'modified regresses for an id already seen' },
+  'C26': { severity: 'error', title: 'modified regresses for an id already seen or stored: the older version is not applied' },
+  'C26:form': {
+    severity: 'error',
+    title: 'modified switched between string and integer: stored strings sort after every integer, so those items are not updated until their table is dropped and the stream reset',
+  },
   'C27': { severity: 'warning', title: 'no deleted item seen in a full pass' },
   'C28': { severity: 'warning', title: 'page with fewer than 500 items before the end of the feed' },
   'C29': { severity: 'warning', title: 'unencoded reserved characters in the next URL query' },

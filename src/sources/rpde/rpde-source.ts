@@ -6,7 +6,7 @@ import { ConformanceReport } from './conformance.js';
 import { cursorJson, readCursor, type RpdeCursor } from './cursor.js';
 import { resolveNext, normaliseFeedUrl, sameFeedPath, sameFeedUrl } from './feed-url.js';
 import { fetchPage, type FetchedPage, type FetchPageOptions } from './fetch-page.js';
-import { itemsTableSpec, pruneTombstonesOps, sweepUnseenOp, upsertItemsOp } from './items-table.js';
+import { itemsTableSpec, markSeenOps, pruneTombstonesOps, sweepUnseenOp, upsertItemsOp } from './items-table.js';
 import { decodePage, RpdePageError } from './page.js';
 import { FeedChecks } from './page-checks.js';
 
@@ -154,7 +154,6 @@ export class RpdeFeedSource implements StreamSource {
           ops.push({ op: 'ensureTable', spec: itemsTableSpec(this.table) });
           tableReady = true;
         }
-        if (items.length > 0) ops.push(upsertItemsOp(this.table, items, cursor.pass, nowIso));
         const deleted = items.reduce((count, item) => count + (item.state === 'deleted' ? 1 : 0), 0);
         let next: RpdeCursor = {
           ...cursor,
@@ -178,6 +177,20 @@ export class RpdeFeedSource implements StreamSource {
           prefetch = { url: next.next, page: request };
         }
         if (ops.length > 0) yield { type: 'changes', ops };
+        if (items.length > 0) {
+          let written = 0;
+          yield {
+            type: 'changes',
+            ops: [upsertItemsOp(this.table, items, cursor.pass, nowIso)],
+            onApplied: (counts) => {
+              written = counts.upserted;
+            },
+          };
+          // The feed still lists the items whose version was refused: unstamped, the sweep would tombstone them.
+          if (checks.storeRefused(requestUrl, items.length, written) > 0) {
+            yield { type: 'changes', ops: markSeenOps(this.table, items, cursor.pass) };
+          }
+        }
         if (isLast && cursor.sweeping) {
           let vanished = 0;
           yield {

@@ -4,6 +4,7 @@ import { createHttpClient, type UndiciHttpClient } from '../../../src/http/undic
 import { startRpdePublisher, type RpdePublisher } from '../../../src/simulators/rpde/publisher.js';
 import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
 import { tempSqliteStore } from '../../helpers/stores.js';
+import { HandWrittenFeed, updated } from './hand-written-feed.js';
 import { conformanceCounts, cursorOf, DAY, expectMirrorOf, feedSource, harvest, mirrorRows, TestClock } from './harness.js';
 
 const TABLE = 'test_session_series_items';
@@ -108,5 +109,38 @@ describe('RPDE resync', () => {
     await expectMirrorOf(store, TABLE, publisher.feed.liveItems());
     expect((await conformanceCounts(store, STREAM))['C31']).toBe(4);
     expect((await cursorOf(store, STREAM))?.['sweeping']).toBe(false);
+  });
+});
+
+describe('RPDE resync after the publisher served an older version of a stored item', () => {
+  let feed: HandWrittenFeed;
+  beforeEach(async () => {
+    feed = await HandWrittenFeed.start();
+  });
+  afterEach(() => feed.close());
+
+  function serve(items: readonly unknown[]): void {
+    const last = '/feed?afterTimestamp=101&afterId=y';
+    feed.pages = {
+      '/feed': { next: `${feed.origin}${last}`, items, license: 'x' },
+      [last]: { next: `${feed.origin}${last}`, items: [], license: 'x' },
+    };
+  }
+
+  it('keeps the item live (the refused version still counts as seen by the pass) and reports the regression (C26)', async () => {
+    serve([updated('x', 100), updated('y', 101)]);
+    const source = feedSource(`${feed.origin}/feed`, clock);
+    await harvest(store, source, http);
+
+    serve([updated('x', 90), updated('y', 101)]);
+    clock.advance(8 * DAY);
+    await harvest(store, source, http);
+
+    expect(lastResync((await store.readState(STREAM))?.details)).toMatchObject({ vanished: 0 });
+    const rows = await mirrorRows(store, TABLE);
+    expect(rows.get('x')).toMatchObject({ state: 'updated', modified: '100', data: { id: 'x', modified: 100 } });
+    const counts = await conformanceCounts(store, STREAM);
+    expect(counts['C26']).toBe(1);
+    expect(counts['C31']).toBeUndefined();
   });
 });
