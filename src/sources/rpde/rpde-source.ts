@@ -22,7 +22,7 @@ export interface RpdeFeedSettings {
   readonly pollIntervalMs: number;
   readonly retryAfterDefault: { readonly minMs: number; readonly maxMs: number };
   readonly tombstoneRetentionMs: number;
-  /** A cursor last committed longer ago than this is not trusted: deletions may have been missed. */
+  /** A cursor that has not progressed for longer than this is not trusted: deletions may have been missed. */
   readonly resyncAfterMs: number;
   /** Origins besides the feed's own that `next` may lead to. */
   readonly allowedOrigins: readonly string[];
@@ -159,7 +159,9 @@ export class RpdeFeedSource implements StreamSource {
           ...cursor,
           // Verbatim: publishers encode cursors their own way, and only they can read them back.
           next: stuck !== undefined ? url : resolved.relative ? resolved.url.href : page.next,
-          at: nowIso,
+          // A stuck page is committed (its items are good) but is no progress: a feed stuck for
+          // longer than the deleted-item retention has lost deletions and needs a resync as well.
+          at: stuck !== undefined ? cursor.at : nowIso,
           atEnd: isLast,
           passDeleted: cursor.sweeping ? cursor.passDeleted + deleted : 0,
           last: checks.lastPosition ?? null,
@@ -251,8 +253,8 @@ export class RpdeFeedSource implements StreamSource {
     // An interrupted full pass is restarted too: tombstones of items it saw early may have expired.
     if (sinceMs > this.settings.resyncAfterMs) {
       log.warn(
-        { feed: this.feedUrl, lastReached: committed.at },
-        'RPDE feed not reached for longer than the deleted-item retention: full pass (resync)',
+        { feed: this.feedUrl, lastProgress: committed.at },
+        'RPDE feed made no progress for longer than the deleted-item retention (unreachable or stuck): full pass (resync)',
       );
       return fullPass(committed);
     }

@@ -144,3 +144,30 @@ describe('RPDE resync after the publisher served an older version of a stored it
     expect(counts['C31']).toBeUndefined();
   });
 });
+
+describe('RPDE resync of a feed that stopped making progress', () => {
+  let feed: HandWrittenFeed;
+  beforeEach(async () => {
+    feed = await HandWrittenFeed.start();
+  });
+  afterEach(() => feed.close());
+
+  it('re-reads the whole feed once a self-looping page has held the cursor for longer than resyncAfter', async () => {
+    const looping = '/feed?afterTimestamp=2&afterId=b';
+    feed.pages = {
+      '/feed': { next: `${feed.origin}${looping}`, items: [updated('a', 1), updated('b', 2)], license: 'x' },
+      [looping]: { next: `${feed.origin}${looping}`, items: [updated('c', 3)], license: 'x' },
+    };
+    const source = feedSource(`${feed.origin}/feed`, clock);
+    // Retried daily: each run reads the looping page once more and commits it, without progress.
+    for (let day = 0; day <= 7; day += 1) {
+      await expect(harvest(store, source, http)).rejects.toThrow(/self-loop/);
+      clock.advance(DAY);
+    }
+    expect(feed.served.filter((target) => target === '/feed')).toHaveLength(1);
+    expect(feed.served.filter((target) => target === looping)).toHaveLength(8);
+
+    await expect(harvest(store, source, http)).rejects.toThrow(/self-loop/);
+    expect(feed.served.filter((target) => target === '/feed')).toHaveLength(2);
+  });
+});
