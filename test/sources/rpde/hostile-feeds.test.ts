@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHttpClient, type UndiciHttpClient } from '../../../src/http/undici-client.js';
 import { StreamRunError } from '../../../src/runner/run-stream.js';
 import { startRpdePublisher, type RpdePublisher, type RpdePublisherOptions } from '../../../src/simulators/rpde/publisher.js';
-import { RpdeFeedError } from '../../../src/sources/rpde/rpde-source.js';
+import { RpdeFeedError } from '../../../src/sources/rpde/feed-error.js';
 import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
 import { tempSqliteStore } from '../../helpers/stores.js';
 import { HandWrittenFeed, updated } from './hand-written-feed.js';
@@ -222,5 +222,64 @@ describe('RPDE paging edge cases on a hand-written feed', () => {
     expect(counts['C21']).toBeUndefined();
     const rows = await mirrorRows(store, TABLE);
     expect([rows.get('a')?.modified, rows.get('b')?.modified]).toEqual(['2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z']);
+  });
+});
+
+describe('RPDE feeds behind redirects', () => {
+  let feed: HandWrittenFeed;
+  let origin: string;
+
+  beforeEach(async () => {
+    feed = await HandWrittenFeed.start();
+    origin = feed.origin;
+  });
+
+  afterEach(() => feed.close());
+
+  const redirect = (status: number, location: string) => ({ status, headers: { location } });
+
+  it('follows redirects within the feed origin (C36:redirect) and takes a page naming its final URL as next as the last page', async () => {
+    const moved = '/v2/feed?afterTimestamp=2&afterId=b';
+    feed.responses = {
+      '/old-feed': redirect(301, '/feed'),
+      '/feed?afterTimestamp=2&afterId=b': redirect(308, `${origin}${moved}`),
+    };
+    feed.pages = {
+      '/feed': { next: `${origin}/feed?afterTimestamp=2&afterId=b`, items: [updated('a', 1), updated('b', 2)], license: 'x' },
+      [moved]: { next: `${origin}${moved}`, items: [], license: 'x' },
+    };
+    const source = feedSource(`${origin}/old-feed`, clock);
+    await harvest(store, source, http);
+
+    expect(feed.served).toEqual(['/old-feed', '/feed', '/feed?afterTimestamp=2&afterId=b', moved]);
+    expect(await cursorOf(store, STREAM)).toMatchObject({ atEnd: true, next: `${origin}${moved}` });
+    expect([...(await mirrorRows(store, TABLE)).keys()].sort()).toEqual(['a', 'b']);
+    const counts = await conformanceCounts(store, STREAM);
+    expect(counts).toMatchObject({ 'C36:redirect': 2 });
+    expect(counts['C7']).toBeUndefined();
+    expect(counts['C8:cycle']).toBeUndefined();
+
+    // Polling goes straight to where the feed now is.
+    clock.advance(10_000);
+    await harvest(store, source, http);
+    expect(feed.served.slice(4)).toEqual([moved]);
+  });
+
+  it('refuses a redirect to another origin (C7:refused) without requesting it', async () => {
+    feed.responses = { '/feed': redirect(302, `http://localhost:${new URL(origin).port}/feed`) };
+    const failure = await failedRun(harvest(store, feedSource(`${origin}/feed`, clock), http));
+    expect(failure.cause).toBeInstanceOf(RpdeFeedError);
+    expect(failure.message).toMatch(/not the feed's nor in allowedOrigins/);
+    expect(feed.served).toEqual(['/feed']);
+    expect(await conformanceCounts(store, STREAM)).toEqual({ 'C7:refused': 1 });
+  });
+
+  it('gives up after 5 redirects (C1) instead of following a redirect loop', async () => {
+    feed.responses = { '/a': redirect(307, '/b'), '/b': redirect(307, '/a') };
+    const failure = await failedRun(harvest(store, feedSource(`${origin}/a`, clock), http));
+    expect(failure.status).toBe('backoff');
+    expect(failure.message).toMatch(/more than 5 redirects/);
+    expect(feed.served).toEqual(['/a', '/b', '/a', '/b', '/a', '/b']);
+    expect(await conformanceCounts(store, STREAM)).toEqual({ 'C36:redirect': 5, C1: 1 });
   });
 });
