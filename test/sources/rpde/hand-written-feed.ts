@@ -20,6 +20,8 @@ export class HandWrittenFeed {
   pages: Record<string, unknown> = {};
   responses: Record<string, Served> = {};
   headers: Record<string, string> = { 'content-type': 'application/json' };
+  /** Headers of one page's response, over `headers`. */
+  pageHeaders: Record<string, Record<string, string>> = {};
 
   private readonly server: Server;
   private originText = '';
@@ -46,6 +48,26 @@ export class HandWrittenFeed {
     return this.originText;
   }
 
+  /**
+   * Serves `pages` (none empty) as one feed from `/feed`, each `next` built from the page's last
+   * item as the spec asks, then an empty last page. Returns the request target of every page, the last included.
+   */
+  serveChain(pages: readonly (readonly Record<string, unknown>[])[]): string[] {
+    const targets = ['/feed'];
+    pages.forEach((items) => {
+      const last = items.at(-1);
+      if (last === undefined) throw new Error('serveChain: every page needs an item to build its next from');
+      targets.push(`/feed?afterTimestamp=${encodeURIComponent(String(last['modified']))}&afterId=${encodeURIComponent(String(last['id']))}`);
+    });
+    this.pages = {};
+    pages.forEach((items, index) => {
+      this.pages[targets[index] as string] = { next: `${this.origin}${targets[index + 1]}`, items, license: 'x' };
+    });
+    const end = targets.at(-1) as string;
+    this.pages[end] = { next: `${this.origin}${end}`, items: [], license: 'x' };
+    return targets;
+  }
+
   close(): Promise<void> {
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
@@ -59,7 +81,7 @@ export class HandWrittenFeed {
     }
     const page = this.pages[target];
     if (page === undefined) return { status: 404, headers: this.headers, body: JSON.stringify({ error: 'no page' }) };
-    return { status: 200, headers: this.headers, body: JSON.stringify(page) };
+    return { status: 200, headers: { ...this.headers, ...this.pageHeaders[target] }, body: JSON.stringify(page) };
   }
 }
 
