@@ -165,53 +165,65 @@ describe('RPDE mirror convergence', () => {
   });
 
   it('survives kill -9 of the harvesting process at random moments: the harvest then completes exactly', async () => {
-    const publisher = await startRpdePublisher({ items: 3000, pageSize: 250, modifiedBase: 16868761346890000001n });
-    const dir = mkdtempSync(join(tmpdir(), 'dss-rpde-kill-'));
-    const path = join(dir, 'sync.db');
-    const ids = [...publisher.feed.liveItems().keys()];
-    // Slow pages keep the child mid-harvest long enough to be killed there.
-    publisher.injectFault({ type: 'slowBody', delayMs: 2, chunkBytes: 16_384 }, { times: Infinity });
-    try {
-      for (let kill = 0; kill < 3; kill += 1) {
-        const served = publisher.requests.length;
-        const child = spawn(process.execPath, ['--import', 'tsx', 'test/sources/rpde/harvest-child.ts', publisher.url, path], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let output = '';
-        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-        const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
-        // Kill once it is into the feed: after one to three more pages, at a random moment.
-        const pagesIn = 1 + Math.floor(Math.random() * 3);
-        while (publisher.requests.length < served + pagesIn && child.exitCode === null) {
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        }
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 30));
-        child.kill('SIGKILL');
-        const ended = await exited;
-        expect(ended, output).toBe('SIGKILL');
-        // The publisher moves on meanwhile: updates and deletes across the feed.
-        publisher.feed.upsertMany(ids.slice(kill * 100, kill * 100 + 40).map((id) => ({ id })));
-        publisher.feed.deleteMany(ids.slice(2000 + kill * 50, 2000 + kill * 50 + 20));
-      }
-      publisher.clearFaults();
+    // The kill moments come from fast-check, so a failure prints the seed; KILL_SEED=<seed> replays
+    // the same plan (the kill still lands wherever the child is at that moment).
+    const kills = fc.array(fc.record({ pagesIn: fc.integer({ min: 1, max: 3 }), thenMs: fc.integer({ min: 0, max: 30 }) }), {
+      minLength: 3,
+      maxLength: 3,
+    });
+    const seed = process.env['KILL_SEED'];
+    await fc.assert(
+      fc.asyncProperty(kills, async (plan) => {
+        const publisher = await startRpdePublisher({ items: 3000, pageSize: 250, modifiedBase: 16868761346890000001n });
+        const dir = mkdtempSync(join(tmpdir(), 'dss-rpde-kill-'));
+        const path = join(dir, 'sync.db');
+        const ids = [...publisher.feed.liveItems().keys()];
+        // Slow pages keep the child mid-harvest long enough to be killed there.
+        publisher.injectFault({ type: 'slowBody', delayMs: 2, chunkBytes: 16_384 }, { times: Infinity });
+        try {
+          for (const [kill, { pagesIn, thenMs }] of plan.entries()) {
+            const served = publisher.requests.length;
+            const child = spawn(process.execPath, ['--import', 'tsx', 'test/sources/rpde/harvest-child.ts', publisher.url, path], {
+              stdio: ['ignore', 'pipe', 'pipe'],
+            });
+            let output = '';
+            child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+            child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+            const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+            // Kill once it is into the feed: after `pagesIn` more pages, `thenMs` later.
+            while (publisher.requests.length < served + pagesIn && child.exitCode === null) {
+              await new Promise((resolve) => setTimeout(resolve, 5));
+            }
+            await new Promise((resolve) => setTimeout(resolve, thenMs));
+            child.kill('SIGKILL');
+            const ended = await exited;
+            expect(ended, output).toBe('SIGKILL');
+            // The publisher moves on meanwhile: updates and deletes across the feed.
+            publisher.feed.upsertMany(ids.slice(kill * 100, kill * 100 + 40).map((id) => ({ id })));
+            publisher.feed.deleteMany(ids.slice(2000 + kill * 50, 2000 + kill * 50 + 20));
+          }
+          publisher.clearFaults();
 
-      const store = new SqliteStore({ path, staleLockAfterMs: 1 });
-      await store.open();
-      const http = createHttpClient({ maxRetries: 0 });
-      try {
-        const clock = new TestClock();
-        expect((await cursorOf(store, STREAM))?.['next']).toBeDefined();
-        await harvest(store, feedSource(publisher.url, clock), http);
-        expect((await cursorOf(store, STREAM))?.['atEnd']).toBe(true);
-        await expectMirrorOf(store, TABLE, publisher.feed.liveItems());
-      } finally {
-        await http.close();
-        await store.close();
-      }
-    } finally {
-      await publisher.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+          const store = new SqliteStore({ path, staleLockAfterMs: 1 });
+          await store.open();
+          const http = createHttpClient({ maxRetries: 0 });
+          try {
+            const clock = new TestClock();
+            expect((await cursorOf(store, STREAM))?.['next']).toBeDefined();
+            await harvest(store, feedSource(publisher.url, clock), http);
+            expect((await cursorOf(store, STREAM))?.['atEnd']).toBe(true);
+            await expectMirrorOf(store, TABLE, publisher.feed.liveItems());
+          } finally {
+            await http.close();
+            await store.close();
+          }
+        } finally {
+          await publisher.close();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }),
+      // One plan per run (each spawns three children); no shrinking, which would replay it many times.
+      { numRuns: 1, endOnFailure: true, ...(seed === undefined ? {} : { seed: Number(seed) }) },
+    );
   });
 });

@@ -10,10 +10,11 @@ export function formatStatusTable(reports: readonly StreamReport[]): string {
     formatCursor(report.cursor),
     String(report.rowsUpserted),
     String(report.rowsDeleted),
+    formatConformance(report.details),
     report.lastError ?? '',
   ]);
-  const header = ['STREAM', 'STATUS', 'LAST SUCCESS', 'CURSOR', 'UPSERTED', 'DELETED', 'LAST ERROR'];
-  const limits = [60, 18, 24, 48, 10, 10, 80];
+  const header = ['STREAM', 'STATUS', 'LAST SUCCESS', 'CURSOR', 'UPSERTED', 'DELETED', 'CONFORMANCE', 'LAST ERROR'];
+  const limits = [60, 18, 24, 48, 10, 10, 60, 80];
   const cut = (text: string, limit: number) => (text.length > limit ? `${text.slice(0, limit - 1)}…` : text);
   const table = [header, ...rows].map((row) => row.map((cell, index) => cut(cell, limits[index] ?? 40)));
   const widths = header.map((_, index) => Math.max(...table.map((row) => (row[index] ?? '').length)));
@@ -28,4 +29,35 @@ function formatCursor(cursor: unknown): string {
       .join(' ');
   }
   return JSON.stringify(cursor);
+}
+
+/**
+ * A stream's conformance findings (`details.conformance`, kept by sources that check their remote,
+ * such as RPDE feeds) in one cell: `err C8(1) C26(3); warn C3(5); info 2`. Errors and warnings name
+ * their checks, most urgent first, since those are what an operator reports to a publisher; `-`
+ * when the source keeps none, `ok` when it found nothing.
+ */
+function formatConformance(details: unknown): string {
+  const conformance = isRecord(details) ? details['conformance'] : undefined;
+  if (!isRecord(conformance)) return '-';
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  let infos = 0;
+  for (const [check, finding] of Object.entries(conformance)) {
+    if (!isRecord(finding)) continue;
+    const named = `${check}(${typeof finding['count'] === 'number' ? finding['count'] : '?'})`;
+    if (finding['severity'] === 'error') errors.push(named);
+    else if (finding['severity'] === 'warning') warnings.push(named);
+    else infos += 1;
+  }
+  const parts = [
+    errors.length > 0 ? `err ${errors.join(' ')}` : undefined,
+    warnings.length > 0 ? `warn ${warnings.join(' ')}` : undefined,
+    infos > 0 ? `info ${infos}` : undefined,
+  ].filter((part) => part !== undefined);
+  return parts.length > 0 ? parts.join('; ') : 'ok';
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -83,8 +83,15 @@ export interface UpdateWhereOp {
   readonly where: readonly Condition[];
 }
 
-/** What applying operations did, for metrics and the sync_state totals. */
+/**
+ * What applying operations did, for metrics and the sync_state totals. `updated` is kept apart
+ * from `upserted`: rows changed in place by an updateWhere (an RPDE sweep tombstoning unseen
+ * items, marking old tombstones for pruning) are neither new versions of rows nor deletions, and
+ * adding them to either would misstate what a source wrote.
+ */
 export interface ApplyCounts {
   upserted: number;
   deleted: number;
+  /** Rows changed by updateWhere. */
+  updated: number;
 }

@@ -81,7 +81,7 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
     };
     await store.transaction((tx) => tx.writeState(state));
 
-    const totals: ApplyCounts = { upserted: 0, deleted: 0 };
+    const totals: ApplyCounts = { upserted: 0, deleted: 0, updated: 0 };
     let commits = 0;
     try {
       signal.throwIfAborted();
@@ -93,7 +93,7 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
           const buffered = await bufferUnitStart(events);
           if (buffered.length === 0) break;
           state = await store.transaction(async (tx) => {
-            const unit: ApplyCounts = { upserted: 0, deleted: 0 };
+            const unit: ApplyCounts = { upserted: 0, deleted: 0, updated: 0 };
             for (let index = 0; ; index += 1) {
               let event = buffered[index];
               if (event === undefined) {
@@ -108,8 +108,10 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
                 event.onApplied?.(counts);
                 unit.upserted += counts.upserted;
                 unit.deleted += counts.deleted;
+                unit.updated += counts.updated;
               } else {
-                const changed = unit.upserted + unit.deleted > 0;
+                // Rows updated in place changed the mirror too, though sync_state has no total for them.
+                const changed = unit.upserted + unit.deleted + unit.updated > 0;
                 const next: SyncState = {
                   ...state,
                   cursor: event.cursor,
@@ -123,6 +125,7 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
                 await tx.writeState(next);
                 totals.upserted += unit.upserted;
                 totals.deleted += unit.deleted;
+                totals.updated += unit.updated;
                 return next;
               }
             }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChangeOp } from '../../src/core/ops.js';
+import type { ApplyCounts, ChangeOp } from '../../src/core/ops.js';
 import { initialState, type SyncState } from '../../src/core/sync-state.js';
 import type { Cell, SqlValue, TableSpec } from '../../src/core/tables.js';
 import { LeaseLostError, StoreSchemaError, type Store } from '../../src/store/store.js';
@@ -33,7 +33,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     };
     const obsColumns = obs.columns.map((column) => column.name);
 
-    async function apply(...ops: ChangeOp[]): Promise<{ upserted: number; deleted: number }> {
+    async function apply(...ops: ChangeOp[]): Promise<ApplyCounts> {
       return store.transaction((tx) => tx.apply(ops));
     }
 
@@ -125,13 +125,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       const rows: Cell[][] = [];
       for (const area of ['A', 'B']) for (const freq of ['M', 'Q']) for (const time of ['1', '2']) rows.push([area, freq, time, `${area}${freq}${time}`, null]);
       const counts = await apply({ op: 'ensureTable', spec: obs }, upsertObs(rows));
-      expect(counts).toEqual({ upserted: 8, deleted: 0 });
+      expect(counts).toEqual({ upserted: 8, deleted: 0, updated: 0 });
 
       const deleted = await apply({ op: 'deleteWhere', table: 'obs', keys: [{ FREQ: 'Q', TIME_PERIOD: '1' }, { REF_AREA: 'A', FREQ: 'M' }, { REF_AREA: 'C' }] });
-      expect(deleted).toEqual({ upserted: 0, deleted: 4 });
+      expect(deleted).toEqual({ upserted: 0, deleted: 4, updated: 0 });
       expect((await store.readTable('obs')).map((stored) => stored.OBS_VALUE)).toEqual(['AQ2', 'BM1', 'BM2', 'BQ2']);
 
-      expect(await apply({ op: 'deleteWhere', table: 'obs', keys: [{}] })).toEqual({ upserted: 0, deleted: 4 });
+      expect(await apply({ op: 'deleteWhere', table: 'obs', keys: [{}] })).toEqual({ upserted: 0, deleted: 4, updated: 0 });
       expect(await store.readTable('obs')).toEqual([]);
     });
 
@@ -161,13 +161,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         ]),
       );
       const counts = await apply({ op: 'prune', table: 'obs', keys: [{ REF_AREA: 'A' }], valueColumns: ['OBS_VALUE', 'OBS_STATUS'] });
-      expect(counts).toEqual({ upserted: 0, deleted: 1 });
+      expect(counts).toEqual({ upserted: 0, deleted: 1, updated: 0 });
       expect((await store.readTable('obs')).map((stored) => `${stored.REF_AREA}${stored.FREQ}${stored.TIME_PERIOD}`)).toEqual(['AM2', 'AQ1', 'BM1']);
       await apply({ op: 'prune', table: 'obs', keys: [{}], valueColumns: ['OBS_VALUE'] });
       expect((await store.readTable('obs')).map((stored) => `${stored.REF_AREA}${stored.FREQ}${stored.TIME_PERIOD}`)).toEqual(['AM2']);
     });
 
-    it('updates rows matching every condition of an updateWhere', async () => {
+    it('updates rows matching every condition of an updateWhere and counts them as updated, not upserted', async () => {
       await apply(
         { op: 'ensureTable', spec: obs },
         upsertObs([
@@ -185,7 +185,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           { column: 'TIME_PERIOD', op: '<', value: '3' },
         ],
       });
-      expect(counts.upserted).toBe(1);
+      // Counted apart: an in-place update is neither a new row version nor a deletion.
+      expect(counts).toEqual({ upserted: 0, deleted: 0, updated: 1 });
       expect((await store.readTable('obs')).map((stored) => stored.OBS_STATUS)).toEqual(['gone', 'x', null]);
     });
 
@@ -209,10 +210,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
       await apply({ op: 'ensureTable', spec: items }, upsert(base + 10n, '{"v":10}'));
       // base+9 and base+10 are the same double: only an integer comparison refuses it.
-      expect(await apply(upsert(base + 9n, '{"v":9}'))).toEqual({ upserted: 0, deleted: 0 });
+      expect(await apply(upsert(base + 9n, '{"v":9}'))).toEqual({ upserted: 0, deleted: 0, updated: 0 });
       expect(await store.readTable('items')).toEqual([{ id: 'x', modified: base + 10n, data: '{"v":10}' }]);
-      expect(await apply(upsert(base + 10n, '{"v":"same"}'))).toEqual({ upserted: 1, deleted: 0 });
-      expect(await apply(upsert(base + 11n, '{"v":11}'))).toEqual({ upserted: 1, deleted: 0 });
+      expect(await apply(upsert(base + 10n, '{"v":"same"}'))).toEqual({ upserted: 1, deleted: 0, updated: 0 });
+      expect(await apply(upsert(base + 11n, '{"v":11}'))).toEqual({ upserted: 1, deleted: 0, updated: 0 });
       expect(await store.readTable('items')).toEqual([{ id: 'x', modified: base + 11n, data: '{"v":11}' }]);
     });
 
@@ -231,6 +232,31 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(await store.readTable('titems')).toEqual([{ id: 'x', modified: '2024-05-01', v: 1 }]);
       await apply(upsert('2024-05-02', 3));
       expect(await store.readTable('titems')).toEqual([{ id: 'x', modified: '2024-05-02', v: 3 }]);
+    });
+
+    it('counts only the rows a newer-wins upsert wrote, not those whose stored stamp is newer', async () => {
+      const items: TableSpec = {
+        name: 'stamped',
+        columns: [
+          { name: 'id', type: 'text' },
+          { name: 'modified', type: 'text' },
+        ],
+        primaryKey: ['id'],
+      };
+      // Enough rows for the multi-row statements an engine batches, and a remainder.
+      const ids = Array.from({ length: 130 }, (_, index) => `id${String(index).padStart(3, '0')}`);
+      const upsert = (stamp: (index: number) => string): ChangeOp => ({
+        op: 'upsert',
+        table: 'stamped',
+        columns: ['id', 'modified'],
+        rows: ids.map((id, index) => [id, stamp(index)]),
+        unlessStoredNewer: 'modified',
+      });
+      await apply({ op: 'ensureTable', spec: items }, upsert(() => 'm5'));
+      // Every third row is older than its stored copy: refused, and not counted.
+      const counts = await apply(upsert((index) => (index % 3 === 0 ? 'm4' : 'm6')));
+      expect(counts).toEqual({ upserted: 130 - 44, deleted: 0, updated: 0 });
+      expect((await store.readTable('stamped')).filter((stored) => stored.modified === 'm5')).toHaveLength(44);
     });
 
     it('reads back every column type as written', async () => {

@@ -19,7 +19,7 @@ export const CHECKS = {
   'C5': { severity: 'error', title: 'envelope: next, items or license missing or of the wrong type' },
   'C6': { severity: 'error', title: 'next is not an absolute URL (resolved against the page URL)' },
   'C7': { severity: 'warning', title: 'next goes to another host or path' },
-  'C7:refused': { severity: 'error', title: 'next goes to an origin that is not allowed: not followed' },
+  'C7:refused': { severity: 'error', title: 'next or a redirect goes to an origin that is not allowed: not followed' },
   'C8': { severity: 'error', title: 'self-loop: next equals the page URL while items is not empty' },
   'C8:cycle': { severity: 'error', title: 'cycle: next leads back to a page already read in this run' },
   'C9': { severity: 'warning', title: 'last page: next matches the page URL only after normalisation' },
@@ -45,12 +45,17 @@ export const CHECKS = {
   'C24': { severity: 'error', title: 'duplicate id within one page' },
   'C25': { severity: 'error', title: 'the same id seen twice in one run (pages not publicly cacheable)' },
   'C25:cached': { severity: 'info', title: 'the same id seen twice in one run (publicly cached pages may be stale)' },
-  'C26': { severity: 'error', title: 'modified regresses for an id already seen' },
+  'C26': { severity: 'error', title: 'modified regresses for an id already seen or stored: the older version is not applied' },
+  'C26:form': {
+    severity: 'error',
+    title: 'modified switched between string and integer: stored strings sort after every integer, so those items are not updated until their table is dropped and the stream reset',
+  },
   'C27': { severity: 'warning', title: 'no deleted item seen in a full pass' },
   'C28': { severity: 'warning', title: 'page with fewer than 500 items before the end of the feed' },
   'C29': { severity: 'warning', title: 'unencoded reserved characters in the next URL query' },
   'C30': { severity: 'warning', title: 'JSON-LD keys (@context, @type...) in the envelope' },
   'C31': { severity: 'error', title: 'items vanished without a deleted state (found by a resync)' },
+  'C36:redirect': { severity: 'info', title: 'a page request was redirected (followed: at most 5, within the allowed origins)' },
   'C37': { severity: 'info', title: 'version / feedObjects declared (RPDE 1.1 draft)' },
 } as const satisfies Record<string, { severity: Severity; title: string }>;
 

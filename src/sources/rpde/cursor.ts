@@ -14,7 +14,11 @@ export interface RpdeCursor {
   readonly sweeping: boolean;
   /** Deleted items seen during the sweeping pass (C27: a full pass should see some). */
   readonly passDeleted: number;
-  /** When the last page was committed (ISO): polling politeness, and the downtime that forces a resync. */
+  /**
+   * When the harvest last progressed (ISO): a page moved the cursor on or was the last page. For
+   * polling politeness, and the time without progress that forces a resync; a page that leaves
+   * the cursor where it was (self-loop, cycle, refused origin) does not refresh it.
+   */
   readonly at: string;
   /** `next` is the last page: the feed was caught up at `at`. */
   readonly atEnd: boolean;

@@ -58,6 +58,24 @@ export function upsertItemsOp(table: string, items: readonly RpdeItem[], pass: n
 }
 
 /**
+ * Stamps items as seen by the pass and changes nothing else: the upsert stamps only the rows it
+ * writes, and the newer-wins guard refuses an item older than its stored copy although the feed
+ * still lists it. One statement per item, as the op vocabulary filters by comparison only; it is
+ * needed only for pages with a refused item, which a conformant feed never serves.
+ */
+export function markSeenOps(table: string, items: readonly RpdeItem[], pass: number): ChangeOp[] {
+  return items.map((item) => ({
+    op: 'updateWhere',
+    table,
+    set: { seen_pass: pass },
+    where: [
+      { column: 'id', op: '=', value: item.id },
+      { column: 'seen_pass', op: '<', value: pass },
+    ],
+  }));
+}
+
+/**
  * End of a full pass: items the pass did not see vanished without a `deleted` state (past events
  * pruned by the publisher, deletions older than its retention); tombstone them.
  */

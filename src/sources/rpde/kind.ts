@@ -40,7 +40,7 @@ export const rpdeOptions = z.object({
     .prefault({})
     .describe('Wait after a 503/429 without Retry-After: random between min and max (the RPDE spec says 60-120 minutes).'),
   tombstoneRetention: duration('7d').describe('Deleted items are kept as tombstones this long, then pruned.'),
-  resyncAfter: duration('7d').describe('A feed not reached for this long is re-read in full; items not seen are tombstoned.'),
+  resyncAfter: duration('7d').describe('A feed that made no progress for this long (unreachable, or stuck on a self-loop, cycle or refused next) is re-read in full; items not seen are tombstoned.'),
   allowedOrigins: z
     .array(httpUrl)
     .default([])

@@ -25,12 +25,14 @@ const SEEN_LIMIT = 100_000;
 
 /**
  * The checks that compare a page with its URL, its `next`, its neighbours in the feed and the
- * items seen earlier in the run (C3, C19-C26, C28, C29). They keep what they need between pages;
+ * items seen earlier in the run (C3, C19-C26, C28, C29), and what the store refused (C26). They keep what they need between pages;
  * a new instance per run, seeded with the last position of the previous run.
  */
 export class FeedChecks {
   private readonly seen = new Map<string, { modified: string; kind: string | null }>();
   private previousCount: number | undefined;
+  /** Items of the last checked page already reported (C26) as older than a version seen in this run. */
+  private regressedOnPage = 0;
 
   constructor(
     private readonly report: ConformanceReport,
@@ -53,12 +55,13 @@ export class FeedChecks {
    * newest (a store applying both in one statement may refuse, and the newest wins anyway).
    */
   check(page: PageFacts): RpdeItem[] {
+    this.regressedOnPage = 0;
     this.checkCacheControl(page);
     this.checkNextParams(page);
     const items = newestPerId(page.items);
     if (page.items.length > 0) {
-      this.checkRequestCursor(page);
-      this.checkOrder(page);
+      const repeatsCursor = this.checkRequestCursor(page);
+      this.checkOrder(page, repeatsCursor);
       this.checkAgainstSeen(page, items);
     }
     if (page.itemCount > 0 && this.previousCount !== undefined && this.previousCount < 500) {
@@ -68,6 +71,20 @@ export class FeedChecks {
     const lastItem = page.items.at(-1);
     if (lastItem) this.last = positionOf(lastItem);
     return items;
+  }
+
+  /**
+   * C26 against the stored copies, which only the store sees: its newer-wins guard writes every
+   * item of the page except those older than their stored version. Those already reported as
+   * older than a version seen earlier in this run are not counted twice. Returns how many were refused.
+   */
+  storeRefused(page: URL, offered: number, written: number): number {
+    const refused = Math.max(0, offered - written);
+    const unreported = refused - this.regressedOnPage;
+    if (unreported > 0) {
+      this.report.record('C26', `${unreported} of ${offered} items at ${page.href} are older than their stored copy: not applied`, unreported);
+    }
+    return refused;
   }
 
   private checkCacheControl(page: PageFacts): void {
@@ -121,7 +138,8 @@ export class FeedChecks {
     }
   }
 
-  private checkRequestCursor(page: PageFacts): void {
+  /** C23 against the request URL's cursor; true when it was recorded. */
+  private checkRequestCursor(page: PageFacts): boolean {
     const first = page.items[0] as RpdeItem;
     const params = cursorParams(page.url);
     const repeats =
@@ -129,10 +147,15 @@ export class FeedChecks {
         ? params.afterChangeNumber === first.modified.raw
         : params.afterTimestamp === first.modified.raw && params.afterId === first.id;
     if (repeats) this.report.record('C23', `first item id ${first.id} modified ${first.modified.raw} equals the cursor of ${page.url.href}`);
+    return repeats;
   }
 
-  /** C21 compares the first item with the previous page's last one, C22 the items of the page with each other. */
-  private checkOrder(page: PageFacts): void {
+  /**
+   * C21 compares the first item with the previous page's last one, C22 the items of the page with
+   * each other. A first item repeating the previous page's last one is C23 too, unless already
+   * recorded against the request cursor (usually the same item: one fault, counted once).
+   */
+  private checkOrder(page: PageFacts, repeatsCursor: boolean): void {
     const ids = new Set<string>();
     page.items.forEach((item, i) => {
       if (ids.has(item.id)) this.report.record('C24', `id ${item.id} again at items[${item.index}] of ${page.url.href}`);
@@ -141,11 +164,14 @@ export class FeedChecks {
       if (before === undefined) return;
       const check = i === 0 ? 'C21' : 'C22';
       const where = () => (i === 0 ? "the previous page's last item" : `items[${(page.items[i - 1] as RpdeItem).index}]`);
-      if (item.modified.key < before.modified) {
+      if (isStringKey(item.modified.key) !== isStringKey(before.modified)) {
+        // Not an ordering fault to report as C21/C22: the two forms have no common order.
+        this.report.record('C26:form', `id ${item.id} modified ${item.modified.raw} after ${where()} (id ${before.id}) had a modified of the other form, ${page.url.href}`);
+      } else if (item.modified.key < before.modified) {
         this.report.record(check, `id ${item.id} modified ${item.modified.raw} comes after ${where()} (id ${before.id}), ${page.url.href}`);
       } else if (item.modified.key === before.modified && item.id < before.id) {
         this.report.record(`${check}:id`, `id ${item.id} comes after ${where()} (id ${before.id}) at equal modified ${item.modified.raw}, ${page.url.href}`);
-      } else if (i === 0 && item.modified.key === before.modified && item.id === before.id) {
+      } else if (i === 0 && !repeatsCursor && item.modified.key === before.modified && item.id === before.id) {
         this.report.record('C23', `first item id ${item.id} repeats the previous page's last item, ${page.url.href}`);
       }
     });
@@ -158,6 +184,7 @@ export class FeedChecks {
       const before = this.seen.get(item.id);
       if (before !== undefined) {
         if (item.modified.key < before.modified) {
+          this.regressedOnPage += 1;
           this.report.record('C26', `id ${item.id}: modified ${item.modified.raw} is older than one seen earlier in this run, at ${page.url.href}`);
         } else if (item.modified.key === before.modified) {
           this.report.record(cacheable ? 'C25:cached' : 'C25', `id ${item.id} (modified ${item.modified.raw}) seen twice, again at ${page.url.href}`);
@@ -172,6 +199,11 @@ export class FeedChecks {
       }
     }
   }
+}
+
+/** String `modified` keys (`s...`) sort after every integer key (modified-key.ts). */
+function isStringKey(key: string): boolean {
+  return key.startsWith('s');
 }
 
 function positionOf(item: RpdeItem): ItemPosition {

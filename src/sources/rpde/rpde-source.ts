@@ -4,9 +4,10 @@ import type { ChangeOp } from '../../core/ops.js';
 import type { ReadContext, SourceEvent, StreamSource } from '../../core/source.js';
 import { ConformanceReport } from './conformance.js';
 import { cursorJson, readCursor, type RpdeCursor } from './cursor.js';
+import { RpdeFeedError } from './feed-error.js';
 import { resolveNext, normaliseFeedUrl, sameFeedPath, sameFeedUrl } from './feed-url.js';
 import { fetchPage, type FetchedPage, type FetchPageOptions } from './fetch-page.js';
-import { itemsTableSpec, pruneTombstonesOps, sweepUnseenOp, upsertItemsOp } from './items-table.js';
+import { itemsTableSpec, markSeenOps, pruneTombstonesOps, sweepUnseenOp, upsertItemsOp } from './items-table.js';
 import { decodePage, RpdePageError } from './page.js';
 import { FeedChecks } from './page-checks.js';
 
@@ -22,7 +23,7 @@ export interface RpdeFeedSettings {
   readonly pollIntervalMs: number;
   readonly retryAfterDefault: { readonly minMs: number; readonly maxMs: number };
   readonly tombstoneRetentionMs: number;
-  /** A cursor last committed longer ago than this is not trusted: deletions may have been missed. */
+  /** A cursor that has not progressed for longer than this is not trusted: deletions may have been missed. */
   readonly resyncAfterMs: number;
   /** Origins besides the feed's own that `next` may lead to. */
   readonly allowedOrigins: readonly string[];
@@ -30,14 +31,6 @@ export interface RpdeFeedSettings {
   readonly pruneEveryMs?: number;
   readonly now?: () => Date;
   readonly random?: () => number;
-}
-
-/** A feed that cannot make progress (self-loop, cycle, `next` to a refused origin): retrying later may help. */
-export class RpdeFeedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RpdeFeedError';
-  }
 }
 
 export const MIN_POLL_INTERVAL_MS = 8_000;
@@ -113,11 +106,15 @@ export class RpdeFeedSource implements StreamSource {
         visited.add(normaliseFeedUrl(url));
         let headers: Readonly<Record<string, string>>;
         let page;
+        /** Where the page came from: `url`, or where its redirects led. */
+        let servedAt: string;
         try {
           const fetched = await (prefetch?.url === url ? prefetch.page : fetchPage(url, fetchOptions));
           prefetch = undefined;
           headers = fetched.headers;
-          page = decodePage(fetched.text, url, report);
+          servedAt = fetched.url;
+          visited.add(normaliseFeedUrl(servedAt));
+          page = decodePage(fetched.text, servedAt, report);
         } catch (error) {
           // Keep what was learnt about the feed (C1, C4...) even though the cursor cannot move.
           if (!signal.aborted) yield { type: 'checkpoint', cursor: committed, details: details() };
@@ -125,18 +122,19 @@ export class RpdeFeedSource implements StreamSource {
         }
         pages += 1;
 
-        const requestUrl = new URL(url);
-        const resolved = resolveNext(page.next, url);
+        const requestUrl = new URL(servedAt);
+        const resolved = resolveNext(page.next, servedAt);
         if (resolved === undefined) {
-          report.record('C6', `next ${JSON.stringify(page.next)} is not an http(s) URL, at ${url}`);
+          report.record('C6', `next ${JSON.stringify(page.next)} is not an http(s) URL, at ${servedAt}`);
           yield { type: 'checkpoint', cursor: committed, details: details() };
-          throw new RpdePageError(`page ${url}: next ${JSON.stringify(page.next)} is not an http(s) URL`);
+          throw new RpdePageError(`page ${servedAt}: next ${JSON.stringify(page.next)} is not an http(s) URL`);
         }
         if (resolved.relative) report.record('C6', `next ${JSON.stringify(page.next)} resolved to ${resolved.url.href}`);
-        const nextIsSelf = sameFeedUrl(resolved.url, requestUrl);
+        // A redirected page may name either URL as its own (research/rpde.md §6.2).
+        const nextIsSelf = sameFeedUrl(resolved.url, requestUrl) || sameFeedUrl(resolved.url, url);
         const isLast = page.itemCount === 0 && nextIsSelf;
-        if (isLast && page.next !== url) report.record('C9', `last page ${url} gives next ${page.next}`);
-        if (page.itemCount === 0 && !nextIsSelf) report.record('C10', `empty page ${url}`);
+        if (isLast && page.next !== url && page.next !== servedAt) report.record('C9', `last page ${servedAt} gives next ${page.next}`);
+        if (page.itemCount === 0 && !nextIsSelf) report.record('C10', `empty page ${servedAt}`);
         const stuck = this.navigationProblem(page.itemCount, nextIsSelf, isLast, requestUrl, resolved.url, visited, report);
 
         const items = checks.check({
@@ -154,13 +152,14 @@ export class RpdeFeedSource implements StreamSource {
           ops.push({ op: 'ensureTable', spec: itemsTableSpec(this.table) });
           tableReady = true;
         }
-        if (items.length > 0) ops.push(upsertItemsOp(this.table, items, cursor.pass, nowIso));
         const deleted = items.reduce((count, item) => count + (item.state === 'deleted' ? 1 : 0), 0);
         let next: RpdeCursor = {
           ...cursor,
           // Verbatim: publishers encode cursors their own way, and only they can read them back.
           next: stuck !== undefined ? url : resolved.relative ? resolved.url.href : page.next,
-          at: nowIso,
+          // A stuck page is committed (its items are good) but is no progress: a feed stuck for
+          // longer than the deleted-item retention has lost deletions and needs a resync as well.
+          at: stuck !== undefined ? cursor.at : nowIso,
           atEnd: isLast,
           passDeleted: cursor.sweeping ? cursor.passDeleted + deleted : 0,
           last: checks.lastPosition ?? null,
@@ -178,13 +177,27 @@ export class RpdeFeedSource implements StreamSource {
           prefetch = { url: next.next, page: request };
         }
         if (ops.length > 0) yield { type: 'changes', ops };
+        if (items.length > 0) {
+          let written = 0;
+          yield {
+            type: 'changes',
+            ops: [upsertItemsOp(this.table, items, cursor.pass, nowIso)],
+            onApplied: (counts) => {
+              written = counts.upserted;
+            },
+          };
+          // The feed still lists the items whose version was refused: unstamped, the sweep would tombstone them.
+          if (checks.storeRefused(requestUrl, items.length, written) > 0) {
+            yield { type: 'changes', ops: markSeenOps(this.table, items, cursor.pass) };
+          }
+        }
         if (isLast && cursor.sweeping) {
           let vanished = 0;
           yield {
             type: 'changes',
             ops: [sweepUnseenOp(this.table, cursor.pass, nowIso)],
             onApplied: (counts) => {
-              vanished = counts.upserted + counts.deleted;
+              vanished = counts.updated;
             },
           };
           const passStart = new Date(cursor.pass).toISOString();
@@ -238,8 +251,8 @@ export class RpdeFeedSource implements StreamSource {
     // An interrupted full pass is restarted too: tombstones of items it saw early may have expired.
     if (sinceMs > this.settings.resyncAfterMs) {
       log.warn(
-        { feed: this.feedUrl, lastReached: committed.at },
-        'RPDE feed not reached for longer than the deleted-item retention: full pass (resync)',
+        { feed: this.feedUrl, lastProgress: committed.at },
+        'RPDE feed made no progress for longer than the deleted-item retention (unreachable or stuck): full pass (resync)',
       );
       return fullPass(committed);
     }
@@ -269,7 +282,10 @@ export class RpdeFeedSource implements StreamSource {
       report.record('C7:refused', `next ${next.href} from ${pageUrl.href}`);
       return `next ${next.href} leaves the feed's origin ${pageUrl.origin} and is not in allowedOrigins; not followed (C7)`;
     }
-    if (!sameFeedPath(this.base, next)) report.record('C7', `next ${next.href} from ${pageUrl.href} leaves ${this.feedUrl}`);
+    // Compared with the page too: a feed whose base URL redirects elsewhere pages on from there.
+    if (!sameFeedPath(this.base, next) && !sameFeedPath(pageUrl, next)) {
+      report.record('C7', `next ${next.href} from ${pageUrl.href} leaves ${this.feedUrl}`);
+    }
     if (visited.has(normaliseFeedUrl(next))) {
       report.record('C8:cycle', `next ${next.href} from ${pageUrl.href} was already read in this run`);
       return `cycle: next ${next.href} leads back to a page already read in this run; not followed (C8)`;

@@ -24,7 +24,7 @@ export class PostgresChangeApplier {
   ) {}
 
   async apply(ops: readonly ChangeOp[]): Promise<ApplyCounts> {
-    const counts: ApplyCounts = { upserted: 0, deleted: 0 };
+    const counts: ApplyCounts = { upserted: 0, deleted: 0, updated: 0 };
     for (const op of ops) {
       switch (op.op) {
         case 'ensureTable':
@@ -49,7 +49,7 @@ export class PostgresChangeApplier {
           counts.deleted += await this.prune(op);
           break;
         case 'updateWhere':
-          counts.upserted += await this.updateWhere(op);
+          counts.updated += await this.updateWhere(op);
           break;
         default:
           throw new Error(`unknown change operation ${JSON.stringify((op as { op: unknown }).op)}`);

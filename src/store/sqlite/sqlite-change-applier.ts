@@ -27,7 +27,7 @@ export class SqliteChangeApplier {
   ) {}
 
   apply(ops: readonly ChangeOp[]): ApplyCounts {
-    const counts: ApplyCounts = { upserted: 0, deleted: 0 };
+    const counts: ApplyCounts = { upserted: 0, deleted: 0, updated: 0 };
     for (const op of ops) {
       switch (op.op) {
         case 'ensureTable':
@@ -52,7 +52,7 @@ export class SqliteChangeApplier {
           counts.deleted += this.prune(op);
           break;
         case 'updateWhere':
-          counts.upserted += this.updateWhere(op);
+          counts.updated += this.updateWhere(op);
           break;
         default:
           throw new Error(`unknown change operation ${JSON.stringify((op as { op: unknown }).op)}`);

@@ -161,12 +161,14 @@ describe('RPDE HTTP policy', () => {
     await expectMirrorOf(store, TABLE, pub.feed.liveItems());
   });
 
-  it('404 and 410 mark the stream gone', async () => {
+  it.each([404, 410])('%i marks the stream gone (C1:404)', async (status) => {
     const pub = await publish({ items: 10 });
-    pub.injectFault({ type: 'status', status: 410 });
+    pub.injectFault({ type: 'status', status });
     const failure = await runFailure(harvest(store, feedSource(pub.url, clock), http));
     expect(failure.cause).toBeInstanceOf(StreamGoneError);
+    expect(failure.status).toBe('gone');
     expect((await store.readState(STREAM))?.status).toBe('gone');
+    expect(await conformanceCounts(store, STREAM)).toEqual({ 'C1:404': 1 });
   });
 
   it('a 500, a 403, an HTML 200 and a cut body fail the run without moving the cursor or touching the mirror', async () => {

@@ -4,6 +4,7 @@ import { createHttpClient, type UndiciHttpClient } from '../../../src/http/undic
 import { startRpdePublisher, type RpdePublisher } from '../../../src/simulators/rpde/publisher.js';
 import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
 import { tempSqliteStore } from '../../helpers/stores.js';
+import { HandWrittenFeed, updated } from './hand-written-feed.js';
 import { conformanceCounts, cursorOf, DAY, expectMirrorOf, feedSource, harvest, mirrorRows, TestClock } from './harness.js';
 
 const TABLE = 'test_session_series_items';
@@ -50,7 +51,7 @@ function lastResync(details: JsonValue | undefined): JsonValue {
 }
 
 describe('RPDE resync', () => {
-  it('re-reads the whole feed when it was not reached for longer than resyncAfter, tombstoning what vanished (C31)', async () => {
+  it('re-reads the whole feed when it was not reached for longer than resyncAfter, tombstoning what vanished (C31) without counting it as upserted', async () => {
     const source = feedSource(publisher.url, clock);
     await harvest(store, source, http);
     const ids = [...publisher.feed.liveItems().keys()];
@@ -66,6 +67,8 @@ describe('RPDE resync', () => {
     expect((await conformanceCounts(store, STREAM))['C31']).toBe(7);
     const state = await store.readState(STREAM);
     expect(lastResync(state?.details)).toMatchObject({ vanished: 7 });
+    // Two passes wrote 250 and 243 item versions; the 7 the sweep tombstoned are C31, not upserts.
+    expect(state).toMatchObject({ rowsUpserted: 250 + 243, rowsDeleted: 0 });
     // The whole feed was read from its start again.
     expect(publisher.requests.filter((request) => request.url === publisher.url)).toHaveLength(2);
   });
@@ -106,5 +109,65 @@ describe('RPDE resync', () => {
     await expectMirrorOf(store, TABLE, publisher.feed.liveItems());
     expect((await conformanceCounts(store, STREAM))['C31']).toBe(4);
     expect((await cursorOf(store, STREAM))?.['sweeping']).toBe(false);
+  });
+});
+
+describe('RPDE resync after the publisher served an older version of a stored item', () => {
+  let feed: HandWrittenFeed;
+  beforeEach(async () => {
+    feed = await HandWrittenFeed.start();
+  });
+  afterEach(() => feed.close());
+
+  function serve(items: readonly unknown[]): void {
+    const last = '/feed?afterTimestamp=101&afterId=y';
+    feed.pages = {
+      '/feed': { next: `${feed.origin}${last}`, items, license: 'x' },
+      [last]: { next: `${feed.origin}${last}`, items: [], license: 'x' },
+    };
+  }
+
+  it('keeps the item live (the refused version still counts as seen by the pass) and reports the regression (C26)', async () => {
+    serve([updated('x', 100), updated('y', 101)]);
+    const source = feedSource(`${feed.origin}/feed`, clock);
+    await harvest(store, source, http);
+
+    serve([updated('x', 90), updated('y', 101)]);
+    clock.advance(8 * DAY);
+    await harvest(store, source, http);
+
+    expect(lastResync((await store.readState(STREAM))?.details)).toMatchObject({ vanished: 0 });
+    const rows = await mirrorRows(store, TABLE);
+    expect(rows.get('x')).toMatchObject({ state: 'updated', modified: '100', data: { id: 'x', modified: 100 } });
+    const counts = await conformanceCounts(store, STREAM);
+    expect(counts['C26']).toBe(1);
+    expect(counts['C31']).toBeUndefined();
+  });
+});
+
+describe('RPDE resync of a feed that stopped making progress', () => {
+  let feed: HandWrittenFeed;
+  beforeEach(async () => {
+    feed = await HandWrittenFeed.start();
+  });
+  afterEach(() => feed.close());
+
+  it('re-reads the whole feed once a self-looping page has held the cursor for longer than resyncAfter', async () => {
+    const looping = '/feed?afterTimestamp=2&afterId=b';
+    feed.pages = {
+      '/feed': { next: `${feed.origin}${looping}`, items: [updated('a', 1), updated('b', 2)], license: 'x' },
+      [looping]: { next: `${feed.origin}${looping}`, items: [updated('c', 3)], license: 'x' },
+    };
+    const source = feedSource(`${feed.origin}/feed`, clock);
+    // Retried daily: each run reads the looping page once more and commits it, without progress.
+    for (let day = 0; day <= 7; day += 1) {
+      await expect(harvest(store, source, http)).rejects.toThrow(/self-loop/);
+      clock.advance(DAY);
+    }
+    expect(feed.served.filter((target) => target === '/feed')).toHaveLength(1);
+    expect(feed.served.filter((target) => target === looping)).toHaveLength(8);
+
+    await expect(harvest(store, source, http)).rejects.toThrow(/self-loop/);
+    expect(feed.served.filter((target) => target === '/feed')).toHaveLength(2);
   });
 });
