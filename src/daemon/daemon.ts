@@ -36,7 +36,7 @@ export class Daemon {
   async start(): Promise<{ port: number; host: string }> {
     const { config, kinds, store, http, log } = this.parts;
     this.streams = await expandJobs(config, kinds, http, log, this.expansion.signal);
-    const metrics = new Metrics(() => this.reports());
+    const metrics = new Metrics(() => this.reports(), this.startedAt);
     this.server = createHealthServer({
       pingStore: () => store.ping(),
       reports: () => this.reports(),

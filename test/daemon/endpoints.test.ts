@@ -129,6 +129,22 @@ describe('daemon endpoints over HTTP', () => {
     expect(text).toContain('dss_stream_consecutive_failures{stream="test:demo:0"} 0');
   });
 
+  it('/metrics counts the lag of a stream that never succeeded from the daemon start', async () => {
+    const started = Date.now();
+    running = await startDaemon({ units: 1, failInUnit: 0 });
+    const { base, daemon } = running;
+    await until(async () => (await daemon.reports()).every((r) => r.consecutiveFailures > 0));
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    const text = await (await fetch(`${base}/metrics`)).text();
+    for (const stream of ['test:demo:0', 'test:demo:1']) {
+      const lag = new RegExp(`^dss_stream_lag_seconds\\{stream="${stream}"\\} (\\d+)$`, 'm').exec(text)?.[1];
+      expect(lag, text).toBeDefined();
+      expect(Number(lag)).toBeGreaterThanOrEqual(1);
+      expect(Number(lag)).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 1000));
+    }
+    expect(text).toContain('dss_stream_alerting{stream="test:demo:0"} 0');
+  });
+
   it('unknown paths are 404 and other methods 405', async () => {
     running = await startDaemon({ units: 1 });
     expect((await fetch(`${running.base}/nope`)).status).toBe(404);
