@@ -5,8 +5,10 @@ import { createCliContext, type CliContext } from './cli/context.js';
 import { runDemo } from './cli/demo.js';
 import { formatStatusTable } from './cli/status-table.js';
 import { Daemon } from './daemon/daemon.js';
+import type { Scrubber } from './daemon/secret-scrubber.js';
 import { buildReports } from './daemon/stream-status.js';
 import { expandJobs, ms } from './daemon/streams.js';
+import { redactSecretParameters } from './http/redact.js';
 import { describeError } from './runner/describe-error.js';
 import { runStream } from './runner/run-stream.js';
 import type { Store } from './store/store.js';
@@ -23,7 +25,7 @@ program
   .command('run')
   .description('run the daemon: sync every stream on its schedule and serve /healthz, /readyz, /status, /metrics')
   .action(async () => {
-    const context = await createCliContext(configFile());
+    const context = await loadContext();
     const store = await context.openStore();
     const daemon = new Daemon({ ...parts(context), store });
     let stopping: Promise<boolean> | undefined;
@@ -48,7 +50,7 @@ program
   .description('sync the named streams (or jobs, or all when none is named) once, then exit; non-zero if any failed')
   .argument('[names...]', 'stream ids or job ids')
   .action(async (names: string[]) => {
-    const context = await createCliContext(configFile());
+    const context = await loadContext();
     const store = await context.openStore();
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort(new Error('interrupted')));
@@ -84,7 +86,7 @@ program
   .description('show every stream: status, cursor, last success, counts, last error')
   .option('--json', 'print JSON instead of a table')
   .action(async (options: { json?: boolean }) => {
-    const context = await createCliContext(configFile());
+    const context = await loadContext();
     const store = await context.openStore({ readOnly: true });
     try {
       // From the store alone: expanding jobs could mean network requests (RPDE discovery).
@@ -111,7 +113,7 @@ program
   .description('forget a stream\'s cursor: its next run is a full load that rebuilds its tables')
   .argument('<stream>', 'stream id (see `status`)')
   .action(async (streamId: string) => {
-    const context = await createCliContext(configFile());
+    const context = await loadContext();
     const store = await context.openStore();
     try {
       const state = await store.readState(streamId);
@@ -129,7 +131,7 @@ program
   .command('check-config')
   .description('validate the config and print one line per problem; exit non-zero if there is any')
   .action(async () => {
-    const context = await createCliContext(configFile());
+    const context = await loadContext();
     const jobs = context.loaded.config.jobs;
     process.stdout.write(`${configFile()}: ok (${jobs.length} job${jobs.length === 1 ? '' : 's'})\n`);
   });
@@ -145,6 +147,19 @@ program
 
 class UsageError extends Error {}
 
+/**
+ * The error line printed on the way out goes through the same scrubber as the logs: a secret
+ * substituted into a URL (a catalog path, a password) is quoted by the error that names it. Until
+ * the config is loaded no secret value is known, and only secret query parameters are hidden.
+ */
+let scrub: Scrubber = redactSecretParameters;
+
+async function loadContext(): Promise<CliContext> {
+  const context = await createCliContext(configFile());
+  scrub = context.scrub;
+  return context;
+}
+
 function configFile(): string {
   return program.opts<{ config: string }>().config;
 }
@@ -158,6 +173,6 @@ program.parseAsync(process.argv).catch((error: unknown) => {
     process.stderr.write(`${error.problems.map((problem) => `${error.file}: ${problem}`).join('\n')}\n`);
     process.exit(2);
   }
-  process.stderr.write(`dataspace-sync: ${describeError(error)}\n`);
+  process.stderr.write(`dataspace-sync: ${scrub(describeError(error))}\n`);
   process.exit(error instanceof UsageError ? 2 : 1);
 });
