@@ -56,10 +56,22 @@ program
     process.once('SIGINT', () => controller.abort(new Error('interrupted')));
     process.once('SIGTERM', () => controller.abort(new Error('terminated')));
     try {
-      const streams = await expandJobs(context.loaded.config, context.kinds, context.http, context.log, controller.signal);
+      const { streams, failures } = await expandJobs(context.loaded.config, context.kinds, {
+        http: context.http,
+        log: context.log,
+        signal: controller.signal,
+      });
+      for (const { job, error } of failures) {
+        context.log.error({ job: job.id, err: describeError(error) }, `job ${job.id} could not be expanded into streams; they are not synced`);
+      }
       const chosen = names.length === 0 ? streams : streams.filter((s) => names.includes(s.id) || names.includes(s.jobId));
-      const unknown = names.filter((name) => !streams.some((s) => s.id === name || s.jobId === name));
-      if (unknown.length > 0) throw new UsageError(`no stream or job named ${unknown.join(', ')}; see \`dataspace-sync status\``);
+      const unexpanded = failures.filter(({ job }) => names.length === 0 || names.includes(job.id));
+      const unknown = names.filter((name) => !streams.some((s) => s.id === name || s.jobId === name) && !unexpanded.some(({ job }) => job.id === name));
+      if (unknown.length > 0) {
+        // A stream of a job that could not be expanded is unknown too: say so rather than "no such stream".
+        const hint = failures.length > 0 ? ` (or it belongs to job ${failures.map(({ job }) => job.id).join(', ')}, which could not be expanded)` : '';
+        throw new UsageError(`no stream or job named ${unknown.join(', ')}${hint}; see \`dataspace-sync status\``);
+      }
       let failed = 0;
       const queue = [...chosen];
       const worker = async () => {
@@ -75,6 +87,11 @@ program
         }
       };
       await Promise.all(Array.from({ length: Math.min(context.loaded.config.concurrency, chosen.length) }, worker));
+      if (unexpanded.length > 0) {
+        throw new Error(
+          unexpanded.map(({ job, error }) => `job ${job.id} could not be expanded into streams: ${describeError(error)}`).join('; '),
+        );
+      }
       process.exitCode = failed > 0 ? 1 : 0;
     } finally {
       await store.close();

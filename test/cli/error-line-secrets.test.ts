@@ -27,7 +27,7 @@ describe('the CLI error line', () => {
     expect(result.stdout).not.toContain(TOKEN);
     expect(result.stderr).not.toContain(TOKEN);
     const last = result.stderr.trim().split('\n').at(-1);
-    expect(last).toMatch(/^dataspace-sync: .*catalog/);
+    expect(last).toMatch(/^dataspace-sync: job catalog could not be expanded into streams: /);
     expect(last).toContain('http://127.0.0.1:1/catalog/***.jsonld');
   });
 });
