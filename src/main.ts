@@ -25,24 +25,39 @@ program
   .command('run')
   .description('run the daemon: sync every stream on its schedule and serve /healthz, /readyz, /status, /metrics')
   .action(async () => {
+    // Installed before anything else: node as PID 1 (in a container) ignores a signal it has no
+    // handler for, so a SIGTERM during start-up would be lost and `docker stop` would end in SIGKILL.
+    let requested: string | undefined;
+    let stop: ((signal: string) => void) | undefined = undefined;
+    const onSignal = (signal: string) => (stop ? stop(signal) : (requested ??= signal));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
     const context = await loadContext();
+    if (requested) return;
     const store = await context.openStore();
+    if (requested) return store.close();
     const daemon = new Daemon({ ...parts(context), store });
-    let stopping: Promise<boolean> | undefined;
-    const stop = (signal: string) => {
+    let stopping = false;
+    stop = (signal) => {
       if (stopping) return;
+      stopping = true;
       context.log.info({ signal }, 'stopping');
       const bound = ms(context.loaded.config.shutdownTimeout);
       // A hard deadline, in case something ignores the abort: exit rather than hang past the bound.
       setTimeout(() => process.exit(1), bound + 5_000).unref();
-      stopping = daemon.stop().then((clean) => {
+      void daemon.stop().then((clean) => {
         process.exitCode = clean ? 0 : 1;
-        return clean;
       });
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    await daemon.start();
+    try {
+      await daemon.start();
+    } catch (error) {
+      // A stop during start-up makes start give up: that is the requested outcome, not an error.
+      if (stopping) return;
+      // Releases the store (and SQLite's instance lock) so the next start need not wait for it to go stale.
+      await daemon.stop().catch(() => undefined);
+      throw error;
+    }
   });
 
 program
