@@ -169,6 +169,19 @@ program
   });
 
 program
+  .command('healthcheck')
+  .description("ask the running daemon's /healthz (at the config's server.host and port); exit 0 when it answers 200")
+  .action(async () => {
+    try {
+      process.stdout.write(`${await checkHealth()}: ok\n`);
+    } catch (error) {
+      // Docker reserves exit code 2 for health checks: every failure, a bad config included, is 1.
+      process.stderr.write(`dataspace-sync: ${scrub(error instanceof ConfigError ? error.message : describeError(error))}\n`);
+      process.exitCode = 1;
+    }
+  });
+
+program
   .command('demo')
   .description('sync from local simulators of a .Stat data space and an RPDE feed, change them, sync again')
   .option('--db <file>', 'keep the mirror in this SQLite file (default: a temporary folder)')
@@ -178,6 +191,9 @@ program
   });
 
 class UsageError extends Error {}
+
+/** Below Docker's HEALTHCHECK --timeout (5 s), so a hung daemon is reported by us, not by a kill. */
+const HEALTHCHECK_TIMEOUT_MS = 3_000;
 
 /**
  * The error line printed on the way out goes through the same scrubber as the logs: a secret
@@ -190,6 +206,24 @@ async function loadContext(): Promise<CliContext> {
   const context = await createCliContext(configFile());
   scrub = context.scrub;
   return context;
+}
+
+/** GETs /healthz where the config says the daemon listens; resolves with the URL, rejects with why not. */
+async function checkHealth(): Promise<string> {
+  const { server } = (await loadContext()).loaded.config;
+  if (server.port === 0) throw new Error('server.port is 0 (any free port): there is no known port to check');
+  // A daemon listening on every interface is reached on loopback: the container checks itself.
+  const host = server.host === '0.0.0.0' || server.host === '::' ? '127.0.0.1' : server.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}/healthz`;
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(HEALTHCHECK_TIMEOUT_MS) });
+  } catch (error) {
+    throw new Error(`${url}: no answer`, { cause: error });
+  }
+  await response.body?.cancel();
+  if (response.status !== 200) throw new Error(`${url}: HTTP ${response.status}`);
+  return url;
 }
 
 function configFile(): string {
