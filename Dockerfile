@@ -33,8 +33,10 @@ RUN mkdir -p /data && chown node:node /data && ln -s /data /app/data
 VOLUME ["/data"]
 USER node
 EXPOSE 8080
+# The check reads server.host/port from the same config (DSS_CONFIG included), so a changed port
+# is followed; a different port also needs its own -p mapping.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "dist/main.js", "healthcheck"]
 # Mount your own config over /app/sync.config.json, or point DSS_CONFIG at it.
 ENTRYPOINT ["node", "dist/main.js"]
 CMD ["run"]

@@ -73,7 +73,8 @@ export async function runDemo(options: { db?: string; out?: NodeJS.WritableStrea
     const log = createLogger({ level: 'warn' });
     const http = createHttpClient({ log });
     await store.open();
-    const streams = await expandJobs(config, builtInKinds, http, log, new AbortController().signal);
+    const { streams, failures } = await expandJobs(config, builtInKinds, { http, log, signal: new AbortController().signal });
+    if (failures[0]) throw failures[0].error;
 
     say(`dataspace-sync demo: a .Stat-like data space at ${nsi.url}`);
     say(`                     an RPDE publisher at ${rpde.url}`);

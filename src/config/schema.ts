@@ -30,7 +30,27 @@ const everySchedule = z.strictObject({
   every: duration.describe('Run at this interval, measured from the end of the previous run.'),
 });
 
-export const scheduleSchema = z.union([cronSchedule, everySchedule]);
+const SCHEDULE_SHAPES = '{"every": ...} or {"cron": ..., "tz"?: ...}';
+const SCHEDULE_KEYS = ['every', 'cron', 'tz'];
+
+/**
+ * When neither variant fits, zod only says "Invalid input": it cannot tell which one was meant. The
+ * keys that are present can, so a typo is named like any other unknown key.
+ */
+function scheduleProblem(input: unknown): string {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return `expected ${SCHEDULE_SHAPES}`;
+  const unknown = Object.keys(input).filter((key) => !SCHEDULE_KEYS.includes(key));
+  if (unknown.length > 0) {
+    const keys = unknown.map((key) => JSON.stringify(key)).join(', ');
+    return `unknown key${unknown.length === 1 ? '' : 's'} ${keys}; expected ${SCHEDULE_SHAPES}`;
+  }
+  if ('every' in input && 'cron' in input) return `"every" and "cron" cannot be combined; expected ${SCHEDULE_SHAPES}`;
+  const present = ['every', 'cron'].find((key) => key in input);
+  if (present !== undefined) return `"${present}" must be a string; expected ${SCHEDULE_SHAPES}`;
+  return `expected ${SCHEDULE_SHAPES}`;
+}
+
+export const scheduleSchema = z.union([cronSchedule, everySchedule], { error: (issue) => scheduleProblem(issue.input) });
 export type ScheduleConfig = z.infer<typeof scheduleSchema>;
 
 const sqliteStore = z.strictObject({

@@ -10,7 +10,8 @@ import { createHealthServer, listen } from './http-server.js';
 import { Metrics } from './metrics.js';
 import type { Scrubber } from './secret-scrubber.js';
 import { buildReports, type StreamReport } from './stream-status.js';
-import { expandJobs, ms, type ConfiguredStream } from './streams.js';
+import { PendingJobs, type JobReport } from './pending-jobs.js';
+import { expandJob, expandJobs, ms, type ConfiguredStream } from './streams.js';
 
 export interface DaemonParts {
   readonly config: DaemonConfig;
@@ -26,41 +27,90 @@ export class Daemon {
   private scheduler?: Scheduler;
   private server?: Server;
   private streams: ConfiguredStream[] = [];
+  private pendingJobs?: PendingJobs;
+  private starting?: Promise<unknown>;
+  private stopped = false;
   private readonly startedAt = new Date();
   private readonly expansion = new AbortController();
   readonly owner = `${hostname()}:${process.pid}`;
 
   constructor(private readonly parts: DaemonParts) {}
 
-  /** Expands jobs, starts the endpoints, then the schedules. Resolves with the endpoints' address. */
+  /**
+   * Expands jobs, starts the endpoints, then the schedules. Resolves with the endpoints' address;
+   * rejects if stop() came first. A job that cannot be expanded does not stop the start: it is
+   * retried with backoff while the others run.
+   */
   async start(): Promise<{ port: number; host: string }> {
+    const starting = this.startOnce();
+    this.starting = starting.catch(() => undefined);
+    return starting;
+  }
+
+  private async startOnce(): Promise<{ port: number; host: string }> {
     const { config, kinds, store, http, log } = this.parts;
-    this.streams = await expandJobs(config, kinds, http, log, this.expansion.signal);
-    const metrics = new Metrics(() => this.reports());
+    const ctx = { http, log, signal: this.expansion.signal };
+    const backoff = { initialMs: ms(config.defaults.backoff.initial), maxMs: ms(config.defaults.backoff.max) };
+    const { streams, failures } = await expandJobs(config, kinds, ctx);
+    if (this.stopped) throw new Error('the daemon was stopped while starting');
+    this.streams = streams;
+    const metrics = new Metrics(() => this.reports(), this.startedAt);
     this.server = createHealthServer({
       pingStore: () => store.ping(),
       reports: () => this.reports(),
+      jobs: () => this.jobs(),
       metrics,
       scrub: this.parts.scrub,
       log,
     });
     const address = await listen(this.server, config.server.port, config.server.host);
-    this.scheduler = new Scheduler({
+    const scheduler = new Scheduler({
       store,
       http,
       log,
       concurrency: config.concurrency,
-      backoff: { initialMs: ms(config.defaults.backoff.initial), maxMs: ms(config.defaults.backoff.max) },
+      backoff,
       jitterMs: ms(config.defaults.jitter),
       owner: this.owner,
       observer: metrics,
     });
-    await this.scheduler.start(this.streams);
+    this.scheduler = scheduler;
+    await scheduler.start(this.streams);
+    this.pendingJobs = new PendingJobs({
+      backoff,
+      log,
+      expand: async (job) => {
+        const added = await expandJob(job, config, kinds, ctx, this.streams);
+        if (this.stopped) return;
+        this.streams.push(...added);
+        await scheduler.start(added);
+      },
+    });
+    for (const failure of failures) this.pendingJobs.failed(failure.job, failure.error);
     log.info(
       { streams: this.streams.length, endpoints: `http://${address.address}:${address.port}` },
       'daemon started',
     );
     return { port: address.port, host: address.address };
+  }
+
+  /** Every enabled job; a job that could not be expanded yet carries its last error and next attempt. */
+  jobs(): JobReport[] {
+    const pending = new Map((this.pendingJobs?.reports() ?? []).map((report) => [report.job, report]));
+    return this.parts.config.jobs
+      .filter((job) => job.enabled)
+      .map((job) => {
+        const problem = pending.get(job.id);
+        return {
+          job: job.id,
+          kind: job.kind,
+          expanded: problem === undefined,
+          streams: this.streams.filter((stream) => stream.jobId === job.id).length,
+          failures: problem?.failures ?? 0,
+          lastError: problem?.lastError ?? null,
+          nextAttemptAt: problem?.nextAttemptAt ?? null,
+        };
+      });
   }
 
   async reports(): Promise<StreamReport[]> {
@@ -73,7 +123,12 @@ export class Daemon {
    */
   async stop(): Promise<boolean> {
     const { config, store, log } = this.parts;
+    this.stopped = true;
     this.expansion.abort();
+    // A stop during start-up waits for it to give up (the expansion was just aborted) or finish, so
+    // nothing it opens is left behind.
+    await this.starting;
+    this.pendingJobs?.stop();
     const clean = this.scheduler ? await this.scheduler.stop(ms(config.shutdownTimeout)) : true;
     if (!clean) log.warn('runs did not end within shutdownTimeout; exiting anyway (open transactions roll back)');
     await new Promise<void>((resolve) => {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
+import type { JobReport } from './pending-jobs.js';
 import type { Scrubber } from './secret-scrubber.js';
 import type { StreamReport } from './stream-status.js';
 
@@ -9,6 +10,7 @@ export interface HealthSources {
   /** Rejects when the store does not answer. */
   readonly pingStore: () => Promise<void>;
   readonly reports: () => Promise<StreamReport[]>;
+  readonly jobs: () => readonly JobReport[];
   readonly metrics: Metrics;
   readonly scrub: Scrubber;
   readonly log: Logger;
@@ -46,6 +48,9 @@ async function handle(sources: HealthSources, request: IncomingMessage, response
         problems.push(`store unreachable: ${(error as Error).message}`);
       }
       const reports = problems.length === 0 ? await sources.reports() : [];
+      for (const job of sources.jobs()) {
+        if (!job.expanded) problems.push(`job ${job.job}: could not be expanded into streams (${job.failures} attempts): ${job.lastError}`);
+      }
       for (const report of reports) {
         if (report.alerting) problems.push(`${report.stream}: no successful sync for ${report.lagSeconds ?? 'ever'}${report.lagSeconds === null ? '' : ' s'}`);
       }
@@ -54,7 +59,7 @@ async function handle(sources: HealthSources, request: IncomingMessage, response
       return;
     }
     case '/status': {
-      const body = JSON.stringify({ streams: await sources.reports() }, null, 2);
+      const body = JSON.stringify({ streams: await sources.reports(), jobs: sources.jobs() }, null, 2);
       send(response, 200, 'application/json', sources.scrub(body));
       return;
     }

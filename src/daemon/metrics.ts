@@ -9,7 +9,8 @@ export class Metrics implements RunObserver {
   private readonly rows: Counter<'stream' | 'change'>;
   private readonly duration: Histogram<'stream'>;
 
-  constructor(reports: () => Promise<StreamReport[]>) {
+  /** `startedAt`: the daemon's start, from which a stream that never succeeded is lagging. */
+  constructor(reports: () => Promise<StreamReport[]>, startedAt: Date) {
     this.runs = new Counter({
       name: 'dss_runs_total',
       help: 'Stream runs by outcome (success, failure, gone, interrupted).',
@@ -36,10 +37,10 @@ export class Metrics implements RunObserver {
       registers: [this.registry],
       async collect() {
         this.reset();
-        for (const report of await reports()) {
-          const seconds = report.lagSeconds ?? (report.lastSuccessAt === null ? null : 0);
-          if (seconds !== null) this.set({ stream: report.stream }, seconds);
-        }
+        const sinceStart = Math.max(0, Math.round((Date.now() - startedAt.getTime()) / 1000));
+        // A stream that never succeeded must still show a growing lag, or an alert on this gauge
+        // would never fire for a job broken from its first run.
+        for (const report of await reports()) this.set({ stream: report.stream }, report.lagSeconds ?? sinceStart);
       },
     });
     new Gauge({

@@ -8,7 +8,7 @@ export interface StreamReport {
   readonly kind: string;
   readonly status: StreamStatus | 'never-run';
   readonly cursor: JsonValue;
-  /** Seconds since the last success (or since the daemon started, if it never succeeded). */
+  /** Seconds since the last success; null if it never succeeded (the metric counts from the daemon's start instead). */
   readonly lagSeconds: number | null;
   readonly alerting: boolean;
   readonly lastAttemptAt: string | null;

@@ -10,38 +10,70 @@ export interface ConfiguredStream extends ScheduledStream, KnownStream {}
 
 const COMMON_JOB_KEYS = new Set(['id', 'kind', 'enabled', 'schedules', 'alertAfter', 'runTimeout']);
 
-/** Expands every enabled job of the config into its streams, with schedules and alert thresholds resolved. */
+export type JobConfig = DaemonConfig['jobs'][number];
+
+/** A job that could not be turned into streams (its discovery document unreachable, say). */
+export interface JobExpansionFailure {
+  readonly job: JobConfig;
+  readonly error: unknown;
+}
+
+export interface ExpansionContext {
+  readonly http: HttpClient;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Expands every enabled job of the config into its streams. A job that fails is returned in
+ * `failures` and the others still expand: one unreachable remote must not take every job down
+ * (DESIGN §8). An abort (shutdown) is thrown, not counted as a failure.
+ */
 export async function expandJobs(
   config: DaemonConfig,
   kinds: readonly SourceKind[],
-  http: HttpClient,
-  log: Logger,
-  signal: AbortSignal,
-): Promise<ConfiguredStream[]> {
-  const byKind = new Map(kinds.map((kind) => [kind.kind, kind]));
+  ctx: ExpansionContext,
+): Promise<{ streams: ConfiguredStream[]; failures: JobExpansionFailure[] }> {
   const streams: ConfiguredStream[] = [];
-  const seen = new Map<string, string>();
+  const failures: JobExpansionFailure[] = [];
   for (const job of config.jobs) {
     if (!job.enabled) continue;
-    const kind = byKind.get(job.kind);
-    if (!kind) throw new Error(`job ${job.id}: no source of kind ${job.kind}`);
-    const options = Object.fromEntries(Object.entries(job).filter(([key]) => !COMMON_JOB_KEYS.has(key)));
-    const sources = await kind.expand({ id: job.id, kind: job.kind }, kind.options.parse(options), {
-      http,
-      log: log.child({ job: job.id }),
-      signal,
-    });
-    const configured = (job.schedules ?? config.defaults.schedules).map(toStreamSchedule);
-    const alertAfterMs = ms(job.alertAfter ?? config.defaults.alertAfter);
-    const runTimeoutMs = ms(job.runTimeout ?? config.defaults.runTimeout);
-    for (const source of sources) {
-      const other = seen.get(source.id);
-      if (other !== undefined) throw new Error(`stream ${source.id} is produced by both job ${other} and job ${job.id}`);
-      seen.set(source.id, job.id);
-      const schedules: StreamSchedule[] =
-        job.schedules === undefined && source.pollIntervalMs !== undefined ? [{ everyMs: source.pollIntervalMs }] : configured;
-      streams.push({ source, schedules, runTimeoutMs, id: source.id, jobId: job.id, kind: job.kind, alertAfterMs });
+    try {
+      streams.push(...(await expandJob(job, config, kinds, ctx, streams)));
+    } catch (error) {
+      ctx.signal.throwIfAborted();
+      failures.push({ job, error });
     }
+  }
+  return { streams, failures };
+}
+
+/** One job's streams, with schedules and alert thresholds resolved; `existing` are the other jobs' streams. */
+export async function expandJob(
+  job: JobConfig,
+  config: DaemonConfig,
+  kinds: readonly SourceKind[],
+  ctx: ExpansionContext,
+  existing: readonly ConfiguredStream[],
+): Promise<ConfiguredStream[]> {
+  const kind = kinds.find((candidate) => candidate.kind === job.kind);
+  if (!kind) throw new Error(`job ${job.id}: no source of kind ${job.kind}`);
+  const options = Object.fromEntries(Object.entries(job).filter(([key]) => !COMMON_JOB_KEYS.has(key)));
+  const sources = await kind.expand({ id: job.id, kind: job.kind }, kind.options.parse(options), {
+    http: ctx.http,
+    log: ctx.log.child({ job: job.id }),
+    signal: ctx.signal,
+  });
+  const configured = (job.schedules ?? config.defaults.schedules).map(toStreamSchedule);
+  const alertAfterMs = ms(job.alertAfter ?? config.defaults.alertAfter);
+  const runTimeoutMs = ms(job.runTimeout ?? config.defaults.runTimeout);
+  const streams: ConfiguredStream[] = [];
+  for (const source of sources) {
+    const other = [...existing, ...streams].find((stream) => stream.id === source.id);
+    if (other !== undefined) throw new Error(`stream ${source.id} is produced by both job ${other.jobId} and job ${job.id}`);
+    const schedules: StreamSchedule[] =
+      job.schedules === undefined && source.pollIntervalMs !== undefined ? [{ everyMs: source.pollIntervalMs }] : configured;
+    streams.push({ source, schedules, runTimeoutMs, id: source.id, jobId: job.id, kind: job.kind, alertAfterMs });
   }
   return streams;
 }

@@ -163,7 +163,7 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
  * SDMX delta) fit, so their transaction lasts only as long as the writes; a large one (a full
  * load) opens it early and streams through it, keeping memory flat.
  */
-const BUFFER_ROWS = 20_000;
+export const BUFFER_ROWS = 20_000;
 
 /**
  * Reads a unit's first events outside any transaction, up to its checkpoint or BUFFER_ROWS rows:

@@ -64,11 +64,17 @@ export class Scheduler {
     this.random = options.random ?? Math.random;
   }
 
-  /** Registers the streams and arms their schedules; streams never synced or overdue run at once. */
+  /**
+   * Registers the streams and arms their schedules; streams never synced or overdue run at once.
+   * May be called again with more streams (a job that could only be expanded later).
+   */
   async start(streams: readonly ScheduledStream[]): Promise<void> {
+    if (this.stopped) return;
     const states = new Map((await this.options.store.listStates()).map((state) => [state.streamId, state]));
     const now = Date.now();
+    if (this.stopped) return;
     for (const stream of streams) {
+      if (this.entries.has(stream.source.id)) throw new Error(`stream ${stream.source.id} is already scheduled`);
       const entry: Entry = {
         stream,
         log: this.options.log.child({ stream: stream.source.id }),

@@ -33,6 +33,15 @@ describe('dataspace-sync check-config', () => {
     );
   });
 
+  it('names a typo inside a schedule as an unknown key', async () => {
+    const file = configFile({ defaults: { schedules: [{ evry: '5m' }] }, jobs: [] });
+    const result = await runCli(['check-config', '--config', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      `${file}: defaults.schedules[0]: unknown key "evry"; expected {"every": ...} or {"cron": ..., "tz"?: ...}`,
+    );
+  });
+
   it('names a missing environment variable', async () => {
     const file = configFile({ store: { engine: 'postgres', url: 'postgres://u:${NO_SUCH_PASSWORD_VAR}@db/x' }, jobs: [] });
     const result = await runCli(['check-config', '--config', file], { env: { NO_SUCH_PASSWORD_VAR: undefined } });

@@ -92,6 +92,27 @@ describe('the CLI against the NSI simulator', () => {
     expect(sync.stderr).toMatch(/no stream or job named sdmx:nope/);
   });
 
+  it('`reset` clears one stream\'s cursor, which `status` shows, and refuses an unknown stream', async () => {
+    type Streams = { streams: { stream: string; status: string; cursor: unknown }[] };
+    const target = 'sdmx:stat:TEST:DF_TWO(1.0):data';
+    const before = JSON.parse((await runCli(['status', '--json', '--config', configPath])).stdout) as Streams;
+    expect(before.streams.find((s) => s.stream === target)?.cursor).not.toBeNull();
+
+    const reset = await runCli(['reset', target, '--config', configPath]);
+    expect(reset.stderr).toBe('');
+    expect(reset.code).toBe(0);
+    expect(reset.stdout).toContain(`${target}: cursor cleared`);
+    const after = JSON.parse((await runCli(['status', '--json', '--config', configPath])).stdout) as Streams;
+    expect(after.streams.find((s) => s.stream === target)).toMatchObject({ cursor: null, status: 'idle' });
+    for (const other of after.streams.filter((s) => s.stream !== target)) {
+      expect(other.cursor).toEqual(before.streams.find((s) => s.stream === other.stream)?.cursor);
+    }
+
+    const unknown = await runCli(['reset', 'sdmx:stat:nope', '--config', configPath]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no stream sdmx:stat:nope in the store/);
+  });
+
   it('`run` serves /status and exits 0 soon after SIGTERM', async () => {
     const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', main, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -31,6 +31,23 @@ describe('config validation', () => {
     expect(problemsOf({ sotre: {}, jobs: [] })).toEqual(['(top level): unknown key "sotre" (a typo?)']);
   });
 
+  it('names a typo inside a schedule as an unknown key, with the two shapes a schedule may take', () => {
+    const expected = 'expected {"every": ...} or {"cron": ..., "tz"?: ...}';
+    expect(problemsOf({ defaults: { schedules: [{ evry: '5m' }] }, jobs: [] })).toEqual([
+      `defaults.schedules[0]: unknown key "evry"; ${expected}`,
+    ]);
+    expect(problemsOf({ jobs: [{ id: 'a', kind: 'test', schedules: [{ every: '1h' }, { crn: '0 * * * *', tz: 'UTC' }] }] })).toEqual([
+      `jobs[0].schedules[1]: unknown key "crn"; ${expected}`,
+    ]);
+    expect(problemsOf({ defaults: { schedules: [{ every: '5m', cron: '0 * * * *' }] }, jobs: [] })).toEqual([
+      `defaults.schedules[0]: "every" and "cron" cannot be combined; ${expected}`,
+    ]);
+    expect(problemsOf({ defaults: { schedules: [{ every: 300 }] }, jobs: [] })).toEqual([
+      `defaults.schedules[0]: "every" must be a string; ${expected}`,
+    ]);
+    expect(problemsOf({ defaults: { schedules: ['5m'] }, jobs: [] })).toEqual([`defaults.schedules[0]: ${expected}`]);
+  });
+
   it('reports every problem, one line each, naming the path', () => {
     const problems = problemsOf({
       concurrency: 0,

@@ -4,7 +4,6 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/daemon/logger.js';
 import { createScrubber } from '../../src/daemon/secret-scrubber.js';
 import type { HttpClient } from '../../src/http/client.js';
-import { memoryLogger } from '../helpers/silent-log.js';
 import { tempSqliteStore } from '../helpers/stores.js';
 import { testKind, TestSource, type TestSourceScript } from '../helpers/test-source.js';
 import { Writable } from 'node:stream';
@@ -129,6 +128,22 @@ describe('daemon endpoints over HTTP', () => {
     expect(text).toContain('dss_stream_consecutive_failures{stream="test:demo:0"} 0');
   });
 
+  it('/metrics counts the lag of a stream that never succeeded from the daemon start', async () => {
+    const started = Date.now();
+    running = await startDaemon({ units: 1, failInUnit: 0 });
+    const { base, daemon } = running;
+    await until(async () => (await daemon.reports()).every((r) => r.consecutiveFailures > 0));
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    const text = await (await fetch(`${base}/metrics`)).text();
+    for (const stream of ['test:demo:0', 'test:demo:1']) {
+      const lag = new RegExp(`^dss_stream_lag_seconds\\{stream="${stream}"\\} (\\d+)$`, 'm').exec(text)?.[1];
+      expect(lag, text).toBeDefined();
+      expect(Number(lag)).toBeGreaterThanOrEqual(1);
+      expect(Number(lag)).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 1000));
+    }
+    expect(text).toContain('dss_stream_alerting{stream="test:demo:0"} 0');
+  });
+
   it('unknown paths are 404 and other methods 405', async () => {
     running = await startDaemon({ units: 1 });
     expect((await fetch(`${running.base}/nope`)).status).toBe(404);
@@ -152,34 +167,31 @@ describe('daemon endpoints over HTTP', () => {
     await until(() => logLines.some((line) => line.includes('sync failed')));
     expect(logLines.join('\n')).not.toContain(SECRET);
     expect(logLines.join('\n')).toContain('HTTP 401');
+    expect(logLines.join('\n')).toContain('apikey=***&rows=10 (token ***)');
   });
 });
 
 describe('logger', () => {
-  it('redacts secret keys in logged objects', () => {
-    const { log, lines } = memoryLogger();
-    void log;
+  it('redacts secret keys in logged objects and substituted secrets wherever they appear', async () => {
     const sink: string[] = [];
     const logger = createLogger({
-      secrets: [],
+      secrets: [SECRET],
       destination: new Writable({
         write(chunk, _encoding, done) {
-          sink.push(String(chunk));
+          sink.push(...String(chunk).split('\n').filter(Boolean));
           done();
         },
       }),
     });
-    logger.info({ request: { headers: { authorization: 'Bearer abc' }, apikey: 'k-123456' }, password: 'p4ssw0rd' }, 'x');
+    logger.info({ request: { headers: { authorization: 'Bearer abc' }, apikey: 'k-123456' }, password: 'p4ssw0rd' }, 'by key');
+    logger.error({ err: `GET https://feeds.example/${SECRET}/items failed`, rows: 10 }, 'by value');
     logger.flush();
-    return new Promise<void>((resolve) =>
-      setImmediate(() => {
-        const text = sink.join('');
-        expect(text).not.toContain('Bearer abc');
-        expect(text).not.toContain('k-123456');
-        expect(text).not.toContain('p4ssw0rd');
-        expect(lines).toEqual([]);
-        resolve();
-      }),
-    );
+    await new Promise((resolve) => setImmediate(resolve));
+    const text = sink.join('\n');
+    for (const secret of ['Bearer abc', 'k-123456', 'p4ssw0rd', SECRET]) expect(text).not.toContain(secret);
+    const lines = sink.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ msg: 'by key', password: '***', request: { apikey: '***', headers: { authorization: '***' } } });
+    expect(lines[1]).toMatchObject({ msg: 'by value', err: 'GET https://feeds.example/***/items failed', rows: 10 });
   });
 });

@@ -23,6 +23,14 @@ export interface TestSourceScript {
   failWith?: () => Error;
   /** Before each unit, wait this long (ms), honouring the abort signal. */
   unitDelayMs?: number;
+  /**
+   * Ask for each unit's counts (`onApplied`), so the runner applies its rows at once in an open
+   * transaction instead of buffering them until the checkpoint, as it does for a unit larger than
+   * its buffer: `failInUnit` and `delayInUnitMs` then happen while that transaction is open.
+   */
+  inTransaction?: boolean;
+  /** After each unit's changes, before its checkpoint, wait this long (ms), honouring the abort signal. */
+  delayInUnitMs?: number;
   /** Called when a run starts and ends, for overlap checks. */
   onStart?: () => void;
   onEnd?: () => void;
@@ -36,6 +44,8 @@ export interface TestSourceScript {
 export class TestSource implements StreamSource {
   readonly kind = 'test';
   runs = 0;
+  /** Units whose rows the store reported applied (with `inTransaction`), committed or not. */
+  readonly appliedUnits: number[] = [];
 
   constructor(
     readonly id: string,
@@ -62,7 +72,10 @@ export class TestSource implements StreamSource {
             rows: Array.from({ length: rowsPerUnit }, (_, i) => [n * rowsPerUnit + i, `unit ${n}`]),
           },
         ];
-        yield { type: 'changes', ops };
+        yield this.script.inTransaction
+          ? { type: 'changes', ops, onApplied: () => this.appliedUnits.push(n) }
+          : { type: 'changes', ops };
+        if (this.script.delayInUnitMs) await sleep(this.script.delayInUnitMs, ctx.signal);
         if (this.script.failInUnit === unit) throw this.script.failWith?.() ?? new Error(`scripted failure in unit ${unit}`);
         const cursor: JsonValue = { n: n + 1 };
         yield { type: 'checkpoint', cursor };

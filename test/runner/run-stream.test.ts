@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RetryLaterError, StreamGoneError } from '../../src/core/source.js';
 import type { HttpClient } from '../../src/http/client.js';
-import { runStream, StreamRunError } from '../../src/runner/run-stream.js';
+import { BUFFER_ROWS, runStream, StreamRunError } from '../../src/runner/run-stream.js';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { memoryLogger } from '../helpers/silent-log.js';
 import { tempSqliteStore } from '../helpers/stores.js';
@@ -40,14 +40,43 @@ describe('runStream', () => {
     expect((await store.readTable('items')).map((row) => Number(row.id))).toEqual([0, 1, 2, 3]);
   });
 
-  it('does not advance the cursor when the source throws midway, and keeps earlier checkpoints', async () => {
+  it('does not advance the cursor when the source throws while a unit is still buffered, and keeps earlier checkpoints', async () => {
     const source = new TestSource('t:a', 'a', { units: 3, rowsPerUnit: 2, failInUnit: 1 });
     await expect(run(source)).rejects.toThrow(/t:a: scripted failure in unit 1/);
     const state = await store.readState('t:a');
-    // Unit 0 committed; unit 1's rows were rolled back with it and the cursor stays at unit 0's.
+    // Unit 0 committed; unit 1's rows never left the buffer and the cursor stays at unit 0's.
     expect(state).toMatchObject({ cursor: { n: 1 }, status: 'backoff', consecutiveFailures: 1, rowsUpserted: 2 });
     expect(state?.lastError).toMatch(/scripted failure in unit 1/);
     expect((await store.readTable('items')).map((row) => row.value)).toEqual(['unit 0', 'unit 0']);
+  });
+
+  it('rolls back the open transaction when the source throws after its unit\'s rows were written', async () => {
+    const source = new TestSource('t:a', 'a', { units: 3, rowsPerUnit: 2, failInUnit: 1, inTransaction: true });
+    await expect(run(source)).rejects.toThrow(/t:a: scripted failure in unit 1/);
+    // Unit 1's rows reached the store inside its transaction before the source threw.
+    expect(source.appliedUnits).toEqual([0, 1]);
+    const state = await store.readState('t:a');
+    expect(state).toMatchObject({ cursor: { n: 1 }, status: 'backoff', consecutiveFailures: 1, rowsUpserted: 2 });
+    expect((await store.readTable('items')).map((row) => [Number(row.id), row.value])).toEqual([
+      [0, 'unit 0'],
+      [1, 'unit 0'],
+    ]);
+
+    // The next run starts again from unit 0's cursor and rewrites unit 1 whole.
+    source.script = { units: 1, rowsPerUnit: 2, inTransaction: true };
+    await run(source);
+    expect((await store.readState('t:a'))?.cursor).toEqual({ n: 2 });
+    expect((await store.readTable('items')).map((row) => row.value)).toEqual(['unit 0', 'unit 0', 'unit 1', 'unit 1']);
+  });
+
+  it('rolls back a unit larger than the buffer, streamed through its transaction, when the source throws after it', async () => {
+    const rowsPerUnit = BUFFER_ROWS + 1;
+    const source = new TestSource('t:a', 'a', { units: 2, rowsPerUnit, failInUnit: 1 });
+    await expect(run(source)).rejects.toThrow(/t:a: scripted failure in unit 1/);
+    expect(await store.readState('t:a')).toMatchObject({ cursor: { n: 1 }, status: 'backoff', rowsUpserted: rowsPerUnit });
+    const rows = await store.readTable('items');
+    expect(rows).toHaveLength(rowsPerUnit);
+    expect(rows.every((row) => row.value === 'unit 0')).toBe(true);
   });
 
   it('counts consecutive failures and clears them on success', async () => {
@@ -76,7 +105,7 @@ describe('runStream', () => {
     expect(await store.readState('t:later')).toMatchObject({ consecutiveFailures: 0, status: 'backoff' });
   });
 
-  it('rolls back the open unit when aborted, without counting it as a failure', async () => {
+  it('stops between units when aborted, without counting it as a failure', async () => {
     const controller = new AbortController();
     const source = new TestSource('t:a', 'a', { units: 50, unitDelayMs: 20 });
     setTimeout(() => controller.abort(new Error('shutting down')), 70);
@@ -87,6 +116,23 @@ describe('runStream', () => {
     expect(committed).toBeLessThan(50);
     expect(await store.readTable('items')).toHaveLength(committed * 3);
     expect(state).toMatchObject({ consecutiveFailures: 0, status: 'idle' });
+  });
+
+  it('rolls back the open transaction when aborted mid-unit, without counting it as a failure', async () => {
+    const controller = new AbortController();
+    const source = new TestSource('t:a', 'a', { units: 50, inTransaction: true, delayInUnitMs: 20 });
+    setTimeout(() => controller.abort(new Error('shutting down')), 70);
+    await expect(run(source, controller.signal)).rejects.toMatchObject({ status: 'idle' });
+    const state = await store.readState('t:a');
+    const committed = Number((state?.cursor as { n: number }).n);
+    expect(committed).toBeGreaterThan(0);
+    expect(committed).toBeLessThan(50);
+    // The abort came while the next unit's rows sat in its open transaction: they were written, then rolled back.
+    expect(source.appliedUnits).toHaveLength(committed + 1);
+    const rows = await store.readTable('items');
+    expect(rows).toHaveLength(committed * 3);
+    expect(rows.some((row) => row.value === `unit ${committed}`)).toBe(false);
+    expect(state).toMatchObject({ consecutiveFailures: 0, status: 'idle', rowsUpserted: committed * 3 });
   });
 
   it('refuses a source that ends with changes after its last checkpoint', async () => {

@@ -144,9 +144,9 @@ describe('Scheduler', () => {
     expect((await store.readState('s'))?.consecutiveFailures).toBe(3);
   });
 
-  it('stops within the bound while a run is in flight, rolling the run back', async () => {
+  it('stops within the bound while a run is in flight, rolling back its open transaction', async () => {
     const { sources, ready } = start([
-      { id: 's', script: { units: 100, unitDelayMs: 1_000 }, schedules: [{ everyMs: 60_000 }] },
+      { id: 's', script: { units: 100, inTransaction: true, delayInUnitMs: 1_000 }, schedules: [{ everyMs: 60_000 }] },
     ]);
     await ready;
     await vi.advanceTimersByTimeAsync(5_500);
@@ -159,8 +159,12 @@ describe('Scheduler', () => {
     const committed = Number((state?.cursor as { n: number }).n);
     expect(committed).toBeGreaterThanOrEqual(4);
     expect(committed).toBeLessThanOrEqual(6);
-    expect(await store.readTable('items')).toHaveLength(committed * 3);
-    expect(state?.status).toBe('idle');
+    // The unit in flight had written its rows in its open transaction when the stop came.
+    expect(sources[0]?.appliedUnits).toHaveLength(committed + 1);
+    const rows = await store.readTable('items');
+    expect(rows).toHaveLength(committed * 3);
+    expect(rows.some((row) => row.value === `unit ${committed}`)).toBe(false);
+    expect(state).toMatchObject({ status: 'idle', consecutiveFailures: 0, rowsUpserted: committed * 3 });
   });
 
   it('gives up waiting after the bound when a run ignores the abort', async () => {

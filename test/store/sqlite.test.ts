@@ -37,6 +37,22 @@ describe('SQLite store, single instance', () => {
     return join(root, `single-${counter}`, 'sync.db');
   }
 
+  it('writes in WAL mode with synchronous=FULL, so a commit survives power loss', async () => {
+    const path = newPath();
+    const store = new SqliteStore({ path });
+    await store.open();
+    try {
+      // synchronous is a setting of each connection: only the store's own writing one can tell.
+      const writer = (store as unknown as { db: Database.Database }).db;
+      expect(writer.pragma('synchronous', { simple: true })).toBe(2);
+      const raw = new Database(path, { readonly: true });
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+      raw.close();
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a second daemon on the same file, saying who holds it and since when', async () => {
     const path = newPath();
     const first = new SqliteStore({ path, instanceOwner: 'host-a:111:aaaa' });
