@@ -373,4 +373,32 @@ describe('referential metadata', () => {
     expect(await meta()).toEqual([]);
     expect(dataflowDeletes).toEqual([2]);
   });
+
+  it('D with "*" in a dimension deletes what is attached to any value of it, never what is not attached there', async () => {
+    await applyMeta('R,~,~,~,F,,', 'R,~,B,~,B,,', 'R,A,B,~,AB,,', 'R,C,B,~,CB,,', 'R,A,A,~,AA,,', 'R,A,~,~,A,,');
+    await applyMeta('D,*,B,~,,,');
+    expect(await meta()).toEqual([
+      ['', '', '', 'F', null, null, null],
+      ['', 'B', '', 'B', null, null, null],
+      ['A', '', '', 'A', null, null, null],
+      ['A', 'A', '', 'AA', null, null, null],
+    ]);
+    // With a component marked, only that value goes, and only where the dimension is attached.
+    await applyMeta('R,~,B,~,B,Bea,', 'R,A,~,~,A,Al,');
+    await applyMeta('D,*,,~,*,,');
+    expect(await meta()).toEqual([
+      ['', '', '', 'F', null, null, null],
+      ['', 'B', '', 'B', null, 'Bea', null],
+      ['A', '', '', null, null, 'Al', null],
+    ]);
+  });
+
+  it('D with some attributes marked deletes only those, leaving the attachment\'s other values', async () => {
+    await applyMeta('R,~,B,~,About B,Bea,', 'R,A,B,~,About AB,Al,');
+    await applyMeta('D,~,B,~,*,,');
+    expect(await meta()).toEqual([
+      ['', 'B', '', null, null, 'Bea', null],
+      ['A', 'B', '', 'About AB', null, 'Al', null],
+    ]);
+  });
 });
