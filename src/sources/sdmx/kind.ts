@@ -2,16 +2,14 @@ import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
 import { defineSourceKind } from '../../core/source-kind.js';
 import { isValidIdentifier } from '../../store/identifiers.js';
-import { DATAFLOW_REF_MESSAGE, DATAFLOW_REF_PATTERN, parseDataflowRef } from './dataflow-ref.js';
+import { dataflowRefSchema, parseDataflowRef } from './dataflow-ref.js';
 import { derivePrefix } from './layout.js';
 import { SdmxSource } from './sdmx-source.js';
 
-const dataflowRef = z.string().regex(DATAFLOW_REF_PATTERN, DATAFLOW_REF_MESSAGE);
-
 const dataflowEntry = z.union([
-  dataflowRef,
+  dataflowRefSchema,
   z.strictObject({
-    ref: dataflowRef,
+    ref: dataflowRefSchema,
     prefix: z
       .string()
       .refine((prefix) => isValidIdentifier(`${prefix}_dataset_attr`), {

@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHttpClient, type UndiciHttpClient } from '../../../src/http/undici-client.js';
 import { runStream, StreamRunError } from '../../../src/runner/run-stream.js';
+import { parseDataflowRef } from '../../../src/sources/sdmx/dataflow-ref.js';
 import { sdmxKind, sdmxOptions } from '../../../src/sources/sdmx/kind.js';
 import { formatUpdatedAfter, SdmxSource, type SdmxSourceOptions } from '../../../src/sources/sdmx/sdmx-source.js';
 import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
@@ -381,12 +382,31 @@ describe('the sdmx job kind', () => {
   });
 
   it('says "expected AGENCY:ID(VERSION)" for a bad dataflow reference, at its path', () => {
+    const message = 'expected AGENCY:ID(VERSION) with an exact version, e.g. OECD.CFE:DF_TOURISM(2.0); version wildcards (+, ~, *) and "latest" cannot be mirrored';
     const result = sdmxOptions.safeParse({ endpoint: 'https://nsi.example.org/rest', dataflows: ['OECD.CFE:DF_TOURISM(2.0)', 'DF_TOURISM', { ref: 'A:B' }] });
     expect(result.success).toBe(false);
     const issues = result.error?.issues.map((issue) => [issue.path.join('.'), issue.message]);
     expect(issues).toEqual([
-      ['dataflows.1', 'expected AGENCY:ID(VERSION), e.g. OECD.CFE:DF_TOURISM(2.0)'],
-      ['dataflows.2.ref', 'expected AGENCY:ID(VERSION), e.g. OECD.CFE:DF_TOURISM(2.0)'],
+      ['dataflows.1', message],
+      ['dataflows.2.ref', message],
+    ]);
+  });
+
+  it('refuses version wildcards and "latest", which no structure query can pin, and accepts exact SDMX 2.1 and 3.0 versions', () => {
+    const wildcards = ['A:DF(+)', 'A:DF(~)', 'A:DF(*)', 'A:DF(1.+)', 'A:DF(2+.3.1)', 'A:DF(latest)'];
+    const result = sdmxOptions.safeParse({ endpoint: 'https://nsi.example.org/rest', dataflows: [...wildcards.slice(0, 5), { ref: wildcards[5] }] });
+    expect(result.error?.issues.map((issue) => [issue.path.join('.'), issue.message])).toEqual(
+      wildcards.map((_, index) => [
+        index === 5 ? 'dataflows.5.ref' : `dataflows.${index}`,
+        'expected AGENCY:ID(VERSION) with an exact version, e.g. OECD.CFE:DF_TOURISM(2.0); version wildcards (+, ~, *) and "latest" cannot be mirrored',
+      ]),
+    );
+    expect(() => parseDataflowRef('A:DF(+)')).toThrow('"A:DF(+)": expected AGENCY:ID(VERSION) with an exact version');
+    const exact = sdmxOptions.parse({ endpoint: 'https://nsi.example.org/rest', dataflows: ['A:DF(1.0)', 'A.B:DF@X(2.1.0)', 'A:DF(1.0.0-draft)'] });
+    expect(exact.dataflows.map((entry) => parseDataflowRef(entry as string))).toEqual([
+      { agency: 'A', id: 'DF', version: '1.0' },
+      { agency: 'A.B', id: 'DF@X', version: '2.1.0' },
+      { agency: 'A', id: 'DF', version: '1.0.0-draft' },
     ]);
   });
 
