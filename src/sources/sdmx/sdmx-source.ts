@@ -96,6 +96,14 @@ export class SdmxSource implements StreamSource {
 
     const known = this.knownComponents(fetched.structure);
     const message = await openSdmxCsv(response.body, { label: this.label, knownComponents: known, batchSize: this.options.batchSize ?? 5000 });
+    if (message.header.delimiter !== ',') {
+      // A localised answer (NSI 8.13+ uses the culture's separators) despite Accept-Language: en:
+      // its decimal mark may be "," too, and values are kept as written, so whoever reads them must know.
+      log.warn(
+        { delimiter: message.header.delimiter },
+        `${this.label}: the CSV is separated by ${JSON.stringify(message.header.delimiter)}, not ","; its decimal mark may be "," too, values are stored as written`,
+      );
+    }
     const strangers = message.header.unknownColumns.filter((id) => !componentIds(fetched.structure).has(id));
     if (strangers.length > 0) {
       // A column the structure does not know: maybe the DSD changed after we read it. Look once more.

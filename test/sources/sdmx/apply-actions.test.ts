@@ -423,6 +423,11 @@ describe('referential metadata', () => {
     ]);
   });
 
+  it('stores a multilingual value with .Stat\'s backslash-escaped quotes verbatim', async () => {
+    await applyMeta('R,~,~,~,"en: ""<a href=\\""mailto:s@x.org\\"">S</a>"",fr: ""F""",,');
+    expect((await meta())[0]?.[3]).toBe('en: "<a href=\\"mailto:s@x.org\\">S</a>",fr: "F"');
+  });
+
   it('D with some attributes marked deletes only those, leaving the attachment\'s other values', async () => {
     await applyMeta('R,~,B,~,About B,Bea,', 'R,A,B,~,About AB,Al,');
     await applyMeta('D,~,B,~,*,,');

@@ -206,6 +206,16 @@ describe('SDMX source: full load, then updatedAfter', () => {
     expect(dataRequests()[0]?.rawUrl).toBe('/rest/v2/data/dataflow/OECD/DF_TEST_DELETE/1.0/A.*.*');
   });
 
+  it('reads a ";"-separated answer, keeps its decimal commas as written and warns that the decimal mark may be ","', async () => {
+    serveData(csvAnswer(HEADER.replaceAll(',', ';') + 'dataflow;OECD:DF_TEST_DELETE(1.0);I;A;A;2020;1,5;"a;b";;;\n'));
+    await sync();
+    expect(await obs()).toEqual([['A', 'A', '2020', '1,5', 'a;b']]);
+    const warnings = logged.lines.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((line) => line.level === 40);
+    expect(warnings.map((line) => line.msg)).toEqual([
+      'dataflow OECD:DF_TEST_DELETE(1.0): the CSV is separated by ";", not ","; its decimal mark may be "," too, values are stored as written',
+    ]);
+  });
+
   it('ignores custom columns the structure does not define, after checking the structure once more', async () => {
     serveData(csvAnswer(HEADER.replace('\n', ',VALID_FROM\n') + 'dataflow,OECD:DF_TEST_DELETE(1.0),I,A,A,2020,1,,,,,2024-01-01\n'));
     await sync();
