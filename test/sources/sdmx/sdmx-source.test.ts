@@ -275,42 +275,115 @@ describe('SDMX source: structure changes', () => {
 });
 
 describe('SDMX source: bad answers end the run without advancing the cursor or changing the mirror', () => {
+  const LABEL = 'dataflow OECD:DF_TEST_DELETE(1.0)';
+  const mirror = async () => ({
+    obs: await store.readTable('td_obs'),
+    series: await store.readTable('td_attr_series'),
+    groups: await store.readTable('td_attr_gr'),
+    dataset: await store.readTable('td_dataset_attr'),
+  });
+
   async function afterBase(): Promise<unknown> {
     serveData(csvAnswer(BASE));
     await sync();
     return cursorOf();
   }
 
+  /** Sends `body` up to `cutAt` characters (ASCII), then closes the connection: the rest never comes. */
+  const cutAnswer = (body: string, cutAt: number) => (_request: RecordedRequest, res: ServerResponse) => {
+    res.writeHead(200, { 'content-type': CSV_TYPE, 'content-length': String(body.length) });
+    res.write(body.slice(0, cutAt), () => res.socket?.destroySoon());
+  };
+
+  /** How far the source says the answer got before it broke off: the line of the last whole row, and the rows read. */
+  function brokeOffAt(failure: StreamRunError): { line: number; rows: number } {
+    const match = /: the answer broke off (?:after the row on line (\d+)|before its first row) \((\d+) rows read\): the body of http:\/\/127\.0\.0\.1:\d+\/rest\/data\/OECD,DF_TEST_DELETE,1\.0\/all\S* is incomplete or corrupt/.exec(failure.message);
+    expect(failure.message.startsWith(`stream ${source().id}: ${LABEL}: the answer broke off`), failure.message).toBe(true);
+    expect(match, failure.message).not.toBeNull();
+    const rows = Number(match?.[2]);
+    const line = match?.[1] === undefined ? 1 : Number(match[1]);
+    // One line per row here, after the header: the line named is the last row read.
+    expect(line).toBe(rows + 1);
+    return { line, rows };
+  }
+
+  const manyRows = (count: number, action: string): string[] => Array.from({ length: count }, (_, i) => `${action},Z,Z,P${i},${i},,,,`);
+
   it('an HTML page with status 200', async () => {
     const before = await afterBase();
+    const content = await mirror();
     serveData((_request, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!DOCTYPE html><html><body>Maintenance</body></html>'));
     const failure = await syncFails();
-    expect(failure.message).toContain('dataflow OECD:DF_TEST_DELETE(1.0): expected SDMX-CSV from');
+    expect(failure.message).toContain(`${LABEL}: expected SDMX-CSV from`);
     expect(failure.message).toContain('got text/html');
     expect(await cursorOf()).toEqual(before);
+    expect(await mirror()).toEqual(content);
   });
 
   it('an HTML page labelled as CSV', async () => {
     const before = await afterBase();
+    const content = await mirror();
     serveData((_request, res) => res.writeHead(200, { 'content-type': CSV_TYPE }).end('<html><body>Sign in</body></html>'));
     const failure = await syncFails();
-    expect(failure.message).toContain('dataflow OECD:DF_TEST_DELETE(1.0): the response is not SDMX-CSV');
+    expect(failure.message).toContain(`${LABEL}: the response is not SDMX-CSV`);
     expect(await cursorOf()).toEqual(before);
+    expect(await mirror()).toEqual(content);
   });
 
-  it('a body cut in the middle of a row, after some rows were applied in the open transaction', async () => {
+  it('a body cut in the middle of a row names the dataflow and the last row read', async () => {
     const before = await afterBase();
-    const rows = Array.from({ length: 3000 }, (_, i) => `R,Z,Z,${3000 + i},${i},,,,`);
-    const body = csv('D,,,,,,,,', ...rows);
-    serveData((_request, res) => {
-      res.writeHead(200, { 'content-type': CSV_TYPE, 'content-length': String(body.length) });
-      res.write(body.slice(0, Math.floor(body.length * 0.8)));
-      setTimeout(() => res.destroy(), 20);
-    });
+    const content = await mirror();
+    const body = csv('D,,,,,,,,', ...manyRows(2400, 'R'));
+    serveData(cutAnswer(body, body.indexOf('P2000,') + 3));
     const failure = await syncFails(source({ batchSize: 500 }));
     expect(failure.status).toBe('backoff');
+    expect(brokeOffAt(failure).rows).toBeLessThanOrEqual(2001);
     expect(await cursorOf()).toEqual(before);
-    expect(await obs()).toHaveLength(4);
+    expect(await mirror()).toEqual(content);
+  });
+
+  it('a 500 mid-stream (an error text after some rows, then the connection drops) names the dataflow and a line', async () => {
+    const before = await afterBase();
+    const content = await mirror();
+    serveData((_request, res) => {
+      res.writeHead(200, { 'content-type': CSV_TYPE });
+      res.write(csv('D,,,,,,,,', ...manyRows(50, 'R')) + 'Error: 500 Internal Server Error - the query failed after 50 rows\n', () => res.socket?.destroySoon());
+    });
+    const failure = await syncFails();
+    // Whichever the client notices first, the error text as a row or the dropped connection, it says where.
+    expect(failure.message).toMatch(
+      new RegExp(`^stream \\S+: ${LABEL.replace(/[()]/g, '\\$&')}: (line 53: unknown structure type "Error: 500 Internal Server Error|the answer broke off (after the row on line \\d+|before its first row) \\(\\d+ rows read\\))`),
+    );
+    expect(await cursorOf()).toEqual(before);
+    expect(await mirror()).toEqual(content);
+  });
+
+  // The runner holds up to 20,000 rows before it opens the transaction: these answers break after
+  // more than that, once tables were replaced and rows written inside it.
+  it('a full load that breaks after more than 20,000 rows leaves the previous tables and the reset cursor as they were', async () => {
+    await afterBase();
+    const content = await mirror();
+    const state = await store.readState(source().id);
+    await store.transaction((tx) => tx.writeState({ ...state!, cursor: null }));
+    const body = csv(...manyRows(30_000, 'I'));
+    serveData(cutAnswer(body, body.indexOf(',P28000,') + 5));
+    const failure = await syncFails();
+    expect(brokeOffAt(failure).rows).toBeGreaterThan(20_000);
+    expect(dataRequests().at(-1)?.query.has('updatedAfter')).toBe(false);
+    expect(await cursorOf()).toBeNull();
+    expect(await mirror()).toEqual(content);
+  });
+
+  it('an incremental answer that breaks after more than 20,000 rows leaves mirror and cursor as they were', async () => {
+    const before = await afterBase();
+    const content = await mirror();
+    const body = csv('D,,,,,,,,', ...manyRows(30_000, 'R'));
+    serveData(cutAnswer(body, body.indexOf(',P28000,') + 5));
+    const failure = await syncFails();
+    expect(brokeOffAt(failure).rows).toBeGreaterThan(20_000);
+    expect(dataRequests().at(-1)?.query.has('updatedAfter')).toBe(true);
+    expect(await cursorOf()).toEqual(before);
+    expect(await mirror()).toEqual(content);
   });
 
   it('a 500 answer', async () => {
@@ -322,22 +395,22 @@ describe('SDMX source: bad answers end the run without advancing the cursor or c
   });
 
   it.each([
-    ['an unknown action', csv('R,A,A,2020,7,,,,', 'X,A,A,2021,8,,,,'), 'dataflow OECD:DF_TEST_DELETE(1.0): line 3 (dataflow OECD:DF_TEST_DELETE(1.0)): unknown action "X"'],
-    ['too many cells', csv('R,A,A,2020,7,,,,', 'R,A,A,2021,8,,,,,extra'), 'dataflow OECD:DF_TEST_DELETE(1.0): line 3 (OECD:DF_TEST_DELETE(1.0)): the row has 12 cells but the header has 11'],
+    ['an unknown action', csv('R,A,A,2020,7,,,,', 'X,A,A,2021,8,,,,'), `${LABEL}: line 3 (${LABEL}): unknown action "X"`],
+    ['too many cells', csv('R,A,A,2020,7,,,,', 'R,A,A,2021,8,,,,,extra'), `${LABEL}: line 3 (OECD:DF_TEST_DELETE(1.0)): the row has 12 cells but the header has 11`],
   ])('a row with %s', async (_name, body, message) => {
     const before = await afterBase();
+    const content = await mirror();
     serveData(csvAnswer(body));
     const failure = await syncFails();
     expect(failure.message).toContain(message);
     expect(await cursorOf()).toEqual(before);
-    expect(await obs()).toHaveLength(4);
-    expect((await obs())[0]).toEqual(['A', 'A', '2020', '1', 'a']);
+    expect(await mirror()).toEqual(content);
   });
 
   it('a 404 that is not NoRecordsFound', async () => {
     serveData((_request, res) => res.writeHead(404, { 'content-type': 'text/plain' }).end('Dataflow not found'));
     const failure = await syncFails();
-    expect(failure.message).toContain('dataflow OECD:DF_TEST_DELETE(1.0): HTTP 404 from');
+    expect(failure.message).toContain(`${LABEL}: HTTP 404 from`);
     expect(await cursorOf()).toBeNull();
   });
 });
