@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../../src/config/load.js';
 import { createHttpClient, type UndiciHttpClient } from '../../../src/http/undici-client.js';
 import { runStream, StreamRunError } from '../../../src/runner/run-stream.js';
+import { builtInKinds } from '../../../src/sources/registry.js';
 import { parseDataflowRef } from '../../../src/sources/sdmx/dataflow-ref.js';
 import { sdmxKind, sdmxOptions } from '../../../src/sources/sdmx/kind.js';
 import { formatUpdatedAfter, SdmxSource, type SdmxSourceOptions } from '../../../src/sources/sdmx/sdmx-source.js';
@@ -496,7 +498,32 @@ describe('the sdmx job kind', () => {
   it('refuses two dataflows that would share a table prefix', async () => {
     const options = sdmxOptions.parse({ endpoint: 'https://nsi.example.org/rest', dataflows: ['A:DF_X(1.0)', 'B:DF_X(1.0)'] });
     await expect(sdmxKind.expand({ id: 'j', kind: 'sdmx' }, options, { http, log: logged.log, signal: new AbortController().signal })).rejects.toThrow(
-      'job j: dataflows A:DF_X(1.0) and B:DF_X(1.0) would share the table prefix df_x; give one of them a prefix',
+      'job j: dataflow B:DF_X(1.0) would share the table prefix df_x with dataflow A:DF_X(1.0); give one of them a prefix',
     );
+  });
+
+  it('refuses, with the config, dataflows of different jobs (enabled or not) that would write the same tables', () => {
+    const endpoint = 'https://nsi.example.org/rest';
+    const config = {
+      jobs: [
+        { id: 'oecd', kind: 'sdmx', endpoint, dataflows: ['OECD:DF_X(1.0)', { ref: 'OECD:DF_Y(1.0)', prefix: 'shared' }] },
+        { id: 'imf', kind: 'sdmx', endpoint, enabled: false, dataflows: ['IMF:DF_Z(1.0)', 'IMF:DF_X(2.0)'] },
+        { id: 'ecb', kind: 'sdmx', endpoint, dataflows: [{ ref: 'ECB:DF_W(1.0)', prefix: 'SHARED' }, { ref: 'ECB:DF_X(1.0)', prefix: 'ecb_x' }] },
+        { id: 'broken', kind: 'sdmx', endpoint, dataflows: ['not a ref'] },
+      ],
+    };
+    const problems = (() => {
+      try {
+        parseConfig(JSON.stringify(config), 'sync.config.json', builtInKinds, {});
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+      return [];
+    })();
+    expect(problems).toEqual([
+      expect.stringMatching(/^jobs\[3\]\.dataflows\[0\]: expected AGENCY:ID\(VERSION\)/),
+      'jobs[1].dataflows[1]: dataflow IMF:DF_X(2.0) would share the table prefix df_x with dataflow OECD:DF_X(1.0) of job oecd; give one of them a prefix',
+      'jobs[2].dataflows[0]: dataflow ECB:DF_W(1.0) would share the table prefix SHARED with dataflow OECD:DF_Y(1.0) of job oecd; give one of them a prefix',
+    ]);
   });
 });
