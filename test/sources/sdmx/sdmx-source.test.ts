@@ -202,6 +202,18 @@ describe('SDMX source: full load, then updatedAfter', () => {
     expect(accepts).toEqual([expect.stringContaining('structure+json'), 'application/vnd.sdmx.structure+xml;version=2.1']);
   });
 
+  it('uses the v1 data path with a key filter, "+" between codes as written, and adds updatedAfter to it', async () => {
+    const path = '/data/OECD,DF_TEST_DELETE,1.0/A+B..';
+    serveData(csvAnswer(BASE), path);
+    await sync(source({ key: 'A+B..' }));
+    serveData(csvAnswer(csv('R,A,A,2020,9,,,,')), path);
+    await sync(source({ key: 'A+B..' }));
+    const [full, incremental] = dataRequests();
+    expect(full?.rawUrl).toBe('/rest/data/OECD,DF_TEST_DELETE,1.0/A+B..');
+    expect(incremental?.rawUrl).toMatch(/^\/rest\/data\/OECD,DF_TEST_DELETE,1\.0\/A\+B\.\.\?updatedAfter=2024-03-0[12]T[^&]+$/);
+    expect((await obs())[0]).toEqual(['A', 'A', '2020', '9', null]);
+  });
+
   it('uses the v2 data path with a key filter', async () => {
     serveData(csvAnswer(BASE), '/v2/data/dataflow/OECD/DF_TEST_DELETE/1.0/A.*.*');
     await sync(source({ api: 'v2', key: 'A..' }));
