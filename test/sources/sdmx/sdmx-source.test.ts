@@ -118,7 +118,7 @@ describe('SDMX source: full load, then updatedAfter', () => {
 
     // The server's clock (12:00:00) is behind the local one (12:00:30): the watermark is 5 minutes before the server's.
     const cursor = await cursorOf();
-    expect(cursor?.updatedAfter).toMatch(/^2024-03-01T\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
+    expect(cursor?.updatedAfter).toMatch(/^2024-03-0[12]T\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
     expect(new Date(cursor?.updatedAfter as string).toISOString()).toBe('2024-03-01T11:55:00.000Z');
 
     serveData(csvAnswer(csv('R,A,A,2021,20,,,,', 'D,A,B,,,,,,', 'R,B,B,2021,5,x,,,')));
