@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonValue } from '../src/core/json.js';
 import type { SqlValue } from '../src/core/tables.js';
 import { createHttpClient, type UndiciHttpClient } from '../src/http/undici-client.js';
-import { runStream } from '../src/runner/run-stream.js';
+import { runStream, StreamRunError } from '../src/runner/run-stream.js';
 import type { StructureFormat as SimulatorStructureFormat } from '../src/simulators/nsi/content-negotiation.js';
 import { DataflowStructure } from '../src/simulators/nsi/dataflow-structure.js';
 import type { NsiFault } from '../src/simulators/nsi/faults.js';
@@ -216,15 +216,46 @@ async function oneRun(config: RunConfig, steps: readonly Step[]): Promise<void> 
       );
       nsi.faults.clear();
       if (outcome === 'synced') {
-        // Nothing changed since the cursor, so the answer had no body for the fault to break.
+        // Only an answer without a body (nothing changed since the cursor) escapes a body fault;
+        // a client that accepted the broken body (say, an unknown action) fails here.
+        expect(step.fault.type === 'html' || step.fault.type === 'status').toBe(false);
+        expect([404, 204]).toContain(nsi.requests.filter((request) => request.url.includes('/data/') && !request.url.includes('attributes=msd')).at(-1)?.status);
         synced = flow.snapshot();
         expect(withoutMetadata(await mirrored(prefix, flow.structure))).toEqual(withoutMetadata(synced));
       } else {
-        expect(String(outcome)).toContain(flow.structure.id);
+        expect(outcome).toBeInstanceOf(StreamRunError);
+        const message = (outcome as StreamRunError).message;
+        expect(message.startsWith(`stream ${data.id}: `), message).toBe(true);
+        // Past the stream id (which holds the dataflow's id anyway): the dataflow, and where it broke.
+        expect(message.slice(`stream ${data.id}: `.length)).toMatch(faultMessage(step.fault, flow.structure));
         expect(withoutMetadata(await mirrored(prefix, flow.structure))).toEqual(withoutMetadata(synced));
         expect((await store.readState(data.id))?.cursor).toEqual(cursorBefore);
       }
     }
+  }
+}
+
+/** What a run broken by `fault` must say after the stream id: the dataflow, and the line or the transport failure. */
+function faultMessage(fault: NsiFault, structure: DataflowStructure): RegExp {
+  const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const label = escape(`dataflow ${structure.ref}`);
+  const brokeOff = String.raw`the answer broke off (before its first row|after the row on line \d+) \(\d+ rows read\)`;
+  switch (fault.type) {
+    case 'cutBody':
+      return new RegExp(String.raw`^${label}: ${brokeOff}: the body of \S+ is incomplete or corrupt`);
+    case 'errorAfterRows':
+      // The error text may arrive as a row before the dropped connection is noticed.
+      return new RegExp(String.raw`^${label}: (line \d+: unknown structure type "Error: 500 Internal Server Error|${brokeOff})`);
+    case 'badRow':
+      return fault.kind === 'unknownAction'
+        ? new RegExp(String.raw`^${label}: line ${fault.afterRows + 2} \(${label}\): unknown action "X"`)
+        : new RegExp(String.raw`^${label}: line ${fault.afterRows + 2} \(extra1\): the row has \d+ cells but the header has \d+`);
+    case 'html':
+      return new RegExp(String.raw`^${label}: expected SDMX-CSV from \S+, got text/html`);
+    case 'status':
+      return new RegExp(String.raw`^HTTP ${fault.status} from \S+[/,]${escape(structure.id)}[/,]`);
+    case 'slowBody':
+      throw new Error('a slow body does not break a run');
   }
 }
 

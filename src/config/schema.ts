@@ -146,6 +146,21 @@ export function buildConfigSchema(kinds: readonly SourceKind[]) {
           if (issue.code === 'custom') ctx.addIssue({ code: 'custom', path: ['jobs', index, ...issue.path], message: issue.message });
         }
       });
+      for (const kind of kinds) {
+        if (kind.checkJobs === undefined) continue;
+        // Only jobs whose own fields are valid: the others already have their problems reported.
+        const jobs: { index: number; id: string; options: z.infer<typeof kind.options> }[] = [];
+        config.jobs.forEach((entry, index) => {
+          const job = entry as { id: string; kind: string };
+          if (job.kind !== kind.kind) return;
+          const parsed = kind.options.safeParse(Object.fromEntries(Object.entries(entry).filter(([key]) => key in kind.options.shape)));
+          if (parsed.success) jobs.push({ index, id: job.id, options: parsed.data });
+        });
+        for (const problem of kind.checkJobs(jobs)) {
+          const index = jobs[problem.job]?.index;
+          if (index !== undefined) ctx.addIssue({ code: 'custom', path: ['jobs', index, ...problem.path], message: problem.message });
+        }
+      }
       const seen = new Map<string, number>();
       config.jobs.forEach((entry, index) => {
         const id = (entry as { id: string }).id;

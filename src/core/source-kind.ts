@@ -25,6 +25,24 @@ export interface SourceKind<Options extends z.ZodObject = z.ZodObject> {
   readonly options: Options;
   /** May do I/O (e.g. RPDE discovery from a dataset site); must be deterministic for a given remote state. */
   expand(job: JobCommon, options: z.infer<Options>, ctx: ExpandContext): Promise<StreamSource[]>;
+  /**
+   * Rules that span the config's jobs of this kind, checked with the config (e.g. two jobs that
+   * would write the same tables into the one store). Gets every job of the kind, enabled or not,
+   * with its parsed options; returns problems by position in that list, at a path inside the job.
+   */
+  checkJobs?(jobs: readonly KindJob<z.infer<Options>>[]): readonly JobProblem[];
+}
+
+export interface KindJob<Options> {
+  readonly id: string;
+  readonly options: Options;
+}
+
+export interface JobProblem {
+  /** Index into the list given to checkJobs. */
+  readonly job: number;
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
 }
 
 /** Keeps the options type when a kind is declared as a constant. */

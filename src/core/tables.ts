@@ -49,8 +49,15 @@ export interface ViewSpec {
 export type SqlValue = string | number | bigint | boolean | null;
 export type Cell = SqlValue | undefined;
 
-/** Equality on some columns; a column not named is a wildcard. An empty key matches every row. */
-export type PartialKey = Readonly<Record<string, SqlValue>>;
+/**
+ * How a key matches one column: a value matches that value (null matches NULL); `{ not: v }`
+ * matches any non-NULL value other than v (`{ not: null }`: any non-NULL value). The negation lets
+ * a source scope a delete to "attached to some value" where it stores "not attached" as a value.
+ */
+export type KeyMatch = SqlValue | { readonly not: SqlValue };
+
+/** Matches on some columns (all must hold); a column not named is a wildcard. An empty key matches every row. */
+export type PartialKey = Readonly<Record<string, KeyMatch>>;
 
 /** One comparison in a filter; all comparisons of a filter must hold (AND). */
 export type Condition =

@@ -135,6 +135,33 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(await store.readTable('obs')).toEqual([]);
     });
 
+    it('matches { not: value } as any non-NULL value other than it, in deleteWhere, setNull and prune keys', async () => {
+      const rows: Cell[][] = [
+        ['', 'M', '1', '1', 'x'],
+        ['A', 'M', '1', '2', 'y'],
+        ['B', 'M', '1', '3', 'z'],
+        ['', 'Q', '1', '4', 'w'],
+        ['A', 'Q', '1', '5', null],
+        ['B', 'Q', '1', '6', 'v'],
+      ];
+      await apply({ op: 'ensureTable', spec: obs }, upsertObs(rows));
+      const left = async () => (await store.readTable('obs')).map((stored) => `${stored.REF_AREA}${stored.FREQ}:${stored.OBS_VALUE}/${stored.OBS_STATUS}`);
+
+      // Both keys of one shape travel together (one statement on set-based engines), a third key has another shape.
+      expect(await apply({ op: 'setNull', table: 'obs', keys: [{ REF_AREA: { not: '' }, FREQ: 'M' }, { REF_AREA: { not: 'B' }, FREQ: 'Q' }, { OBS_STATUS: { not: null }, REF_AREA: 'B' }], columns: ['OBS_VALUE'] })).toEqual({ upserted: 6, deleted: 0 });
+      expect(await left()).toEqual(['M:1/x', 'Q:null/w', 'AM:null/y', 'AQ:null/null', 'BM:null/z', 'BQ:null/v']);
+
+      expect(await apply({ op: 'prune', table: 'obs', keys: [{ REF_AREA: { not: '' } }], valueColumns: ['OBS_VALUE', 'OBS_STATUS'] })).toEqual({ upserted: 0, deleted: 1 });
+      expect(await left()).toEqual(['M:1/x', 'Q:null/w', 'AM:null/y', 'BM:null/z', 'BQ:null/v']);
+
+      // A NULL never passes `<>`: rows without a status stay when deleting "status other than y".
+      await apply(upsertObs([['C', 'M', '1', '7', null]]));
+      expect(await apply({ op: 'deleteWhere', table: 'obs', keys: [{ REF_AREA: { not: '' }, OBS_STATUS: { not: 'y' } }] })).toEqual({ upserted: 0, deleted: 2 });
+      expect(await left()).toEqual(['M:1/x', 'Q:null/w', 'AM:null/y', 'CM:7/null']);
+      expect(await apply({ op: 'deleteWhere', table: 'obs', keys: [{ OBS_STATUS: { not: null } }] })).toEqual({ upserted: 0, deleted: 3 });
+      expect(await left()).toEqual(['CM:7/null']);
+    });
+
     it('sets the listed columns to NULL only in rows matching the key', async () => {
       await apply(
         { op: 'ensureTable', spec: obs },

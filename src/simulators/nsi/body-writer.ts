@@ -18,6 +18,8 @@ export interface StreamBodyOptions {
   readonly fault: NsiFault | undefined;
   /** Cells in a row, to build a row with too many of them. */
   readonly columns: number;
+  /** The first two cells of the answer's rows (`dataflow,AGENCY:ID(VERSION)`), for a bad row of the same dataflow. */
+  readonly rowStart: string;
   readonly lineEnding: string;
 }
 
@@ -77,7 +79,8 @@ export async function streamLines(res: ServerResponse, header: string, lines: It
 }
 
 function badRow(kind: 'unknownAction' | 'tooManyCells', options: StreamBodyOptions): string {
-  if (kind === 'unknownAction') return ['dataflow', 'X:BAD(1.0)', 'X', ...Array<string>(Math.max(0, options.columns - 3)).fill('')].join(',');
+  // The answer's own dataflow, so that the action is the only thing wrong with the row.
+  if (kind === 'unknownAction') return [options.rowStart, 'X', ...Array<string>(Math.max(0, options.columns - 3)).fill('')].join(',');
   return Array.from({ length: options.columns + 3 }, (_, i) => `extra${i}`).join(',');
 }
 

@@ -13,7 +13,10 @@ export type NsiFault =
   | { readonly type: 'errorAfterRows'; readonly rows: number }
   /** Pause between small chunks of the body. */
   | { readonly type: 'slowBody'; readonly delayMs: number; readonly rowsPerChunk?: number }
-  /** Insert a malformed row after this many rows. */
+  /**
+   * Insert a malformed row after this many rows: one of the answer's dataflow with action `X` (the
+   * answer then has an ACTION column even when full), or one with more cells than the header.
+   */
   | { readonly type: 'badRow'; readonly afterRows: number; readonly kind: 'unknownAction' | 'tooManyCells' };
 
 export type FaultTarget = 'data' | 'metadata' | 'structure' | 'any';

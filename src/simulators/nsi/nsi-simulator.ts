@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { streamLines } from './body-writer.js';
 import { acceptsCsv20, chooseStructureFormat, type StructureFormat } from './content-negotiation.js';
 import { dataLines, metadataLines } from './csv-response.js';
+import { csvCell } from './csv-text.js';
 import { DataSpace } from './data-space.js';
 import type { HostedDataflow } from './hosted-dataflow.js';
 import { FaultQueue, type NsiFault } from './faults.js';
@@ -248,12 +249,14 @@ export async function startNsiSimulator(options: NsiSimulatorOptions = {}): Prom
     const fault = faults.take(metadata ? 'metadata' : 'data');
     if (fault && answerFault(res, fault)) return;
 
+    // An unknown action needs an ACTION column to be written in, which a full answer may lack.
+    const unknownAction = fault?.type === 'badRow' && fault.kind === 'unknownAction';
     const answer = {
       updatedAfter,
       filter,
       attributesOnObservationRows: settings.attributesOnObservationRows,
       deleteMarker: settings.deleteMarker,
-      fullLoadAction: settings.fullLoadAction,
+      fullLoadAction: unknownAction ? ('I' as const) : settings.fullLoadAction,
       structureLabel: settings.structureLabel,
       lineEnding: settings.lineEnding,
     };
@@ -284,6 +287,7 @@ export async function startNsiSimulator(options: NsiSimulatorOptions = {}): Prom
       gzipLevel: gzip ? settings.gzipLevel : undefined,
       fault,
       columns,
+      rowStart: `${settings.structureLabel},${csvCell(flow.structure.ref)}`,
       lineEnding: settings.lineEnding,
     });
   }

@@ -14,12 +14,14 @@ import { OpBatcher } from './op-batcher.js';
  * - R on an observation row replaces the measures and observation-level attributes (omitted ones
  *   become NULL; none given deletes the observation) and merges the higher-level attributes given;
  * - R or M on a partial-key or dataflow-level row, and M on any row, merge the values given;
+ * - a switched-off dimension (`~`) is not given: on R and M rows it reads like an omitted one;
  * - D deletes within the scope of the dimensions given (an omitted dimension matches any value):
  *   everything in the scope when no other component is given, else only the components given,
  *   dropping the rows left without any value. Attribute rows are inside a scope when their key
  *   holds every scoped dimension (a series is inside `DIM_2=B`, the group of DIM_2 too, but not
- *   inside `DIM_1=A, DIM_2=B`: that group value is shared with other series); dataflow-level
- *   attributes only inside the empty scope.
+ *   inside `DIM_1=A, DIM_2=B`: that group value is shared with other series) and no switched-off
+ *   one; observations only when no dimension is switched off; dataflow-level attributes only
+ *   inside the empty scope.
  */
 export class SdmxActionMapper {
   private readonly plan: HeaderPlan;
@@ -50,8 +52,7 @@ export class SdmxActionMapper {
     const dimensions = plan.dimensionCells;
     let given = 0;
     for (let d = 0; d < dimensions.length; d += 1) {
-      const k = dimensions[d] as number;
-      if (k >= 0 && row.cells[k] !== undefined) given += 1;
+      if (dimensionValue(row, dimensions[d] as number) !== undefined) given += 1;
     }
     const full = given === dimensions.length;
     const obs = plan.observations;
@@ -89,8 +90,7 @@ export class SdmxActionMapper {
       if (present === 0) continue;
       const key = new Array<Cell>(target.dimensionCells.length);
       for (let d = 0; d < target.dimensionCells.length; d += 1) {
-        const k = target.dimensionCells[d] as number;
-        const value = k >= 0 ? row.cells[k] : undefined;
+        const value = dimensionValue(row, target.dimensionCells[d] as number);
         if (value === undefined) {
           const attribute = target.cells.map((c) => (c >= 0 && row.cells[c] !== undefined ? plan.header.components[c] : undefined)).find(Boolean);
           throw this.error(
@@ -117,13 +117,24 @@ export class SdmxActionMapper {
     const { plan } = this;
     const scope: Record<string, string> = {};
     const scopeDimensions: string[] = [];
+    const switchedOff: string[] = [];
     plan.dimensionCells.forEach((k, d) => {
       const value = k >= 0 ? row.cells[k] : undefined;
       if (value === undefined) return;
       const id = this.structure.dimensions[d] as string;
+      if (value === SWITCHED_OFF) {
+        switchedOff.push(id);
+        return;
+      }
       scope[id] = value;
       scopeDimensions.push(id);
     });
+    // A table is inside the scope when its key holds every scoped dimension (a series is inside
+    // `DIM_2=B`, the group of DIM_2 too, but not inside `DIM_1=A, DIM_2=B`: that group value is
+    // shared with other series) and no switched-off one (`~` targets what is not attached to it).
+    const inScope = (dimensions: readonly string[]): boolean =>
+      scopeDimensions.every((id) => dimensions.includes(id)) && !switchedOff.some((id) => dimensions.includes(id));
+    const observationsInScope = switchedOff.length === 0;
     const given = (cells: readonly number[]): number[] => cells.filter((k) => k >= 0 && row.cells[k] !== undefined);
     const obsGiven = given(plan.observations.cells);
     const attributeGiven = plan.attributeTables.map((target) => given(target.cells));
@@ -131,26 +142,23 @@ export class SdmxActionMapper {
     const anyComponent = obsGiven.length > 0 || datasetGiven.length > 0 || attributeGiven.some((list) => list.length > 0);
 
     if (!anyComponent) {
-      if (scopeDimensions.length === 0) this.options.onDataflowDelete?.(row.line);
-      // Everything inside the scope: observations, and attribute rows whose key includes every scoped dimension.
-      out.deleteWhere(plan.observations.table.spec.name, scope);
+      if (scopeDimensions.length === 0 && switchedOff.length === 0) this.options.onDataflowDelete?.(row.line);
+      if (observationsInScope) out.deleteWhere(plan.observations.table.spec.name, scope);
       for (const target of plan.attributeTables) {
-        if (scopeDimensions.every((id) => target.table.dimensions.includes(id))) out.deleteWhere(target.table.spec.name, scope);
+        if (inScope(target.table.dimensions)) out.deleteWhere(target.table.spec.name, scope);
       }
       if (plan.dataset !== undefined && scopeDimensions.length === 0) out.deleteWhere(plan.dataset.table.spec.name, {});
       return;
     }
 
     const components = plan.header.components;
-    if (obsGiven.length > 0) {
+    if (obsGiven.length > 0 && observationsInScope) {
       const table = plan.observations.table;
       out.nullAndPrune(table.spec.name, scope, obsGiven.map((k) => table.columnOf.get(components[k] as string) as string), plan.observations.valueColumns);
     }
     plan.attributeTables.forEach((target, t) => {
       const list = attributeGiven[t] as number[];
-      // As for whole-scope deletes, an attribute row is inside the scope only when its key holds every
-      // scoped dimension: a group value shared by many series is not deleted through one of them.
-      if (list.length === 0 || !scopeDimensions.every((id) => target.table.dimensions.includes(id))) return;
+      if (list.length === 0 || !inScope(target.table.dimensions)) return;
       out.nullAndPrune(target.table.spec.name, scope, list.map((k) => target.table.columnOf.get(components[k] as string) as string), target.valueColumns);
     });
     if (plan.dataset !== undefined && datasetGiven.length > 0 && scopeDimensions.length === 0) {
@@ -174,10 +182,7 @@ export class SdmxActionMapper {
   }
 
   private missingDimensions(row: SdmxCsvRow): string[] {
-    return this.structure.dimensions.filter((_, d) => {
-      const k = this.plan.dimensionCells[d] as number;
-      return k < 0 || row.cells[k] === undefined;
-    });
+    return this.structure.dimensions.filter((_, d) => dimensionValue(row, this.plan.dimensionCells[d] as number) === undefined);
   }
 
   private error(row: SdmxCsvRow, message: string): SdmxActionError {
@@ -248,6 +253,18 @@ function planHeader(structure: DataStructure, layout: DataflowLayout, header: Sd
     attributeTables: layout.attributeTables.map((table) => tablePlan(table, table.dimensions)),
     dataset: layout.datasetAttributes === undefined ? undefined : tablePlan(layout.datasetAttributes, [DATASET_KEY_COLUMN]),
   };
+}
+
+/**
+ * CSV 2.1 switches a dimension off with `~` where a higher-level attribute is not attached to it
+ * (research/sdmx.md §5 item 11); .Stat data leaves the cell empty instead (transfer#491).
+ */
+const SWITCHED_OFF = '~';
+
+/** A dimension cell's value, undefined when the column is absent, the cell omitted or switched off. */
+function dimensionValue(row: SdmxCsvRow, k: number): string | undefined {
+  const value = k >= 0 ? row.cells[k] : undefined;
+  return value === SWITCHED_OFF ? undefined : value;
 }
 
 function keyOf(dimensions: readonly string[], values: readonly Cell[]): PartialKey {

@@ -1,5 +1,5 @@
 import type { ChangeOp } from '../../core/ops.js';
-import type { Cell } from '../../core/tables.js';
+import type { Cell, KeyMatch } from '../../core/tables.js';
 import type { SdmxCsvHeader, SdmxCsvRow } from './csv-reader.js';
 import { formatRef } from './csv-reader.js';
 import { SdmxActionError, type MapperOptions } from './apply-actions.js';
@@ -9,6 +9,8 @@ import type { DataStructure } from './structure.js';
 
 /** A dimension the metadata is not attached to (research/sdmx.md §5 item 11). */
 const NOT_ATTACHED = '~';
+/** In a D row: any value the metadata is attached to, i.e. not `~` (.Stat's "IS NOT NULL"). */
+const ANY_ATTACHED = '*';
 /** Stored for `~`, so that the attachment is part of the key. */
 const NOT_ATTACHED_KEY = '';
 
@@ -17,7 +19,7 @@ const NOT_ATTACHED_KEY = '';
  * operations on `{p}_meta`, with .Stat's rules (DSS upload-referential-metadata): the replacement
  * level is the exact attachment (every dimension, `~` = not attached), R replaces all metadata
  * attributes of it (none given deletes the attachment), M merges, D deletes within a scope where an
- * omitted dimension matches anything.
+ * omitted dimension matches anything, `*` any attached value and `~` only the unattached.
  */
 export class SdmxMetadataMapper {
   private readonly table: LayoutTable;
@@ -48,12 +50,11 @@ export class SdmxMetadataMapper {
       const values = this.cells.map((k) => (k >= 0 ? row.cells[k] : undefined));
       const present = values.filter((value) => value !== undefined).length;
       if (row.action === 'D') {
-        const scope: Record<string, string> = {};
+        const scope: Record<string, KeyMatch> = {};
         this.dimensionCells.forEach((k, d) => {
           const value = k >= 0 ? row.cells[k] : undefined;
           if (value === undefined) return;
-          if (value === '*') throw this.error(row, `dimension ${this.structure.dimensions[d]} is "*" (any attached value), which this client cannot express yet`);
-          scope[this.structure.dimensions[d] as string] = value === NOT_ATTACHED ? NOT_ATTACHED_KEY : value;
+          scope[this.structure.dimensions[d] as string] = value === ANY_ATTACHED ? { not: NOT_ATTACHED_KEY } : value === NOT_ATTACHED ? NOT_ATTACHED_KEY : value;
         });
         if (present === 0) {
           if (Object.keys(scope).length === 0) this.options.onDataflowDelete?.(row.line);
@@ -66,7 +67,7 @@ export class SdmxMetadataMapper {
       }
       const key: Cell[] = this.dimensionCells.map((k, d) => {
         const value = k >= 0 ? row.cells[k] : undefined;
-        if (value === '*') throw this.error(row, `dimension ${this.structure.dimensions[d]} is "*", which only a D row may use`);
+        if (value === ANY_ATTACHED) throw this.error(row, `dimension ${this.structure.dimensions[d]} is "*", which only a D row may use`);
         // An omitted dimension on R/M is read like `~`: .Stat writes data rows that way too.
         return value === undefined || value === NOT_ATTACHED ? NOT_ATTACHED_KEY : value;
       });

@@ -1,17 +1,15 @@
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
-import { defineSourceKind } from '../../core/source-kind.js';
+import { defineSourceKind, type JobProblem, type KindJob } from '../../core/source-kind.js';
 import { isValidIdentifier } from '../../store/identifiers.js';
-import { DATAFLOW_REF_MESSAGE, DATAFLOW_REF_PATTERN, parseDataflowRef } from './dataflow-ref.js';
+import { dataflowRefSchema, parseDataflowRef } from './dataflow-ref.js';
 import { derivePrefix } from './layout.js';
 import { SdmxSource } from './sdmx-source.js';
 
-const dataflowRef = z.string().regex(DATAFLOW_REF_PATTERN, DATAFLOW_REF_MESSAGE);
-
 const dataflowEntry = z.union([
-  dataflowRef,
+  dataflowRefSchema,
   z.strictObject({
-    ref: dataflowRef,
+    ref: dataflowRefSchema,
     prefix: z
       .string()
       .refine((prefix) => isValidIdentifier(`${prefix}_dataset_attr`), {
@@ -45,23 +43,59 @@ export const sdmxOptions = z.object({
 
 export type SdmxOptions = z.infer<typeof sdmxOptions>;
 
+type DataflowEntry = SdmxOptions['dataflows'][number];
+
+function entryParts(entry: DataflowEntry): { ref: string; prefix: string | undefined; key: string | undefined } {
+  return typeof entry === 'string' ? { ref: entry, prefix: undefined, key: undefined } : { ref: entry.ref, prefix: entry.prefix, key: entry.key };
+}
+
+function tablePrefixOf(entry: DataflowEntry): string {
+  const { ref, prefix } = entryParts(entry);
+  return prefix ?? derivePrefix(parseDataflowRef(ref).id);
+}
+
+/**
+ * Dataflows that would write the same tables: all jobs share one store, and a full load of one
+ * would replace the other's tables. Prefixes compare case-insensitively, as SQL identifiers do.
+ */
+function prefixClashes(jobs: readonly KindJob<SdmxOptions>[]): JobProblem[] {
+  const owners = new Map<string, { jobId: string; ref: string }>();
+  const problems: JobProblem[] = [];
+  jobs.forEach(({ id, options }, job) => {
+    options.dataflows.forEach((entry, index) => {
+      const { ref } = entryParts(entry);
+      const prefix = tablePrefixOf(entry);
+      const owner = owners.get(prefix.toLowerCase());
+      if (owner === undefined) {
+        owners.set(prefix.toLowerCase(), { jobId: id, ref });
+        return;
+      }
+      const other = owner.jobId === id ? `dataflow ${owner.ref}` : `dataflow ${owner.ref} of job ${owner.jobId}`;
+      problems.push({
+        job,
+        path: ['dataflows', index],
+        message: `dataflow ${ref} would share the table prefix ${prefix} with ${other}; give one of them a prefix`,
+      });
+    });
+  });
+  return problems;
+}
+
 /** The `sdmx` job kind: one data stream per dataflow, plus a metadata stream each with `metadata: true`. */
 export const sdmxKind = defineSourceKind({
   kind: 'sdmx',
   options: sdmxOptions,
+  checkJobs: prefixClashes,
   async expand(job, options) {
     const overlapMs = parseDuration(options.overlap) as number;
-    const prefixes = new Map<string, string>();
+    // Checked with the config too, across jobs; expand may be called without it (demo, tests).
+    const [clash] = prefixClashes([{ id: job.id, options }]);
+    if (clash !== undefined) throw new Error(`job ${job.id}: ${clash.message}`);
     const streams: SdmxSource[] = [];
     for (const entry of options.dataflows) {
-      const { ref, prefix, key } = typeof entry === 'string' ? { ref: entry, prefix: undefined, key: undefined } : entry;
+      const { ref, key } = entryParts(entry);
       const dataflow = parseDataflowRef(ref);
-      const tablePrefix = prefix ?? derivePrefix(dataflow.id);
-      const clash = prefixes.get(tablePrefix.toLowerCase());
-      if (clash !== undefined) {
-        throw new Error(`job ${job.id}: dataflows ${clash} and ${ref} would share the table prefix ${tablePrefix}; give one of them a prefix`);
-      }
-      prefixes.set(tablePrefix.toLowerCase(), ref);
+      const tablePrefix = tablePrefixOf(entry);
       const base = `sdmx:${job.id}:${dataflow.agency}:${dataflow.id}(${dataflow.version})`;
       const common = {
         jobId: job.id,

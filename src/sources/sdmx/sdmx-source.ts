@@ -4,6 +4,7 @@ import type { ChangeOp } from '../../core/ops.js';
 import { ActionRequiredError, type ReadContext, type SourceEvent, type StreamSource } from '../../core/source.js';
 import type { TableSpec } from '../../core/tables.js';
 import type { HttpClient, HttpResponse } from '../../http/client.js';
+import { HttpBodyError, HttpTimeoutError } from '../../http/errors.js';
 import { SdmxActionMapper } from './apply-actions.js';
 import { SdmxMetadataMapper } from './apply-metadata.js';
 import { openSdmxCsv, type SdmxCsvHeader } from './csv-reader.js';
@@ -95,7 +96,17 @@ export class SdmxSource implements StreamSource {
     }
 
     const known = this.knownComponents(fetched.structure);
-    const message = await openSdmxCsv(response.body, { label: this.label, knownComponents: known, batchSize: this.options.batchSize ?? 5000 });
+    const message = await openSdmxCsv(response.body, { label: this.label, knownComponents: known, batchSize: this.options.batchSize ?? 5000 }).catch((error: unknown) => {
+      throw this.brokeOff(error, 0, undefined);
+    });
+    if (message.header.delimiter !== ',') {
+      // A localised answer (NSI 8.13+ uses the culture's separators) despite Accept-Language: en:
+      // its decimal mark may be "," too, and values are kept as written, so whoever reads them must know.
+      log.warn(
+        { delimiter: message.header.delimiter },
+        `${this.label}: the CSV is separated by ${JSON.stringify(message.header.delimiter)}, not ","; its decimal mark may be "," too, values are stored as written`,
+      );
+    }
     const strangers = message.header.unknownColumns.filter((id) => !componentIds(fetched.structure).has(id));
     if (strangers.length > 0) {
       // A column the structure does not know: maybe the DSD changed after we read it. Look once more.
@@ -116,18 +127,35 @@ export class SdmxSource implements StreamSource {
 
     const mapper = this.mapperOf(fetched.structure, layout, message.header, log);
     let rows = 0;
+    let lastLine: number | undefined;
     let first = true;
-    for await (const batch of message.batches) {
-      rows += batch.length;
-      const ops = mapper.map(batch);
-      yield { type: 'changes', ops: first ? [...this.tableOps(layout, cursor === null), ...ops] : ops };
-      first = false;
+    try {
+      for await (const batch of message.batches) {
+        rows += batch.length;
+        lastLine = batch.at(-1)?.line ?? lastLine;
+        const ops = mapper.map(batch);
+        yield { type: 'changes', ops: first ? [...this.tableOps(layout, cursor === null), ...ops] : ops };
+        first = false;
+      }
+    } catch (error) {
+      throw this.brokeOff(error, rows, lastLine);
     }
     if (first) yield { type: 'changes', ops: this.tableOps(layout, cursor === null) };
     if (message.stats.shortRows > 0 || message.stats.trailingEmptyCells > 0) {
       log.info({ shortRows: message.stats.shortRows, trailingEmptyCells: message.stats.trailingEmptyCells }, `${this.label}: tolerated ragged rows`);
     }
     yield { type: 'checkpoint', cursor: cursorToJson(next()), details: { rows, lastResponse: `${rows} rows (HTTP ${response.status})` } };
+  }
+
+  /**
+   * A body that broke in transit (cut, reset, idle timeout) says only which URL failed: add how far
+   * the answer got, so the operator can tell a server dying at row 3 from one dying at row 3 million.
+   * The cause keeps the transport detail. Errors of the CSV and of its rows name their line already.
+   */
+  private brokeOff(error: unknown, rows: number, lastLine: number | undefined): unknown {
+    if (!(error instanceof HttpBodyError || error instanceof HttpTimeoutError)) return error;
+    const where = lastLine === undefined ? 'before its first row' : `after the row on line ${lastLine}`;
+    return new Error(`${this.label}: the answer broke off ${where} (${rows} rows read)`, { cause: error });
   }
 
   private structure(http: HttpClient, signal: AbortSignal): Promise<FetchedStructure> {

@@ -6,7 +6,7 @@ import { quoteIdent } from '../sql/quote.js';
 import { columnOf, isNullableColumn } from '../sql/table-spec.js';
 import { uniqueKeyChunks } from '../sql/unique-key-chunks.js';
 import { groupByOmitted } from '../sql/upsert-groups.js';
-import { compileConditions, compileKey, type CompiledKey } from '../sql/where-sql.js';
+import { compileConditions, compileKey, isBound, type CompiledKey } from '../sql/where-sql.js';
 import { POSTGRES_TYPES, type PostgresCatalog } from './postgres-catalog.js';
 
 /**
@@ -178,7 +178,7 @@ export class PostgresChangeApplier {
   }
 }
 
-/** Keys that can share one set-based statement (same columns, same null pattern). */
+/** Keys that can share one set-based statement (same columns, same tests). */
 function groupKeysByShape(spec: TableSpec, keys: readonly PartialKey[], what: string): CompiledKey[][] {
   const groups = new Map<string, CompiledKey[]>();
   for (const key of keys) {
@@ -196,9 +196,9 @@ function groupKeysByShape(spec: TableSpec, keys: readonly PartialKey[], what: st
  */
 function keyMatch(spec: TableSpec, keys: readonly CompiledKey[], extra: readonly string[]): { using: string | undefined; where: string; values: unknown[] } {
   const shape = (keys[0] as CompiledKey).columns;
-  const bound = shape.filter((column) => !column.isNull);
+  const bound = shape.filter((column) => isBound(column.test));
   const conditions = [
-    ...shape.map((column, index) => (column.isNull ? `"cur".${quoteIdent(column.name)} IS NULL` : `"cur".${quoteIdent(column.name)} = "k"."c${index}"`)),
+    ...shape.map((column, index) => `"cur".${quoteIdent(column.name)} ${column.test}${isBound(column.test) ? ` "k"."c${index}"` : ''}`),
     ...extra,
   ];
   const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
@@ -206,7 +206,7 @@ function keyMatch(spec: TableSpec, keys: readonly CompiledKey[], extra: readonly
   const types = bound.map((column) => columnOf(spec, column.name, 'key').type);
   const values = bound.map((_, position) => keys.map((key) => toPg(key.values[position] as SqlValue, types[position] as ColumnType)));
   const arrays = types.map((type, index) => `$${index + 1}::${POSTGRES_TYPES[type]}[]`).join(', ');
-  const aliases = shape.map((column, index) => (column.isNull ? undefined : `"c${index}"`)).filter((alias) => alias !== undefined);
+  const aliases = shape.map((column, index) => (isBound(column.test) ? `"c${index}"` : undefined)).filter((alias) => alias !== undefined);
   return { using: `unnest(${arrays}) AS "k"(${aliases.join(', ')})`, where, values };
 }
 

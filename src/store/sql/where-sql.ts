@@ -13,24 +13,35 @@ export interface CompiledWhere {
 }
 
 /**
- * Equality on the key's columns, in table order so that `{a, b}` and `{b, a}` share a statement.
- * A null value matches NULL (`IS NULL`), which plain `= NULL` never would. An empty key matches
- * every row. `undefined` is refused: taken as a wildcard it would widen a delete silently.
+ * The key's tests on its columns, in table order so that `{a, b}` and `{b, a}` share a statement.
+ * A null value matches NULL (`IS NULL`), which plain `= NULL` never would; `{ not: v }` is `<> v`
+ * (which no NULL passes) and `{ not: null }` is `IS NOT NULL`. An empty key matches every row.
+ * `undefined` is refused: taken as a wildcard it would widen a delete silently.
  */
 export interface CompiledKey extends CompiledWhere {
-  /** The key's columns in table order; `isNull` ones are matched with IS NULL and bind nothing. */
-  readonly columns: readonly { readonly name: string; readonly isNull: boolean }[];
+  /** The key's columns in table order; only `=` and `<>` tests bind a value. */
+  readonly columns: readonly { readonly name: string; readonly test: KeyTest }[];
+}
+
+export type KeyTest = '=' | '<>' | 'IS NULL' | 'IS NOT NULL';
+
+export function isBound(test: KeyTest): boolean {
+  return test === '=' || test === '<>';
 }
 
 export function compileKey(spec: TableSpec, key: PartialKey, what: string): CompiledKey {
   const names = Object.keys(key);
-  const columns: { name: string; isNull: boolean }[] = [];
+  const columns: { name: string; test: KeyTest }[] = [];
   const values: SqlValue[] = [];
   for (const column of spec.columns) {
     if (!(column.name in key)) continue;
-    const value = key[column.name];
-    if (value === undefined) throw new StoreSchemaError(`table ${spec.name}: ${what} key gives column ${column.name} as undefined`);
-    columns.push({ name: column.name, isNull: value === null });
+    const match = key[column.name];
+    if (match === undefined) throw new StoreSchemaError(`table ${spec.name}: ${what} key gives column ${column.name} as undefined`);
+    const negated = typeof match === 'object' && match !== null;
+    const value = negated ? match.not : match;
+    if (value === undefined) throw new StoreSchemaError(`table ${spec.name}: ${what} key gives column ${column.name} as { not: undefined }`);
+    const test: KeyTest = value === null ? (negated ? 'IS NOT NULL' : 'IS NULL') : negated ? '<>' : '=';
+    columns.push({ name: column.name, test });
     if (value !== null) values.push(value);
   }
   if (columns.length !== names.length) {
@@ -38,13 +49,13 @@ export function compileKey(spec: TableSpec, key: PartialKey, what: string): Comp
     throw new StoreSchemaError(`table ${spec.name}: ${what} key names column ${JSON.stringify(unknown[0])}, which the table does not have`);
   }
   return {
-    shape: columns.map((column) => `${column.name}${column.isNull ? '\u0001' : ''}`).join('\u0000'),
+    shape: columns.map((column) => `${column.name} ${column.test}`).join('\u0000'),
     columns,
     values,
     sql: (param, firstIndex = 0) => {
       let index = firstIndex;
       return columns
-        .map((column) => (column.isNull ? `${quoteIdent(column.name)} IS NULL` : `${quoteIdent(column.name)} = ${param(index++)}`))
+        .map((column) => `${quoteIdent(column.name)} ${column.test}${isBound(column.test) ? ` ${param(index++)}` : ''}`)
         .join(' AND ');
     },
   };

@@ -83,8 +83,13 @@ describe('fault injection', () => {
   it('inserts a row with an unknown action, or one with too many cells', async () => {
     sim.faults.inject({ type: 'badRow', afterRows: 2, kind: 'unknownAction' });
     const unknown = (await read()).text.split('\n');
-    expect(unknown[3]).toMatch(/^dataflow,X:BAD\(1\.0\),X,/);
-    expect(unknown.filter((l) => l !== '')).toHaveLength(intact.split('\n').filter((l) => l !== '').length + 1);
+    // Of the answer's own dataflow, in an ACTION column the full answer gets for it, with a cell per column.
+    const intactLines = intact.split('\n');
+    expect(intactLines[0]).not.toContain('ACTION');
+    expect(unknown[0]).toBe(intactLines[0]!.replace('STRUCTURE_ID,', 'STRUCTURE_ID,ACTION,'));
+    expect(unknown[1]).toBe(intactLines[1]!.replace('OECD:DF_TEST_DELETE(1.0),', 'OECD:DF_TEST_DELETE(1.0),I,'));
+    expect(unknown[3]).toBe(`dataflow,OECD:DF_TEST_DELETE(1.0),X${','.repeat(unknown[0]!.split(',').length - 3)}`);
+    expect(unknown.filter((l) => l !== '')).toHaveLength(intactLines.filter((l) => l !== '').length + 1);
 
     sim.faults.inject({ type: 'badRow', afterRows: 0, kind: 'tooManyCells' });
     const tooMany = (await read()).text.split('\n');

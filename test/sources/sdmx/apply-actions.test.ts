@@ -306,6 +306,36 @@ describe('Replace and Merge', () => {
   });
 });
 
+describe('switched-off dimensions (~, SDMX-CSV 2.1) in data rows', () => {
+  it('D targets what is not attached to a switched-off dimension: ~,B,~ is the group of B, ~,~,~ the dataflow level, A,B,~ the series', async () => {
+    await loadBase();
+    await applyText('D,~,B,~,,,,*,');
+    expect(await content()).toEqual({ ...base(), groups: BASE_GROUPS.filter((row) => row[0] !== 'B') });
+    await applyText('D,~,~,~,,,,,');
+    expect(await content()).toEqual({ ...base(), groups: BASE_GROUPS.filter((row) => row[0] !== 'B'), dataset: [] });
+    await applyText('D,A,B,~,,,,,');
+    expect(await content()).toEqual({
+      ...base(),
+      series: BASE_SERIES.filter((row) => !(row[0] === 'A' && row[1] === 'B')),
+      groups: BASE_GROUPS.filter((row) => row[0] !== 'B'),
+      dataset: [],
+    });
+    expect(dataflowDeletes).toEqual([]);
+  });
+
+  it('R and M read ~ like an omitted dimension: attributes merge at their level, a measure needs the full key', async () => {
+    await loadBase();
+    await applyText('M,~,B,~,,,,GB2,', 'R,A,B,~,,,AB2,,', 'M,~,~,~,,,,,DF2');
+    expect(await content()).toEqual({
+      obs: BASE_OBS,
+      series: BASE_SERIES.map((row): Series => (row[0] === 'A' && row[1] === 'B' ? ['A', 'B', 'AB2'] : row)),
+      groups: BASE_GROUPS.map((row): Group => (row[0] === 'B' ? ['B', 'GB2'] : row)),
+      dataset: [[1, 'DF2']],
+    });
+    await expect(applyText('R,A,~,2020,5,,,,')).rejects.toThrow('line 2 (dataflow OECD:DF_TEST_DELETE(1.0), action R): OBS_VALUE is given on a row without every dimension (DIM_2 omitted)');
+  });
+});
+
 describe('rows the mapper refuses, naming the dataflow and line', () => {
   it('a measure on a row without every dimension', async () => {
     await expect(applyText('R,A,B,2021,1,,,,', 'R,A,,2021,1,,,,')).rejects.toThrow(
@@ -372,5 +402,38 @@ describe('referential metadata', () => {
     await applyMeta('D,,,,,,');
     expect(await meta()).toEqual([]);
     expect(dataflowDeletes).toEqual([2]);
+  });
+
+  it('D with "*" in a dimension deletes what is attached to any value of it, never what is not attached there', async () => {
+    await applyMeta('R,~,~,~,F,,', 'R,~,B,~,B,,', 'R,A,B,~,AB,,', 'R,C,B,~,CB,,', 'R,A,A,~,AA,,', 'R,A,~,~,A,,');
+    await applyMeta('D,*,B,~,,,');
+    expect(await meta()).toEqual([
+      ['', '', '', 'F', null, null, null],
+      ['', 'B', '', 'B', null, null, null],
+      ['A', '', '', 'A', null, null, null],
+      ['A', 'A', '', 'AA', null, null, null],
+    ]);
+    // With a component marked, only that value goes, and only where the dimension is attached.
+    await applyMeta('R,~,B,~,B,Bea,', 'R,A,~,~,A,Al,');
+    await applyMeta('D,*,,~,*,,');
+    expect(await meta()).toEqual([
+      ['', '', '', 'F', null, null, null],
+      ['', 'B', '', 'B', null, 'Bea', null],
+      ['A', '', '', null, null, 'Al', null],
+    ]);
+  });
+
+  it('stores a multilingual value with .Stat\'s backslash-escaped quotes verbatim', async () => {
+    await applyMeta('R,~,~,~,"en: ""<a href=\\""mailto:s@x.org\\"">S</a>"",fr: ""F""",,');
+    expect((await meta())[0]?.[3]).toBe('en: "<a href=\\"mailto:s@x.org\\">S</a>",fr: "F"');
+  });
+
+  it('D with some attributes marked deletes only those, leaving the attachment\'s other values', async () => {
+    await applyMeta('R,~,B,~,About B,Bea,', 'R,A,B,~,About AB,Al,');
+    await applyMeta('D,~,B,~,*,,');
+    expect(await meta()).toEqual([
+      ['', 'B', '', null, null, 'Bea', null],
+      ['A', 'B', '', 'About AB', null, 'Al', null],
+    ]);
   });
 });

@@ -193,6 +193,34 @@ describe('SDMX-CSV reader edge cases', () => {
     expect(rows[0]?.cells).toEqual(['X', '1,5']);
   });
 
+  it('reads a fr-FR style message (sdmx-csv example 4): ";" between cells, decimal commas, quoted ";" and quoted empty cells under that delimiter', async () => {
+    const { header, rows } = await readAll(
+      body(
+        'STRUCTURE;STRUCTURE_ID;ACTION;DIM;TIME_PERIOD;OBS_VALUE;ATTR\n',
+        'dataflow;A:F(1.0);R;X;2020;1234,56;"note; with a semicolon"\n',
+        'dataflow;A:F(1.0);R;X;2021;-0,5;""\n',
+        'dataflow;A:F(1.0);R;X;2022;"7,25";\n',
+      ),
+    );
+    expect(header).toMatchObject({ delimiter: ';', components: ['DIM', 'TIME_PERIOD', 'OBS_VALUE', 'ATTR'] });
+    expect(rows.map((row) => row.cells)).toEqual([
+      ['X', '2020', '1234,56', 'note; with a semicolon'],
+      ['X', '2021', '-0,5', ''],
+      ['X', '2022', '7,25', undefined],
+    ]);
+  });
+
+  it('keeps .Stat\'s backslash-escaped quotes inside a quoted multilingual metadata value verbatim', async () => {
+    // DSS ref-metadata: doubled quotes inside JSON-like localised values get a backslash in front.
+    const raw = '"en: ""<a href=\\""mailto:stat@example.org\\"">Contact</a>"",fr: ""<a href=\\""mailto:stat@example.org\\"">Contact</a>"""';
+    const { rows } = await readAll(body('STRUCTURE,STRUCTURE_ID,ACTION,DIM,CONTACT[en;fr],NOTE\n', `dataflow,A:F(1.0),R,~,${raw},""\n`));
+    expect(rows[0]?.cells).toEqual([
+      '~',
+      'en: "<a href=\\"mailto:stat@example.org\\">Contact</a>",fr: "<a href=\\"mailto:stat@example.org\\">Contact</a>"',
+      '',
+    ]);
+  });
+
   it('reads the sub-field separator of STRUCTURE[;] and keeps multi-valued cells as text under the bare id', async () => {
     const { header, rows } = await readAll(
       body('STRUCTURE[;],STRUCTURE_ID,ACTION,DIM,ATTR4[],ATTR2[en;fr]\n', 'dataflow,A:F(1.0),M,X,Value X;Value Y,en:Value;fr:Valeur\n'),

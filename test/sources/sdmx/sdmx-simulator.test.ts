@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Settings } from 'luxon';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHttpClient, type UndiciHttpClient } from '../../../src/http/undici-client.js';
 import { runStream } from '../../../src/runner/run-stream.js';
@@ -41,6 +42,9 @@ function baseUpload(): string {
 }
 
 let clock = new Date('2024-05-01T08:00:00Z');
+/** The clock at each syncBoth: each sync's watermark is its clock minus the 5-minute overlap. */
+let syncTimes: Date[] = [];
+const defaultZone = Settings.defaultZone;
 let nsi: NsiSimulator;
 let flow: HostedDataflow;
 let store: SqliteStore;
@@ -54,11 +58,13 @@ async function start(settings: Partial<NsiSettings> = {}): Promise<void> {
 
 beforeEach(async () => {
   clock = new Date('2024-05-01T08:00:00Z');
+  syncTimes = [];
   ({ store, cleanup } = await tempSqliteStore());
   http = createHttpClient({ maxRetries: 0 });
 });
 
 afterEach(async () => {
+  Settings.defaultZone = defaultZone;
   await http.close();
   await nsi?.close();
   await cleanup();
@@ -85,6 +91,7 @@ function source(mode: SdmxStreamMode, api: 'v1' | 'v2' = 'v1', structureFormat: 
 
 async function syncBoth(api: 'v1' | 'v2' = 'v1', structureFormat: 'json' | 'xml' | 'auto' = 'auto'): Promise<void> {
   tick(1);
+  syncTimes.push(clock);
   const signal = new AbortController().signal;
   const { log } = memoryLogger('warn');
   await runStream({ store, source: source('data', api, structureFormat), http, log, signal });
@@ -146,11 +153,22 @@ async function scenario(api: 'v1' | 'v2' = 'v1', structureFormat: 'json' | 'xml'
 
 describe('SDMX source against the NSI simulator', () => {
   it('mirrors the dataflow and its metadata exactly after each change (v1 paths, JSON structures, 404 NoRecordsFound)', async () => {
+    // A zone east of UTC, whatever the machine's: every updatedAfter then carries a `+` offset,
+    // which the simulator (like a real NSI) misreads unless it travels as %2B.
+    Settings.defaultZone = 'Asia/Kolkata';
     await start();
     await scenario();
-    const updatedAfter = nsi.requests.filter((request) => request.url.includes('updatedAfter='));
-    expect(updatedAfter.length).toBeGreaterThan(10);
-    expect(updatedAfter.every((request) => request.url.includes('%2B00%3A00') && request.status !== 400)).toBe(true);
+    for (const stream of ['data', 'metadata']) {
+      const requests = nsi.requests.filter((request) => request.url.includes('/data/') && request.url.includes('attributes=msd') === (stream === 'metadata'));
+      expect(requests).toHaveLength(syncTimes.length);
+      expect(requests[0]?.url).not.toContain('updatedAfter');
+      requests.slice(1).forEach((request, index) => {
+        const sent = /[?&]updatedAfter=([^&]*)/.exec(request.url)?.[1];
+        expect(sent).toMatch(/^2024-05-01T\d\d%3A\d\d%3A\d\d%2B05%3A30$/);
+        expect(new Date(decodeURIComponent(sent as string)).getTime()).toBe((syncTimes[index] as Date).getTime() - 5 * 60_000);
+        expect(request.status).not.toBe(400);
+      });
+    }
   });
 
   it('mirrors it through the v2 paths, SDMX-ML structures only, 204 for no rows, "-" delete markers and attributes repeated on observation rows', async () => {

@@ -2,8 +2,11 @@ import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../../src/config/load.js';
 import { createHttpClient, type UndiciHttpClient } from '../../../src/http/undici-client.js';
 import { runStream, StreamRunError } from '../../../src/runner/run-stream.js';
+import { builtInKinds } from '../../../src/sources/registry.js';
+import { parseDataflowRef } from '../../../src/sources/sdmx/dataflow-ref.js';
 import { sdmxKind, sdmxOptions } from '../../../src/sources/sdmx/kind.js';
 import { formatUpdatedAfter, SdmxSource, type SdmxSourceOptions } from '../../../src/sources/sdmx/sdmx-source.js';
 import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
@@ -115,7 +118,7 @@ describe('SDMX source: full load, then updatedAfter', () => {
 
     // The server's clock (12:00:00) is behind the local one (12:00:30): the watermark is 5 minutes before the server's.
     const cursor = await cursorOf();
-    expect(cursor?.updatedAfter).toMatch(/^2024-03-01T\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
+    expect(cursor?.updatedAfter).toMatch(/^2024-03-0[12]T\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
     expect(new Date(cursor?.updatedAfter as string).toISOString()).toBe('2024-03-01T11:55:00.000Z');
 
     serveData(csvAnswer(csv('R,A,A,2021,20,,,,', 'D,A,B,,,,,,', 'R,B,B,2021,5,x,,,')));
@@ -199,10 +202,32 @@ describe('SDMX source: full load, then updatedAfter', () => {
     expect(accepts).toEqual([expect.stringContaining('structure+json'), 'application/vnd.sdmx.structure+xml;version=2.1']);
   });
 
+  it('uses the v1 data path with a key filter, "+" between codes as written, and adds updatedAfter to it', async () => {
+    const path = '/data/OECD,DF_TEST_DELETE,1.0/A+B..';
+    serveData(csvAnswer(BASE), path);
+    await sync(source({ key: 'A+B..' }));
+    serveData(csvAnswer(csv('R,A,A,2020,9,,,,')), path);
+    await sync(source({ key: 'A+B..' }));
+    const [full, incremental] = dataRequests();
+    expect(full?.rawUrl).toBe('/rest/data/OECD,DF_TEST_DELETE,1.0/A+B..');
+    expect(incremental?.rawUrl).toMatch(/^\/rest\/data\/OECD,DF_TEST_DELETE,1\.0\/A\+B\.\.\?updatedAfter=2024-03-0[12]T[^&]+$/);
+    expect((await obs())[0]).toEqual(['A', 'A', '2020', '9', null]);
+  });
+
   it('uses the v2 data path with a key filter', async () => {
     serveData(csvAnswer(BASE), '/v2/data/dataflow/OECD/DF_TEST_DELETE/1.0/A.*.*');
     await sync(source({ api: 'v2', key: 'A..' }));
     expect(dataRequests()[0]?.rawUrl).toBe('/rest/v2/data/dataflow/OECD/DF_TEST_DELETE/1.0/A.*.*');
+  });
+
+  it('reads a ";"-separated answer, keeps its decimal commas as written and warns that the decimal mark may be ","', async () => {
+    serveData(csvAnswer(HEADER.replaceAll(',', ';') + 'dataflow;OECD:DF_TEST_DELETE(1.0);I;A;A;2020;1,5;"a;b";;;\n'));
+    await sync();
+    expect(await obs()).toEqual([['A', 'A', '2020', '1,5', 'a;b']]);
+    const warnings = logged.lines.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((line) => line.level === 40);
+    expect(warnings.map((line) => line.msg)).toEqual([
+      'dataflow OECD:DF_TEST_DELETE(1.0): the CSV is separated by ";", not ","; its decimal mark may be "," too, values are stored as written',
+    ]);
   });
 
   it('ignores custom columns the structure does not define, after checking the structure once more', async () => {
@@ -264,42 +289,115 @@ describe('SDMX source: structure changes', () => {
 });
 
 describe('SDMX source: bad answers end the run without advancing the cursor or changing the mirror', () => {
+  const LABEL = 'dataflow OECD:DF_TEST_DELETE(1.0)';
+  const mirror = async () => ({
+    obs: await store.readTable('td_obs'),
+    series: await store.readTable('td_attr_series'),
+    groups: await store.readTable('td_attr_gr'),
+    dataset: await store.readTable('td_dataset_attr'),
+  });
+
   async function afterBase(): Promise<unknown> {
     serveData(csvAnswer(BASE));
     await sync();
     return cursorOf();
   }
 
+  /** Sends `body` up to `cutAt` characters (ASCII), then closes the connection: the rest never comes. */
+  const cutAnswer = (body: string, cutAt: number) => (_request: RecordedRequest, res: ServerResponse) => {
+    res.writeHead(200, { 'content-type': CSV_TYPE, 'content-length': String(body.length) });
+    res.write(body.slice(0, cutAt), () => res.socket?.destroySoon());
+  };
+
+  /** How far the source says the answer got before it broke off: the line of the last whole row, and the rows read. */
+  function brokeOffAt(failure: StreamRunError): { line: number; rows: number } {
+    const match = /: the answer broke off (?:after the row on line (\d+)|before its first row) \((\d+) rows read\): the body of http:\/\/127\.0\.0\.1:\d+\/rest\/data\/OECD,DF_TEST_DELETE,1\.0\/all\S* is incomplete or corrupt/.exec(failure.message);
+    expect(failure.message.startsWith(`stream ${source().id}: ${LABEL}: the answer broke off`), failure.message).toBe(true);
+    expect(match, failure.message).not.toBeNull();
+    const rows = Number(match?.[2]);
+    const line = match?.[1] === undefined ? 1 : Number(match[1]);
+    // One line per row here, after the header: the line named is the last row read.
+    expect(line).toBe(rows + 1);
+    return { line, rows };
+  }
+
+  const manyRows = (count: number, action: string): string[] => Array.from({ length: count }, (_, i) => `${action},Z,Z,P${i},${i},,,,`);
+
   it('an HTML page with status 200', async () => {
     const before = await afterBase();
+    const content = await mirror();
     serveData((_request, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!DOCTYPE html><html><body>Maintenance</body></html>'));
     const failure = await syncFails();
-    expect(failure.message).toContain('dataflow OECD:DF_TEST_DELETE(1.0): expected SDMX-CSV from');
+    expect(failure.message).toContain(`${LABEL}: expected SDMX-CSV from`);
     expect(failure.message).toContain('got text/html');
     expect(await cursorOf()).toEqual(before);
+    expect(await mirror()).toEqual(content);
   });
 
   it('an HTML page labelled as CSV', async () => {
     const before = await afterBase();
+    const content = await mirror();
     serveData((_request, res) => res.writeHead(200, { 'content-type': CSV_TYPE }).end('<html><body>Sign in</body></html>'));
     const failure = await syncFails();
-    expect(failure.message).toContain('dataflow OECD:DF_TEST_DELETE(1.0): the response is not SDMX-CSV');
+    expect(failure.message).toContain(`${LABEL}: the response is not SDMX-CSV`);
     expect(await cursorOf()).toEqual(before);
+    expect(await mirror()).toEqual(content);
   });
 
-  it('a body cut in the middle of a row, after some rows were applied in the open transaction', async () => {
+  it('a body cut in the middle of a row names the dataflow and the last row read', async () => {
     const before = await afterBase();
-    const rows = Array.from({ length: 3000 }, (_, i) => `R,Z,Z,${3000 + i},${i},,,,`);
-    const body = csv('D,,,,,,,,', ...rows);
-    serveData((_request, res) => {
-      res.writeHead(200, { 'content-type': CSV_TYPE, 'content-length': String(body.length) });
-      res.write(body.slice(0, Math.floor(body.length * 0.8)));
-      setTimeout(() => res.destroy(), 20);
-    });
+    const content = await mirror();
+    const body = csv('D,,,,,,,,', ...manyRows(2400, 'R'));
+    serveData(cutAnswer(body, body.indexOf('P2000,') + 3));
     const failure = await syncFails(source({ batchSize: 500 }));
     expect(failure.status).toBe('backoff');
+    expect(brokeOffAt(failure).rows).toBeLessThanOrEqual(2001);
     expect(await cursorOf()).toEqual(before);
-    expect(await obs()).toHaveLength(4);
+    expect(await mirror()).toEqual(content);
+  });
+
+  it('a 500 mid-stream (an error text after some rows, then the connection drops) names the dataflow and a line', async () => {
+    const before = await afterBase();
+    const content = await mirror();
+    serveData((_request, res) => {
+      res.writeHead(200, { 'content-type': CSV_TYPE });
+      res.write(csv('D,,,,,,,,', ...manyRows(50, 'R')) + 'Error: 500 Internal Server Error - the query failed after 50 rows\n', () => res.socket?.destroySoon());
+    });
+    const failure = await syncFails();
+    // Whichever the client notices first, the error text as a row or the dropped connection, it says where.
+    expect(failure.message).toMatch(
+      new RegExp(`^stream \\S+: ${LABEL.replace(/[()]/g, '\\$&')}: (line 53: unknown structure type "Error: 500 Internal Server Error|the answer broke off (after the row on line \\d+|before its first row) \\(\\d+ rows read\\))`),
+    );
+    expect(await cursorOf()).toEqual(before);
+    expect(await mirror()).toEqual(content);
+  });
+
+  // The runner holds up to 20,000 rows before it opens the transaction: these answers break after
+  // more than that, once tables were replaced and rows written inside it.
+  it('a full load that breaks after more than 20,000 rows leaves the previous tables and the reset cursor as they were', async () => {
+    await afterBase();
+    const content = await mirror();
+    const state = await store.readState(source().id);
+    await store.transaction((tx) => tx.writeState({ ...state!, cursor: null }));
+    const body = csv(...manyRows(30_000, 'I'));
+    serveData(cutAnswer(body, body.indexOf(',P28000,') + 5));
+    const failure = await syncFails();
+    expect(brokeOffAt(failure).rows).toBeGreaterThan(20_000);
+    expect(dataRequests().at(-1)?.query.has('updatedAfter')).toBe(false);
+    expect(await cursorOf()).toBeNull();
+    expect(await mirror()).toEqual(content);
+  });
+
+  it('an incremental answer that breaks after more than 20,000 rows leaves mirror and cursor as they were', async () => {
+    const before = await afterBase();
+    const content = await mirror();
+    const body = csv('D,,,,,,,,', ...manyRows(30_000, 'R'));
+    serveData(cutAnswer(body, body.indexOf(',P28000,') + 5));
+    const failure = await syncFails();
+    expect(brokeOffAt(failure).rows).toBeGreaterThan(20_000);
+    expect(dataRequests().at(-1)?.query.has('updatedAfter')).toBe(true);
+    expect(await cursorOf()).toEqual(before);
+    expect(await mirror()).toEqual(content);
   });
 
   it('a 500 answer', async () => {
@@ -311,22 +409,22 @@ describe('SDMX source: bad answers end the run without advancing the cursor or c
   });
 
   it.each([
-    ['an unknown action', csv('R,A,A,2020,7,,,,', 'X,A,A,2021,8,,,,'), 'dataflow OECD:DF_TEST_DELETE(1.0): line 3 (dataflow OECD:DF_TEST_DELETE(1.0)): unknown action "X"'],
-    ['too many cells', csv('R,A,A,2020,7,,,,', 'R,A,A,2021,8,,,,,extra'), 'dataflow OECD:DF_TEST_DELETE(1.0): line 3 (OECD:DF_TEST_DELETE(1.0)): the row has 12 cells but the header has 11'],
+    ['an unknown action', csv('R,A,A,2020,7,,,,', 'X,A,A,2021,8,,,,'), `${LABEL}: line 3 (${LABEL}): unknown action "X"`],
+    ['too many cells', csv('R,A,A,2020,7,,,,', 'R,A,A,2021,8,,,,,extra'), `${LABEL}: line 3 (OECD:DF_TEST_DELETE(1.0)): the row has 12 cells but the header has 11`],
   ])('a row with %s', async (_name, body, message) => {
     const before = await afterBase();
+    const content = await mirror();
     serveData(csvAnswer(body));
     const failure = await syncFails();
     expect(failure.message).toContain(message);
     expect(await cursorOf()).toEqual(before);
-    expect(await obs()).toHaveLength(4);
-    expect((await obs())[0]).toEqual(['A', 'A', '2020', '1', 'a']);
+    expect(await mirror()).toEqual(content);
   });
 
   it('a 404 that is not NoRecordsFound', async () => {
     serveData((_request, res) => res.writeHead(404, { 'content-type': 'text/plain' }).end('Dataflow not found'));
     const failure = await syncFails();
-    expect(failure.message).toContain('dataflow OECD:DF_TEST_DELETE(1.0): HTTP 404 from');
+    expect(failure.message).toContain(`${LABEL}: HTTP 404 from`);
     expect(await cursorOf()).toBeNull();
   });
 });
@@ -381,19 +479,63 @@ describe('the sdmx job kind', () => {
   });
 
   it('says "expected AGENCY:ID(VERSION)" for a bad dataflow reference, at its path', () => {
+    const message = 'expected AGENCY:ID(VERSION) with an exact version, e.g. OECD.CFE:DF_TOURISM(2.0); version wildcards (+, ~, *) and "latest" cannot be mirrored';
     const result = sdmxOptions.safeParse({ endpoint: 'https://nsi.example.org/rest', dataflows: ['OECD.CFE:DF_TOURISM(2.0)', 'DF_TOURISM', { ref: 'A:B' }] });
     expect(result.success).toBe(false);
     const issues = result.error?.issues.map((issue) => [issue.path.join('.'), issue.message]);
     expect(issues).toEqual([
-      ['dataflows.1', 'expected AGENCY:ID(VERSION), e.g. OECD.CFE:DF_TOURISM(2.0)'],
-      ['dataflows.2.ref', 'expected AGENCY:ID(VERSION), e.g. OECD.CFE:DF_TOURISM(2.0)'],
+      ['dataflows.1', message],
+      ['dataflows.2.ref', message],
+    ]);
+  });
+
+  it('refuses version wildcards and "latest", which no structure query can pin, and accepts exact SDMX 2.1 and 3.0 versions', () => {
+    const wildcards = ['A:DF(+)', 'A:DF(~)', 'A:DF(*)', 'A:DF(1.+)', 'A:DF(2+.3.1)', 'A:DF(latest)'];
+    const result = sdmxOptions.safeParse({ endpoint: 'https://nsi.example.org/rest', dataflows: [...wildcards.slice(0, 5), { ref: wildcards[5] }] });
+    expect(result.error?.issues.map((issue) => [issue.path.join('.'), issue.message])).toEqual(
+      wildcards.map((_, index) => [
+        index === 5 ? 'dataflows.5.ref' : `dataflows.${index}`,
+        'expected AGENCY:ID(VERSION) with an exact version, e.g. OECD.CFE:DF_TOURISM(2.0); version wildcards (+, ~, *) and "latest" cannot be mirrored',
+      ]),
+    );
+    expect(() => parseDataflowRef('A:DF(+)')).toThrow('"A:DF(+)": expected AGENCY:ID(VERSION) with an exact version');
+    const exact = sdmxOptions.parse({ endpoint: 'https://nsi.example.org/rest', dataflows: ['A:DF(1.0)', 'A.B:DF@X(2.1.0)', 'A:DF(1.0.0-draft)'] });
+    expect(exact.dataflows.map((entry) => parseDataflowRef(entry as string))).toEqual([
+      { agency: 'A', id: 'DF', version: '1.0' },
+      { agency: 'A.B', id: 'DF@X', version: '2.1.0' },
+      { agency: 'A', id: 'DF', version: '1.0.0-draft' },
     ]);
   });
 
   it('refuses two dataflows that would share a table prefix', async () => {
     const options = sdmxOptions.parse({ endpoint: 'https://nsi.example.org/rest', dataflows: ['A:DF_X(1.0)', 'B:DF_X(1.0)'] });
     await expect(sdmxKind.expand({ id: 'j', kind: 'sdmx' }, options, { http, log: logged.log, signal: new AbortController().signal })).rejects.toThrow(
-      'job j: dataflows A:DF_X(1.0) and B:DF_X(1.0) would share the table prefix df_x; give one of them a prefix',
+      'job j: dataflow B:DF_X(1.0) would share the table prefix df_x with dataflow A:DF_X(1.0); give one of them a prefix',
     );
+  });
+
+  it('refuses, with the config, dataflows of different jobs (enabled or not) that would write the same tables', () => {
+    const endpoint = 'https://nsi.example.org/rest';
+    const config = {
+      jobs: [
+        { id: 'oecd', kind: 'sdmx', endpoint, dataflows: ['OECD:DF_X(1.0)', { ref: 'OECD:DF_Y(1.0)', prefix: 'shared' }] },
+        { id: 'imf', kind: 'sdmx', endpoint, enabled: false, dataflows: ['IMF:DF_Z(1.0)', 'IMF:DF_X(2.0)'] },
+        { id: 'ecb', kind: 'sdmx', endpoint, dataflows: [{ ref: 'ECB:DF_W(1.0)', prefix: 'SHARED' }, { ref: 'ECB:DF_X(1.0)', prefix: 'ecb_x' }] },
+        { id: 'broken', kind: 'sdmx', endpoint, dataflows: ['not a ref'] },
+      ],
+    };
+    const problems = (() => {
+      try {
+        parseConfig(JSON.stringify(config), 'sync.config.json', builtInKinds, {});
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+      return [];
+    })();
+    expect(problems).toEqual([
+      expect.stringMatching(/^jobs\[3\]\.dataflows\[0\]: expected AGENCY:ID\(VERSION\)/),
+      'jobs[1].dataflows[1]: dataflow IMF:DF_X(2.0) would share the table prefix df_x with dataflow OECD:DF_X(1.0) of job oecd; give one of them a prefix',
+      'jobs[2].dataflows[0]: dataflow ECB:DF_W(1.0) would share the table prefix SHARED with dataflow OECD:DF_Y(1.0) of job oecd; give one of them a prefix',
+    ]);
   });
 });
