@@ -9,6 +9,7 @@ import { createHttpClient } from '../src/http/undici-client.js';
 import type { RpdeFault } from '../src/simulators/rpde/faults.js';
 import { startRpdePublisher, type RpdePublisher } from '../src/simulators/rpde/publisher.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { StoreSchemaError } from '../src/store/store.js';
 import { tempSqliteStore } from './helpers/stores.js';
 import { cursorOf, expectMirrorOf, feedSource, harvest, TestClock } from './sources/rpde/harness.js';
 
@@ -209,7 +210,15 @@ describe('RPDE mirror convergence', () => {
           const http = createHttpClient({ maxRetries: 0 });
           try {
             const clock = new TestClock();
-            expect((await cursorOf(store, STREAM))?.['next']).toBeDefined();
+            // Kills after one or two requested pages can all land before the first commit (the
+            // next page is asked for while the current one commits): then nothing may be stored.
+            if ((await cursorOf(store, STREAM))?.['next'] === undefined) {
+              const rows = await store.readTable(TABLE).catch((error: unknown) => {
+                if (error instanceof StoreSchemaError) return [];
+                throw error;
+              });
+              expect(rows).toEqual([]);
+            }
             await harvest(store, feedSource(publisher.url, clock), http);
             expect((await cursorOf(store, STREAM))?.['atEnd']).toBe(true);
             await expectMirrorOf(store, TABLE, publisher.feed.liveItems());

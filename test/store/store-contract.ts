@@ -148,17 +148,17 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       const left = async () => (await store.readTable('obs')).map((stored) => `${stored.REF_AREA}${stored.FREQ}:${stored.OBS_VALUE}/${stored.OBS_STATUS}`);
 
       // Both keys of one shape travel together (one statement on set-based engines), a third key has another shape.
-      expect(await apply({ op: 'setNull', table: 'obs', keys: [{ REF_AREA: { not: '' }, FREQ: 'M' }, { REF_AREA: { not: 'B' }, FREQ: 'Q' }, { OBS_STATUS: { not: null }, REF_AREA: 'B' }], columns: ['OBS_VALUE'] })).toEqual({ upserted: 6, deleted: 0 });
+      expect(await apply({ op: 'setNull', table: 'obs', keys: [{ REF_AREA: { not: '' }, FREQ: 'M' }, { REF_AREA: { not: 'B' }, FREQ: 'Q' }, { OBS_STATUS: { not: null }, REF_AREA: 'B' }], columns: ['OBS_VALUE'] })).toEqual({ upserted: 6, deleted: 0, updated: 0 });
       expect(await left()).toEqual(['M:1/x', 'Q:null/w', 'AM:null/y', 'AQ:null/null', 'BM:null/z', 'BQ:null/v']);
 
-      expect(await apply({ op: 'prune', table: 'obs', keys: [{ REF_AREA: { not: '' } }], valueColumns: ['OBS_VALUE', 'OBS_STATUS'] })).toEqual({ upserted: 0, deleted: 1 });
+      expect(await apply({ op: 'prune', table: 'obs', keys: [{ REF_AREA: { not: '' } }], valueColumns: ['OBS_VALUE', 'OBS_STATUS'] })).toEqual({ upserted: 0, deleted: 1, updated: 0 });
       expect(await left()).toEqual(['M:1/x', 'Q:null/w', 'AM:null/y', 'BM:null/z', 'BQ:null/v']);
 
       // A NULL never passes `<>`: rows without a status stay when deleting "status other than y".
       await apply(upsertObs([['C', 'M', '1', '7', null]]));
-      expect(await apply({ op: 'deleteWhere', table: 'obs', keys: [{ REF_AREA: { not: '' }, OBS_STATUS: { not: 'y' } }] })).toEqual({ upserted: 0, deleted: 2 });
+      expect(await apply({ op: 'deleteWhere', table: 'obs', keys: [{ REF_AREA: { not: '' }, OBS_STATUS: { not: 'y' } }] })).toEqual({ upserted: 0, deleted: 2, updated: 0 });
       expect(await left()).toEqual(['M:1/x', 'Q:null/w', 'AM:null/y', 'CM:7/null']);
-      expect(await apply({ op: 'deleteWhere', table: 'obs', keys: [{ OBS_STATUS: { not: null } }] })).toEqual({ upserted: 0, deleted: 3 });
+      expect(await apply({ op: 'deleteWhere', table: 'obs', keys: [{ OBS_STATUS: { not: null } }] })).toEqual({ upserted: 0, deleted: 3, updated: 0 });
       expect(await left()).toEqual(['CM:7/null']);
     });
 
