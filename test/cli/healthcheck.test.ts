@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { runCli, startCli } from '../helpers/cli.js';
 import { startServer } from '../http/loopback-server.js';
 
 async function freePort(): Promise<number> {
@@ -29,16 +27,12 @@ describe('dataspace-sync healthcheck', () => {
   it('exits 0 while the daemon answers on the configured port (0.0.0.0 checked on loopback), 1 once it is gone', async () => {
     const port = await freePort();
     const configPath = writeConfig('daemon', { host: '0.0.0.0', port });
-    const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', main, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const daemon = startCli(['run', '--config', configPath]);
+    const { child, exited } = daemon;
     try {
       const deadline = Date.now() + 30_000;
-      while (!output.includes('daemon started') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(output).toContain('daemon started');
+      while (!daemon.output().includes('daemon started') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(daemon.output()).toContain('daemon started');
 
       const healthy = await runCli(['healthcheck', '--config', configPath]);
       expect(healthy.stderr).toBe('');

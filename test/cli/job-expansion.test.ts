@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRpdePublisher, type RpdePublisher } from '../../src/simulators/rpde/publisher.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, startCli } from '../helpers/cli.js';
 import { startServer } from '../http/loopback-server.js';
 
 describe('`sync` with a job that cannot be expanded', () => {
@@ -60,22 +58,18 @@ describe('`sync` with a job that cannot be expanded', () => {
           jobs: [{ id: 'slow', kind: 'rpde', datasetSite: `${site.origin}/dataset-site.jsonld` }],
         }),
       );
-      const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-      const child = spawn(process.execPath, ['--import', 'tsx', main, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      const daemon = startCli(['run', '--config', configPath]);
+      const { child, exited } = daemon;
       const deadline = Date.now() + 30_000;
       while (site.requests.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(site.requests, output).toHaveLength(1);
+      expect(site.requests, daemon.output()).toHaveLength(1);
       const sent = Date.now();
       child.kill('SIGTERM');
-      expect(await exited, output).toBe(0);
+      expect(await exited, daemon.output()).toBe(0);
       expect(Date.now() - sent).toBeLessThan(10_000);
-      expect(output).toContain('"signal":"SIGTERM"');
-      expect(output).toContain('daemon stopped');
-      expect(output).not.toContain('dataspace-sync:');
+      expect(daemon.output()).toContain('"signal":"SIGTERM"');
+      expect(daemon.output()).toContain('daemon stopped');
+      expect(daemon.output()).not.toContain('dataspace-sync:');
     } finally {
       await site.close();
     }

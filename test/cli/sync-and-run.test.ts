@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNsiSimulator, type NsiSimulator } from '../../src/simulators/nsi/nsi-simulator.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, startCli } from '../helpers/cli.js';
 
 const FLOWS = ['DF_ONE', 'DF_TWO', 'DF_THREE'];
 
@@ -114,25 +112,21 @@ describe('the CLI against the NSI simulator', () => {
   });
 
   it('`run` serves /status and exits 0 soon after SIGTERM', async () => {
-    const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', main, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const daemon = startCli(['run', '--config', configPath]);
+    const { child, exited } = daemon;
     const deadline = Date.now() + 30_000;
     let endpoints: string | undefined;
     while (!endpoints && Date.now() < deadline) {
-      endpoints = /"endpoints":"(http:\/\/[^"]+)"/.exec(output)?.[1];
+      endpoints = /"endpoints":"(http:\/\/[^"]+)"/.exec(daemon.output())?.[1];
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(endpoints, output).toBeDefined();
+    expect(endpoints, daemon.output()).toBeDefined();
     const status = (await (await fetch(`${endpoints}/status`)).json()) as { streams: unknown[] };
     expect(status.streams).toHaveLength(3);
     const sent = Date.now();
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(Date.now() - sent).toBeLessThan(10_000);
-    expect(output).toContain('daemon stopped');
+    expect(daemon.output()).toContain('daemon stopped');
   });
 });
