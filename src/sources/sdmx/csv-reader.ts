@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { parse, type Parser } from 'csv-parse';
+import { CsvSyntaxError, CsvTokenizer, type CsvField } from './csv-tokenizer.js';
 
 /**
  * A streaming SDMX-CSV reader (1.0 and 2.x; research/sdmx.md §1 and §5). It knows the message layout,
@@ -59,7 +59,7 @@ export interface SdmxCsvStats {
 
 export interface SdmxCsvMessage {
   readonly header: SdmxCsvHeader;
-  /** Rows in file order, in batches of at most `batchSize`. Iterate once. */
+  /** Rows in file order, in batches of `batchSize` rows or a little more (one chunk of the body). Iterate once. */
   readonly batches: AsyncIterable<readonly SdmxCsvRow[]>;
   readonly stats: Readonly<SdmxCsvStats>;
 }
@@ -119,24 +119,40 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
   }
   const subFieldSeparator = first[2] === undefined || first[2] === '' ? undefined : first[2].charAt(0);
 
-  const parser = parse({ delimiter, raw: true, relax_column_count: true, bom: true, skip_empty_lines: true });
-  body.on('error', (error) => parser.destroy(error));
-  parser.write(prefix);
-  body.pipe(parser);
+  const tokenizer = new CsvTokenizer(delimiter);
+  const decoder = new TextDecoder('utf-8');
+  const chunks = (body as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  const decode = (chunk: Buffer | string): string => (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
 
-  const records = recordSource(parser);
-  const headerRecord = await records.next().catch((error: unknown) => {
+  // The header first: the tokenizer pauses after it, keeping the rows read with it for batches().
+  let headerNames: string[] | undefined;
+  const onHeader = (fields: CsvField[]): boolean => {
+    headerNames = fields.map((field) => field ?? '');
+    return false;
+  };
+  try {
+    tokenizer.push(decode(prefix), onHeader);
+    while (headerNames === undefined) {
+      const step = await chunks.next();
+      if (step.done) {
+        tokenizer.push(decoder.decode(), onHeader);
+        tokenizer.end(onHeader);
+        break;
+      }
+      tokenizer.push(decode(step.value), onHeader);
+    }
+  } catch (error) {
+    body.destroy();
     throw wrapParseError(error, label);
-  });
-  if (headerRecord === null) {
+  }
+  if (headerNames === undefined) {
     throw new SdmxCsvError(`${label}: the response has no SDMX-CSV header row`, 1);
   }
-  let line = 1 + countLines(headerRecord.raw);
-  const layout = mapHeader(headerRecord.record, format, options.knownComponents, label);
+  const layout = mapHeader(headerNames, format, options.knownComponents, label);
   const header: SdmxCsvHeader = { ...layout.header, format, delimiter, subFieldSeparator };
 
   const stats: SdmxCsvStats = { rows: 0, shortRows: 0, trailingEmptyCells: 0 };
-  const width = headerRecord.record.length;
+  const width = headerNames.length;
   const { componentColumns, actionColumn, typeColumn, refColumn } = layout;
   const refs = new Map<string, StructureRef>();
   const componentCount = componentColumns.length;
@@ -145,13 +161,11 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
   let lastRefText: string | undefined;
   let lastRef: StructureRef | undefined;
 
-  const toRow = (record: string[], raw: string): SdmxCsvRow => {
-    const rowLine = line;
-    line += countLines(raw);
+  const toRow = (record: CsvField[], rowLine: number): SdmxCsvRow => {
     stats.rows += 1;
     if (record.length > width) {
       for (let i = width; i < record.length; i += 1) {
-        if (record[i] !== '') {
+        if (record[i] !== undefined && record[i] !== '') {
           throw new SdmxCsvError(
             `${label}: line ${rowLine}${refSuffix(record[refColumn])}: the row has ${record.length} cells but the header has ${width}`,
             rowLine,
@@ -162,13 +176,13 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
     } else if (record.length < width) {
       stats.shortRows += 1;
     }
-    const typeText = typeColumn < 0 ? 'dataflow' : record[typeColumn];
-    const refText = record[refColumn];
+    const typeText = typeColumn < 0 ? 'dataflow' : (record[typeColumn] ?? '');
+    const refText = record[refColumn] ?? '';
     let structure: StructureRef;
     if (lastRef !== undefined && typeText === lastType && refText === lastRefText) {
       structure = lastRef;
     } else {
-      structure = structureOf(typeText ?? '', refText ?? '', refs, label, rowLine);
+      structure = structureOf(typeText, refText, refs, label, rowLine);
       lastType = typeText;
       lastRefText = refText;
       lastRef = structure;
@@ -186,124 +200,37 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
       action = known;
     }
     const cells: CellState[] = new Array<CellState>(componentCount);
-    for (let k = 0; k < componentCount; k += 1) {
-      const value = record[componentColumns[k] as number];
-      cells[k] = value === '' ? undefined : value;
-    }
-    // csv-parse gives '' for both `,,` and `,"",`; only the rare raw text with `""` needs a second look.
-    if (raw.includes('""')) {
-      const quotedEmpty = quotedEmptyFields(raw, delimiter);
-      if (quotedEmpty.size > 0) {
-        for (let k = 0; k < componentCount; k += 1) {
-          if (quotedEmpty.has(componentColumns[k] as number)) cells[k] = '';
-        }
-      }
-    }
+    for (let k = 0; k < componentCount; k += 1) cells[k] = record[componentColumns[k] as number];
     return { line: rowLine, structure, action, cells };
   };
 
   async function* batches(): AsyncGenerator<readonly SdmxCsvRow[]> {
+    let batch: SdmxCsvRow[] = [];
+    const onRow = (fields: CsvField[], line: number): void => {
+      batch.push(toRow(fields, line));
+    };
     try {
+      tokenizer.push('', onRow);
       for (;;) {
-        const available = records.drain(batchSize);
-        if (available.length > 0) {
-          const rows = new Array<SdmxCsvRow>(available.length);
-          for (let i = 0; i < available.length; i += 1) {
-            const item = available[i] as RawRecord;
-            rows[i] = toRow(item.record, item.raw);
-          }
-          yield rows;
-          continue;
+        if (batch.length >= batchSize) {
+          yield batch;
+          batch = [];
         }
-        if (!(await records.wait())) return;
+        const step = await chunks.next();
+        if (step.done) break;
+        tokenizer.push(decode(step.value), onRow);
       }
+      tokenizer.push(decoder.decode(), onRow);
+      tokenizer.end(onRow);
+      if (batch.length > 0) yield batch;
     } catch (error) {
       throw wrapParseError(error, label);
     } finally {
-      parser.destroy();
       body.destroy();
     }
   }
 
   return { header, batches: batches(), stats };
-}
-
-interface RawRecord {
-  readonly record: string[];
-  readonly raw: string;
-}
-
-interface RecordSource {
-  next(): Promise<RawRecord | null>;
-  /** Records readable now without waiting, at most `max`. */
-  drain(max: number): RawRecord[];
-  /** Resolves true when more may be read, false at the end; rejects on a parse or body error. */
-  wait(): Promise<boolean>;
-}
-
-/** Pulls records synchronously while they are buffered, so a batch costs one await, not one per row. */
-function recordSource(parser: Parser): RecordSource {
-  let failure: unknown;
-  let ended = false;
-  parser.on('error', (error) => {
-    failure = error;
-  });
-  parser.on('end', () => {
-    ended = true;
-  });
-  const wait = (): Promise<boolean> => {
-    if (failure !== undefined) return Promise.reject(failure);
-    if (ended) return Promise.resolve(false);
-    return new Promise<boolean>((resolve, reject) => {
-      const done = (): void => {
-        parser.off('readable', onReadable);
-        parser.off('end', onEnd);
-        parser.off('error', onError);
-        parser.off('close', onClose);
-      };
-      const onReadable = (): void => {
-        done();
-        resolve(true);
-      };
-      const onEnd = (): void => {
-        done();
-        resolve(false);
-      };
-      const onError = (error: unknown): void => {
-        done();
-        reject(error);
-      };
-      const onClose = (): void => {
-        done();
-        if (failure !== undefined) reject(failure);
-        else resolve(!ended && parser.readableLength > 0);
-      };
-      parser.on('readable', onReadable);
-      parser.on('end', onEnd);
-      parser.on('error', onError);
-      parser.on('close', onClose);
-    });
-  };
-  const drain = (max: number): RawRecord[] => {
-    const out: RawRecord[] = [];
-    while (out.length < max) {
-      const item = parser.read() as RawRecord | null;
-      if (item === null) break;
-      out.push(item);
-    }
-    return out;
-  };
-  return {
-    async next() {
-      for (;;) {
-        const [item] = drain(1);
-        if (item !== undefined) return item;
-        if (!(await wait())) return null;
-      }
-    },
-    drain,
-    wait,
-  };
 }
 
 /** Resolves with the first bytes of the body (up to the end of line 1, or a few KB), leaving it paused. */
@@ -449,53 +376,7 @@ function refSuffix(refText: string | undefined): string {
   return refText ? ` (${refText})` : '';
 }
 
-function countLines(raw: string): number {
-  let count = 0;
-  let at = raw.indexOf('\n');
-  while (at >= 0) {
-    count += 1;
-    at = raw.indexOf('\n', at + 1);
-  }
-  // A last record without a line break still occupies a line.
-  return count === 0 ? 1 : count;
-}
-
-/** Indexes of the fields written exactly `""` in one raw record (RFC 4180 quoting). */
-export function quotedEmptyFields(raw: string, delimiter: string): Set<number> {
-  const found = new Set<number>();
-  let field = 0;
-  let i = 0;
-  const n = raw.length;
-  for (;;) {
-    if (raw[i] === '"') {
-      const contentStart = i + 1;
-      i += 1;
-      for (;;) {
-        if (i >= n) return found;
-        if (raw[i] === '"') {
-          if (raw[i + 1] === '"') {
-            i += 2;
-            continue;
-          }
-          break;
-        }
-        i += 1;
-      }
-      if (i === contentStart) found.add(field);
-      i += 1;
-    }
-    while (i < n && raw[i] !== delimiter && raw[i] !== '\n' && raw[i] !== '\r') i += 1;
-    if (i >= n || raw[i] !== delimiter) return found;
-    i += 1;
-    field += 1;
-  }
-}
-
 function wrapParseError(error: unknown, label: string): unknown {
-  if (error instanceof SdmxCsvError) return error;
-  if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('CSV_')) {
-    const line = 'lines' in error && typeof error.lines === 'number' ? error.lines : undefined;
-    return new SdmxCsvError(`${label}: malformed CSV${line === undefined ? '' : ` at line ${line}`}: ${error.message}`, line);
-  }
+  if (error instanceof CsvSyntaxError) return new SdmxCsvError(`${label}: malformed CSV at ${error.message}`, error.line);
   return error;
 }
