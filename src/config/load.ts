@@ -51,7 +51,9 @@ export function parseConfig(
   const substituted = substituteEnv(raw, [], env, problems, secrets);
   const result = buildConfigSchema(kinds).safeParse(substituted);
   if (!result.success) problems.push(...result.error.issues.map((issue) => formatIssue(issue, kinds)));
-  if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
+  // A kind's refinements run twice (inside the job, and again with the kind's own schema for its
+  // cross-field rules; see buildConfigSchema), so a bad field can be reported twice: once per problem.
+  if (problems.length > 0 || !result.success) throw new ConfigError(file, [...new Set(problems)]);
   return { config: result.data as unknown as DaemonConfig, secrets };
 }
 

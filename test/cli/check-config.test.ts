@@ -42,6 +42,22 @@ describe('dataspace-sync check-config', () => {
     );
   });
 
+  it('reports a bad field of a job once, next to the job-level rule it also breaks', async () => {
+    const file = configFile({
+      jobs: [
+        { id: 'x', kind: 'sdmx', endpoint: 'http://nsi.example/rest', dataflows: ['A:B(1.0)'], overlap: '5q' },
+        { id: 'y', kind: 'rpde', pollInterval: '1s' },
+      ],
+    });
+    const result = await runCli(['check-config', '--config', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      `${file}: jobs[0].overlap: expected a duration such as 30s, 5m, 1h or 7d`,
+      `${file}: jobs[1].pollInterval: must be at least 8s`,
+      `${file}: jobs[1]: an rpde job needs feeds, datasetSite or dataCatalog`,
+    ]);
+  });
+
   it('names a missing environment variable', async () => {
     const file = configFile({ store: { engine: 'postgres', url: 'postgres://u:${NO_SUCH_PASSWORD_VAR}@db/x' }, jobs: [] });
     const result = await runCli(['check-config', '--config', file], { env: { NO_SUCH_PASSWORD_VAR: undefined } });
