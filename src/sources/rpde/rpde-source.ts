@@ -175,6 +175,10 @@ export class RpdeFeedSource implements StreamSource {
           // Observed at once so that a failure while nobody awaits it is not an unhandled rejection.
           request.catch(() => undefined);
           prefetch = { url: next.next, page: request };
+          // One turn of the event loop lets undici send the request now: the store applies and
+          // commits this page synchronously next, and the request would otherwise wait for that
+          // (bench: time spent waiting for pages 1.18 -> 0.78 s over three 100k-item harvests).
+          await new Promise((resolve) => setImmediate(resolve));
         }
         if (ops.length > 0) yield { type: 'changes', ops };
         if (items.length > 0) {
