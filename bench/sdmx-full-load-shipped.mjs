@@ -1,15 +1,17 @@
 /**
  * The SDMX full load as users run it: the compiled code in dist/ (what `npm start` and the Docker
  * image execute), without the TypeScript loader that the .ts benchmarks carry (~40 MB of RSS).
- * Same dataflow and simulator as sdmx-full-load.ts; reports observations/s, the RSS before the run
- * (Node + libraries) and the peak RSS. bench/run.ts builds dist/ first.
+ * Same dataflow and simulator as sdmx-full-load.ts. Each run is a fresh process, so its peak RSS is
+ * that of one full load from start-up; reports the median time and the peak RSS of every run.
+ * bench/run.ts builds dist/ first.
  * Run: npm run build && node bench/sdmx-full-load-shipped.mjs [observations] [runs]
  */
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { createHttpClient } from '../dist/http/undici-client.js';
@@ -17,37 +19,51 @@ import { runStream } from '../dist/runner/run-stream.js';
 import { SdmxSource } from '../dist/sources/sdmx/sdmx-source.js';
 import { SqliteStore } from '../dist/store/sqlite/sqlite-store.js';
 
-const OBSERVATIONS = Number(process.argv[2] ?? 1_000_000);
-const RUNS = Math.max(1, Number(process.argv[3] ?? 3));
 const FLOW = 'DF_FULL';
+const [, , observationsArg, runsArg, endpoint] = process.argv;
+const OBSERVATIONS = Number(observationsArg ?? 1_000_000);
 
-// The simulator is TypeScript: it runs in its own process under tsx, sharing nothing with this one.
-const simulator = fork(new URL('./sdmx-nsi-process.ts', import.meta.url).pathname, [], { execArgv: ['--import', 'tsx'] });
-const ask = (request) =>
-  new Promise((resolve, reject) => {
-    simulator.once('exit', (code) => reject(new Error(`the NSI process exited with code ${code}`)));
-    simulator.once('message', resolve);
-    simulator.send(request);
-  });
-const { url } = await ask({ type: 'start', flows: [{ id: FLOW, observations: OBSERVATIONS }] });
-
-const baseRss = process.memoryUsage().rss;
-const seconds = [];
-try {
-  for (let run = 0; run < RUNS; run += 1) seconds.push(await fullLoad());
-} finally {
-  simulator.send({ type: 'close' });
+if (endpoint !== undefined) {
+  // One run, in its own process: prints its seconds, RSS before the run and peak RSS as JSON.
+  const baseRss = process.memoryUsage().rss;
+  const seconds = await fullLoad(endpoint);
+  console.log(JSON.stringify({ seconds, baseRss, peakRss: process.resourceUsage().maxRSS * 1024 }));
+} else {
+  const runs = Math.max(1, Number(runsArg ?? 5));
+  // The simulator is TypeScript: it runs in its own process under tsx, sharing nothing with the runs.
+  const simulator = fork(new URL('./sdmx-nsi-process.ts', import.meta.url).pathname, [], { execArgv: ['--import', 'tsx'] });
+  const ask = (request) =>
+    new Promise((resolve, reject) => {
+      simulator.once('exit', (code) => reject(new Error(`the NSI process exited with code ${code}`)));
+      simulator.once('message', resolve);
+      simulator.send(request);
+    });
+  const results = [];
+  try {
+    const { url } = await ask({ type: 'start', flows: [{ id: FLOW, observations: OBSERVATIONS }] });
+    for (let run = 0; run < runs; run += 1) {
+      const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), String(OBSERVATIONS), '1', url], { encoding: 'utf8' });
+      results.push(JSON.parse(out));
+    }
+  } finally {
+    simulator.send({ type: 'close' });
+  }
+  const mb = (bytes) => Math.round(bytes / 2 ** 20);
+  const seconds = results.map((r) => r.seconds).sort((a, b) => a - b);
+  const median = seconds[Math.floor(seconds.length / 2)];
+  console.log(
+    `SDMX full load, compiled dist/ (as shipped), one process per run: ${OBSERVATIONS.toLocaleString('en')} observations, ` +
+      `median of ${runs} runs ${median.toFixed(2)} s = ${Math.round(OBSERVATIONS / median).toLocaleString('en')} obs/s ` +
+      `(runs: ${results.map((r) => r.seconds.toFixed(2)).join(', ')} s)`,
+  );
+  console.log(
+    `RSS before the run ${mb(results[0].baseRss)} MB; peak RSS per run: ${results.map((r) => mb(r.peakRss)).join(', ')} MB ` +
+      `(median ${mb(results.map((r) => r.peakRss).sort((a, b) => a - b)[Math.floor(runs / 2)])} MB)`,
+  );
 }
-seconds.sort((a, b) => a - b);
-const median = seconds[Math.floor(seconds.length / 2)];
-console.log(
-  `SDMX full load, compiled dist/ (as shipped): ${OBSERVATIONS.toLocaleString('en')} observations, median of ${RUNS} run(s) ` +
-    `${median.toFixed(2)} s = ${Math.round(OBSERVATIONS / median).toLocaleString('en')} obs/s (runs: ${seconds.map((s) => s.toFixed(2)).join(', ')} s); ` +
-    `RSS before the first run ${Math.round(baseRss / 2 ** 20)} MB, peak over the runs ${Math.round((process.resourceUsage().maxRSS * 1024) / 2 ** 20)} MB`,
-);
 
 /** One full load into a fresh SQLite file; returns its seconds after checking the row count. */
-async function fullLoad() {
+async function fullLoad(url) {
   const dir = mkdtempSync(join(tmpdir(), 'dss-bench-shipped-'));
   const store = new SqliteStore({ path: join(dir, 'sync.db') });
   const http = createHttpClient();
