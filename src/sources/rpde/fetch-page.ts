@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { RetryLaterError, StreamGoneError } from '../../core/source.js';
 import { HttpStatusError, type HttpClient } from '../../http/client.js';
-import type { ConformanceReport } from './conformance.js';
+import type { FindingRecorder } from './finding-log.js';
 import { RpdeFeedError } from './feed-error.js';
 import { RpdePageError } from './page.js';
 
@@ -13,7 +13,7 @@ export interface FetchPageOptions {
   /** Wait after a 503/429 without Retry-After: random in [min, max] (the spec's 60-120 minutes). */
   readonly retryAfterDefault: { readonly minMs: number; readonly maxMs: number };
   readonly random: () => number;
-  readonly report: ConformanceReport;
+  readonly report: FindingRecorder;
 }
 
 export interface FetchedPage {

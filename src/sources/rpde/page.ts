@@ -1,4 +1,4 @@
-import type { ConformanceReport } from './conformance.js';
+import type { FindingRecorder } from './finding-log.js';
 import { itemSpans, type ItemSpans, type Span } from './item-spans.js';
 import { modifiedFromNumberText, modifiedFromString, type ModifiedValue } from './modified-key.js';
 
@@ -38,7 +38,7 @@ const SAFE_LIMIT = BigInt(Number.MAX_SAFE_INTEGER);
  * Decodes an RPDE page and records what is wrong with it in `report` (checks C4, C5, C11-C18,
  * C30, C37). Problems with single items skip those items; only an unusable envelope throws.
  */
-export function decodePage(text: string, pageUrl: string, report: ConformanceReport): RpdePage {
+export function decodePage(text: string, pageUrl: string, report: FindingRecorder): RpdePage {
   let body = text;
   if (body.charCodeAt(0) === 0xfeff) {
     report.record('C4', `byte order mark before the JSON at ${pageUrl}`);
@@ -80,7 +80,7 @@ export function decodePage(text: string, pageUrl: string, report: ConformanceRep
   return { next, items: decoded, itemCount: items.length };
 }
 
-function checkRootKeys(root: Record<string, unknown>, pageUrl: string, report: ConformanceReport): void {
+function checkRootKeys(root: Record<string, unknown>, pageUrl: string, report: FindingRecorder): void {
   const license = root['license'];
   if (license === undefined) {
     report.record('C5', `license missing${'licence' in root ? ' ("licence" spelling used)' : ''} at ${pageUrl}`);
@@ -99,7 +99,7 @@ function decodeItem(
   spans: ItemSpans,
   source: (span: Span | undefined) => string | undefined,
   pageUrl: string,
-  report: ConformanceReport,
+  report: FindingRecorder,
 ): RpdeItem | undefined {
   // Messages are built only when something is reported: most items have nothing to say.
   const where = () => `items[${index}] at ${pageUrl}`;
@@ -136,7 +136,7 @@ function decodeId(
   value: unknown,
   token: () => string | undefined,
   where: () => string,
-  report: ConformanceReport,
+  report: FindingRecorder,
 ): string | undefined {
   if (typeof value === 'string' && value.length > 0) return value;
   if (typeof value === 'number') {
@@ -149,7 +149,7 @@ function decodeId(
   return undefined;
 }
 
-function decodeState(value: unknown, label: () => string, report: ConformanceReport): 'updated' | 'deleted' | undefined {
+function decodeState(value: unknown, label: () => string, report: FindingRecorder): 'updated' | 'deleted' | undefined {
   if (value === 'updated' || value === 'deleted') return value;
   if (value === undefined) {
     report.record('C11', `${label()}: state missing (skipped)`);
@@ -168,7 +168,7 @@ function decodeModified(
   value: unknown,
   token: () => string | undefined,
   label: () => string,
-  report: ConformanceReport,
+  report: FindingRecorder,
 ): ModifiedValue | undefined {
   let modified: ModifiedValue | undefined;
   if (typeof value === 'string') modified = modifiedFromString(value);
@@ -186,7 +186,7 @@ function decodeModified(
   return modified;
 }
 
-function decodeKind(value: unknown, label: () => string, report: ConformanceReport): string | null {
+function decodeKind(value: unknown, label: () => string, report: FindingRecorder): string | null {
   if (typeof value === 'string') return value;
   if (value === undefined) report.record('C11', `${label()}: kind missing`);
   else report.record('C14', `${label()}: kind ${JSON.stringify(value)} is not a string`);

@@ -6,9 +6,12 @@ import { ConformanceReport } from './conformance.js';
 import { cursorJson, readCursor, type RpdeCursor } from './cursor.js';
 import { RpdeFeedError } from './feed-error.js';
 import { resolveNext, normaliseFeedUrl, sameFeedPath, sameFeedUrl } from './feed-url.js';
-import { fetchPage, type FetchedPage, type FetchPageOptions } from './fetch-page.js';
+import type { FetchPageOptions } from './fetch-page.js';
+import { replayFindings } from './finding-log.js';
+import { pageOf } from './page-decoder.js';
+import { PageLoader, type LoadedPage } from './page-loader.js';
 import { itemsTableSpec, markSeenOps, pruneTombstonesOps, sweepUnseenOp, upsertItemsOp } from './items-table.js';
-import { decodePage, RpdePageError } from './page.js';
+import { RpdePageError } from './page.js';
 import { FeedChecks } from './page-checks.js';
 
 export interface RpdeFeedSettings {
@@ -95,9 +98,8 @@ export class RpdeFeedSource implements StreamSource {
       random: this.random,
       report,
     };
-    // The next page, requested while the store commits the current one: the wait for the
-    // publisher then overlaps the commit instead of following it. At most one request is in flight.
-    let prefetch: { readonly url: string; readonly page: Promise<FetchedPage> } | undefined;
+    // Pages are requested and decoded ahead while the store commits the current one (page-loader.ts).
+    const loader = new PageLoader(fetchOptions, (url) => !visited.has(normaliseFeedUrl(url)));
     let tableReady = false;
     let pages = 0;
     try {
@@ -105,16 +107,19 @@ export class RpdeFeedSource implements StreamSource {
         const url = cursor.next;
         visited.add(normaliseFeedUrl(url));
         let headers: Readonly<Record<string, string>>;
+        let loaded: LoadedPage;
         let page;
         /** Where the page came from: `url`, or where its redirects led. */
         let servedAt: string;
         try {
-          const fetched = await (prefetch?.url === url ? prefetch.page : fetchPage(url, fetchOptions));
-          prefetch = undefined;
-          headers = fetched.headers;
-          servedAt = fetched.url;
+          loaded = await loader.take(url);
+          replayFindings(loaded.findings, report);
+          if (loaded.fetched === undefined || loaded.decoded === undefined) throw loaded.fetchError;
+          headers = loaded.fetched.headers;
+          servedAt = loaded.fetched.url;
           visited.add(normaliseFeedUrl(servedAt));
-          page = decodePage(fetched.text, servedAt, report);
+          replayFindings(loaded.decoded.findings, report);
+          page = pageOf(loaded.decoded);
         } catch (error) {
           // Keep what was learnt about the feed (C1, C4...) even though the cursor cannot move.
           if (!signal.aborted) yield { type: 'checkpoint', cursor: committed, details: details() };
@@ -170,11 +175,9 @@ export class RpdeFeedSource implements StreamSource {
           ops.push(...pruneTombstonesOps(this.table, cutoff));
           next = { ...next, prunedAt: nowIso };
         }
+        if (loaded.guess !== undefined && loaded.guess !== next.next) loader.dropAllBut(next.next);
         if (!isLast && stuck === undefined) {
-          const request = fetchPage(next.next, fetchOptions);
-          // Observed at once so that a failure while nobody awaits it is not an unhandled rejection.
-          request.catch(() => undefined);
-          prefetch = { url: next.next, page: request };
+          loader.request(next.next);
           // One turn of the event loop lets undici send the request now: the store applies and
           // commits this page synchronously next, and the request would otherwise wait for that
           // (bench: time spent waiting for pages 1.18 -> 0.78 s over three 100k-item harvests).
@@ -227,8 +230,8 @@ export class RpdeFeedSource implements StreamSource {
         signal.throwIfAborted();
       }
     } finally {
-      // A run ended early (failure, abort) leaves no request behind: the page is read and dropped.
-      await prefetch?.page.catch(() => undefined);
+      // A run ended early (failure, abort) leaves no request behind: pages ahead are read and dropped.
+      await loader.settle();
     }
   }
 

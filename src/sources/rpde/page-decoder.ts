@@ -1,0 +1,123 @@
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { FindingLog, type LoggedFinding } from './finding-log.js';
+import { decodePage, RpdePageError, type RpdePage } from './page.js';
+
+/** A decoded page, or why it is not one, with what it showed about the feed's conformance. */
+export interface DecodedPage {
+  readonly page?: RpdePage;
+  readonly error?: { readonly message: string; readonly page: boolean };
+  readonly findings: readonly LoggedFinding[];
+}
+
+export interface DecodeRequest {
+  readonly id: number;
+  readonly text: string;
+  readonly pageUrl: string;
+}
+
+/** From the worker: each item's data is given as [start, end) in the page text (-1: in the item). */
+export type DecodeReply = DecodedPage & { readonly id: number; readonly dataSpans?: Int32Array };
+
+/**
+ * Below this size a page is decoded in place: handing it to the worker and back costs more than
+ * parsing it. Feeds' usual pages (hundreds of items of ~1 KB) are far above it.
+ */
+const OFF_THREAD_CHARS = 64 * 1024;
+
+/**
+ * Decodes a page: JSON.parse, the exact spans of ids, stamps and data, and the item checks. That is
+ * the largest part of a harvest's CPU time, so large pages are decoded on a worker thread, where it
+ * overlaps the store's synchronous writes and commits on this one. Never rejects: a bad page comes
+ * back as `error`, to be thrown (by `pageOf`) once its findings are recorded.
+ */
+export function decodePageAnywhere(text: string, pageUrl: string): Promise<DecodedPage> {
+  if (text.length < OFF_THREAD_CHARS) return Promise.resolve(decodeHere(text, pageUrl));
+  decoder ??= new DecoderThread();
+  return decoder.decode(text, pageUrl);
+}
+
+/** The decoded page, or its error thrown as decodePage would have thrown it. */
+export function pageOf(decoded: DecodedPage): RpdePage {
+  if (decoded.error !== undefined) {
+    if (decoded.error.page) throw new RpdePageError(decoded.error.message);
+    throw new Error(decoded.error.message);
+  }
+  return decoded.page as RpdePage;
+}
+
+function decodeHere(text: string, pageUrl: string): DecodedPage {
+  const findings = new FindingLog();
+  try {
+    return { page: decodePage(text, pageUrl, findings), findings: findings.entries() };
+  } catch (error) {
+    return { error: { message: (error as Error).message, page: error instanceof RpdePageError }, findings: findings.entries() };
+  }
+}
+
+/** One worker for every feed of the process, started on first use; it never keeps the process alive. */
+class DecoderThread {
+  private worker: Worker | undefined;
+  private nextId = 0;
+  private readonly waiting = new Map<number, { text: string; pageUrl: string; resolve: (decoded: DecodedPage) => void }>();
+
+  decode(text: string, pageUrl: string): Promise<DecodedPage> {
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      this.waiting.set(id, { text, pageUrl, resolve });
+      const worker = this.started();
+      worker.ref();
+      worker.postMessage({ id, text, pageUrl } satisfies DecodeRequest);
+    });
+  }
+
+  private started(): Worker {
+    if (this.worker !== undefined) return this.worker;
+    const worker = new Worker(workerUrl());
+    worker.on('message', (reply: DecodeReply) => {
+      const request = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      if (this.waiting.size === 0) worker.unref();
+      if (request !== undefined) request.resolve(withData(reply, request.text));
+    });
+    // A worker that died (out of memory, a bug) loses no page: what it held is decoded here.
+    const fail = (): void => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const [id, request] of this.waiting) {
+        this.waiting.delete(id);
+        request.resolve(decodeHere(request.text, request.pageUrl));
+      }
+    };
+    worker.on('error', fail);
+    worker.on('exit', fail);
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+}
+
+/** The reply with each item's data text cut from the page text (see page-decoder-worker.ts). */
+function withData(reply: DecodeReply, text: string): DecodedPage {
+  const { page, dataSpans } = reply;
+  if (page === undefined || dataSpans === undefined) return reply;
+  const items = page.items.map((item, index) => {
+    const start = dataSpans[index * 2] as number;
+    return start < 0 ? item : { ...item, data: text.slice(start, dataSpans[index * 2 + 1]) };
+  });
+  return { page: { ...page, items }, findings: reply.findings };
+}
+
+let decoder: DecoderThread | undefined;
+
+/** The worker's module: compiled JavaScript as shipped; the TypeScript source under tsx (tests, benchmarks). */
+function workerUrl(): URL {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new URL('./page-decoder-worker.js', here);
+  // A worker does not inherit the TypeScript loader (and --import in its execArgv does not register
+  // it on Node 20): a small module registers tsx, then loads the worker's source.
+  const tsx = pathToFileURL(createRequire(here).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const source = new URL('./page-decoder-worker.ts', here).href;
+  const bootstrap = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(source)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
+}
