@@ -63,10 +63,16 @@ class DecoderThread {
   private readonly waiting = new Map<number, { text: string; pageUrl: string; resolve: (decoded: DecodedPage) => void }>();
 
   decode(text: string, pageUrl: string): Promise<DecodedPage> {
+    let worker: Worker;
+    try {
+      worker = this.started();
+    } catch {
+      // No thread to be had (resource limits): the page is decoded here, as a small one would be.
+      return Promise.resolve(decodeHere(text, pageUrl));
+    }
     return new Promise((resolve) => {
       const id = this.nextId++;
       this.waiting.set(id, { text, pageUrl, resolve });
-      const worker = this.started();
       worker.ref();
       worker.postMessage({ id, text, pageUrl } satisfies DecodeRequest);
     });

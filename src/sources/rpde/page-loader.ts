@@ -64,12 +64,12 @@ export class PageLoader {
   /** Waits for every request still in flight, so that none outlives the run. */
   async settle(): Promise<void> {
     this.deferred.length = 0;
-    await Promise.all([...this.ahead.values(), ...this.dropped]);
+    await Promise.allSettled([...this.ahead.values(), ...this.dropped]);
   }
 
   private load(url: string): Promise<LoadedPage> {
     const findings = new FindingLog();
-    return fetchPage(url, { ...this.options, report: findings }).then(
+    const loading = fetchPage(url, { ...this.options, report: findings }).then(
       async (fetched) => {
         const guess = this.guessAhead(fetched, url);
         const decoded = await decodePageAnywhere(fetched.text, fetched.url);
@@ -77,6 +77,10 @@ export class PageLoader {
       },
       (fetchError: unknown) => ({ fetchError, findings: findings.entries() }),
     );
+    // A page loaded ahead and then dropped is never awaited but by settle(): a failure of ours
+    // while decoding it must not surface as an unhandled rejection meanwhile.
+    loading.catch(() => undefined);
+    return loading;
   }
 
   private guessAhead(fetched: FetchedPage, url: string): string | undefined {
