@@ -57,6 +57,11 @@ function integerKey(text: string): string {
   return `m${String(MAX_DIGITS - digits.length).padStart(2, '0')}${complement}`;
 }
 
+/** Whether a key was made from an integer: integer and string keys have no common order. */
+export function isIntegerKey(key: string): boolean {
+  return key.startsWith('n') || key.startsWith('m');
+}
+
 /** The integer value of a key made from an integer, for BigInt arithmetic; undefined for strings. */
 export function integerOfKey(key: string): bigint | undefined {
   if (key.startsWith('n')) return BigInt(key.slice(3));

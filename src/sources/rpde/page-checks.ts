@@ -1,5 +1,6 @@
 import type { ConformanceReport } from './conformance.js';
 import { cursorParams, strategyOf, unencodedQueryCharacters, type CursorParams } from './feed-url.js';
+import { isIntegerKey } from './modified-key.js';
 import type { RpdeItem } from './page.js';
 
 /** The position of an item in the feed's order: its modified key, then its id. */
@@ -164,7 +165,7 @@ export class FeedChecks {
       if (before === undefined) return;
       const check = i === 0 ? 'C21' : 'C22';
       const where = () => (i === 0 ? "the previous page's last item" : `items[${(page.items[i - 1] as RpdeItem).index}]`);
-      if (isStringKey(item.modified.key) !== isStringKey(before.modified)) {
+      if (isIntegerKey(item.modified.key) !== isIntegerKey(before.modified)) {
         // Not an ordering fault to report as C21/C22: the two forms have no common order.
         this.report.record('C26:form', `id ${item.id} modified ${item.modified.raw} after ${where()} (id ${before.id}) had a modified of the other form, ${page.url.href}`);
       } else if (item.modified.key < before.modified) {
@@ -199,11 +200,6 @@ export class FeedChecks {
       }
     }
   }
-}
-
-/** String `modified` keys (`s...`) sort after every integer key (modified-key.ts). */
-function isStringKey(key: string): boolean {
-  return key.startsWith('s');
 }
 
 function positionOf(item: RpdeItem): ItemPosition {

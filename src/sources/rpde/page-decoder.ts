@@ -33,7 +33,7 @@ const OFF_THREAD_CHARS = 64 * 1024;
  * back as `error`, to be thrown (by `pageOf`) once its findings are recorded.
  */
 export function decodePageAnywhere(text: string, pageUrl: string): Promise<DecodedPage> {
-  if (text.length < OFF_THREAD_CHARS) return Promise.resolve(decodeHere(text, pageUrl));
+  if (text.length < OFF_THREAD_CHARS) return Promise.resolve(decodeInPlace(text, pageUrl));
   decoder ??= new DecoderThread();
   return decoder.decode(text, pageUrl);
 }
@@ -47,7 +47,8 @@ export function pageOf(decoded: DecodedPage): RpdePage {
   return decoded.page as RpdePage;
 }
 
-function decodeHere(text: string, pageUrl: string): DecodedPage {
+/** Decodes on this thread; the worker runs the same. */
+export function decodeInPlace(text: string, pageUrl: string): DecodedPage {
   const findings = new FindingLog();
   try {
     return { page: decodePage(text, pageUrl, findings), findings: findings.entries() };
@@ -68,7 +69,7 @@ class DecoderThread {
       worker = this.started();
     } catch {
       // No thread to be had (resource limits): the page is decoded here, as a small one would be.
-      return Promise.resolve(decodeHere(text, pageUrl));
+      return Promise.resolve(decodeInPlace(text, pageUrl));
     }
     return new Promise((resolve) => {
       const id = this.nextId++;
@@ -92,7 +93,7 @@ class DecoderThread {
       if (this.worker === worker) this.worker = undefined;
       for (const [id, request] of this.waiting) {
         this.waiting.delete(id);
-        request.resolve(decodeHere(request.text, request.pageUrl));
+        request.resolve(decodeInPlace(request.text, request.pageUrl));
       }
     };
     worker.on('error', fail);
