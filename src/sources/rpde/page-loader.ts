@@ -29,8 +29,10 @@ export class PageLoader {
   private readonly ahead = new Map<string, Promise<LoadedPage>>();
   /** Guesses not requested yet because MAX_AHEAD pages were already ahead. */
   private readonly deferred: string[] = [];
-  /** Pages loaded ahead and then not taken: still settled before the run ends. */
-  private readonly dropped: Promise<unknown>[] = [];
+  /** Pages loaded ahead and then not taken, until they settle: settle() waits for them too. */
+  private readonly dropped = new Set<Promise<LoadedPage>>();
+  /** Off after a wrong guess: this feed writes another "next" first, so guessing only wastes requests. */
+  private guessing = true;
 
   /** `unread` tells whether a guessed URL is worth requesting: a page read already in this run is a cycle. */
   constructor(
@@ -51,12 +53,14 @@ export class PageLoader {
     if (!this.ahead.has(url)) this.ahead.set(url, this.load(url));
   }
 
-  /** Forgets every page loaded ahead but `keep`: they followed a wrong guess. */
+  /** Forgets every page loaded ahead but `keep`, as they followed a wrong guess, and guesses no more. */
   dropAllBut(keep: string): void {
+    this.guessing = false;
     for (const [url, loading] of this.ahead) {
       if (url === keep) continue;
       this.ahead.delete(url);
-      this.dropped.push(loading);
+      this.dropped.add(loading);
+      void loading.finally(() => this.dropped.delete(loading));
     }
     this.deferred.length = 0;
   }
@@ -84,7 +88,7 @@ export class PageLoader {
   }
 
   private guessAhead(fetched: FetchedPage, url: string): string | undefined {
-    if (this.options.signal?.aborted) return undefined;
+    if (!this.guessing || this.options.signal?.aborted) return undefined;
     const guess = guessNext(fetched.text, fetched.url);
     // The last page names itself: nothing follows it.
     if (guess === undefined || sameFeedUrl(new URL(guess), new URL(url)) || sameFeedUrl(new URL(guess), new URL(fetched.url))) return undefined;
