@@ -1,3 +1,4 @@
+import { isRecord } from '../core/json.js';
 import type { StreamReport } from '../daemon/stream-status.js';
 
 /** A terminal table of stream reports; wide values are cut so one stream stays on one line. */
@@ -58,6 +59,3 @@ function formatConformance(details: unknown): string {
   return parts.length > 0 ? parts.join('; ') : 'ok';
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

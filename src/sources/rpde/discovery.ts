@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { isRecord } from '../../core/json.js';
 import type { HttpClient, HttpResponse } from '../../http/client.js';
 import { normaliseFeedUrl } from './feed-url.js';
 
@@ -239,9 +240,6 @@ function asArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [value];
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function safeNormalise(url: string): string | undefined {
   try {

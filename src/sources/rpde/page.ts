@@ -1,3 +1,4 @@
+import { isRecord } from '../../core/json.js';
 import type { FindingRecorder } from './finding-log.js';
 import { itemSpans, type ItemSpans, type Span } from './item-spans.js';
 import { modifiedFromNumberText, modifiedFromString, type ModifiedValue } from './modified-key.js';
@@ -197,6 +198,3 @@ function absolute(value: bigint): bigint {
   return value < 0n ? -value : value;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
