@@ -149,14 +149,13 @@ async function harvestingUtils(baseUrl: string, lossless: boolean): Promise<Harv
   const outcome = await harvest({
     baseUrl,
     feedContextIdentifier: 'bench',
-    headers: async () => ({}),
-    processPage: async ({ rpdePage }: { rpdePage: { items: unknown[] } }) => {
+    headers: () => Promise.resolve({}),
+    processPage: ({ rpdePage }: { rpdePage: { items: unknown[] } }) => {
       pages += 1;
       items += rpdePage.items.length;
+      return Promise.resolve();
     },
-    onReachedEndOfFeed: async () => {
-      throw new ReachedEnd();
-    },
+    onReachedEndOfFeed: () => Promise.reject(new ReachedEnd()),
     isOrdersFeed: false,
     loggingFns: { log: quiet, logError: quiet, logErrorDuringHarvest: quiet },
   });

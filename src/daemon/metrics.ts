@@ -65,7 +65,7 @@ export class Metrics implements RunObserver {
     });
   }
 
-  runEnded: RunObserver['runEnded'] = (streamId, outcome, durationMs) => {
+  readonly runEnded: NonNullable<RunObserver['runEnded']> = (streamId, outcome, durationMs) => {
     this.duration.observe({ stream: streamId }, durationMs / 1000);
     if (outcome.result) {
       this.runs.inc({ stream: streamId, outcome: 'success' });

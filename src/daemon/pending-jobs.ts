@@ -39,7 +39,7 @@ interface Pending {
   lastError: string;
   lastAttemptAt: Date;
   nextAttemptAt: Date;
-  timer?: NodeJS.Timeout;
+  timer?: NodeJS.Timeout | undefined;
 }
 
 /**

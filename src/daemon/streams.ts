@@ -78,7 +78,7 @@ export async function expandJob(
   return streams;
 }
 
-function toStreamSchedule(spec: { cron: string; tz?: string } | { every: string }): StreamSchedule {
+function toStreamSchedule(spec: { cron: string; tz?: string | undefined } | { every: string }): StreamSchedule {
   return 'cron' in spec ? { cron: spec.cron, ...(spec.tz ? { tz: spec.tz } : {}) } : { everyMs: ms(spec.every) };
 }
 

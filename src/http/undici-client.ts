@@ -81,6 +81,7 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
   // Keys present but undefined (e.g. from an optional config field) fall back to the default.
   const given = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
   const options: HttpClientOptions = { ...DEFAULT_HTTP_OPTIONS, ...given };
+  // Only an agent made here is closed by close(); a given dispatcher belongs to the caller.
   const ownAgent =
     overrides.dispatcher === undefined
       ? new Agent({
@@ -89,7 +90,7 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
           bodyTimeout: options.bodyTimeoutMs,
         })
       : undefined;
-  const dispatcher = overrides.dispatcher ?? (ownAgent as Agent);
+  const dispatcher: Dispatcher = overrides.dispatcher ?? (ownAgent as Agent);
   const log = options.log;
 
   async function request(input: string | URL, requestOptions: HttpRequestOptions = {}): Promise<HttpResponse> {
@@ -116,7 +117,7 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
           dispatcher,
           method,
           headers,
-          body: requestOptions.body,
+          body: requestOptions.body ?? null,
           signal,
           headersTimeout: options.headersTimeoutMs,
           bodyTimeout: options.bodyTimeoutMs,

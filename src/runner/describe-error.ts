@@ -9,10 +9,20 @@ export function describeError(error: unknown): string {
       parts.push(typeof code === 'string' && !text.includes(code) ? `${text} (${code})` : text);
       current = current.cause;
     } else {
-      parts.push(String(current));
+      parts.push(describeValue(current));
       break;
     }
   }
   // Wrappers often quote their cause already ("network error ...: getaddrinfo ENOTFOUND x").
   return parts.filter((part, index) => !parts.slice(0, index).some((earlier) => earlier.includes(part))).join(': ');
+}
+
+/** A thrown non-Error (a string, a plain object from a callback API) as readable text. */
+function describeValue(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return String(value);
+  try {
+    return JSON.stringify(value) ?? Object.prototype.toString.call(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }

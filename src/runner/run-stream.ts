@@ -201,7 +201,7 @@ function classify(streamId: string, error: unknown, signal: AbortSignal): Stream
 
 function retryAfterOf(error: unknown): number | undefined {
   if (typeof error === 'object' && error !== null && 'retryAfterMs' in error) {
-    const value = (error as { retryAfterMs: unknown }).retryAfterMs;
+    const value = error.retryAfterMs;
     return typeof value === 'number' ? value : undefined;
   }
   return undefined;

@@ -7,7 +7,7 @@ import { backoffDelay } from './backoff.js';
 import { describeError } from './describe-error.js';
 import { runStream, StreamBusyError, StreamRunError, type RunResult } from './run-stream.js';
 
-export type StreamSchedule = { readonly cron: string; readonly tz?: string } | { readonly everyMs: number };
+export type StreamSchedule = { readonly cron: string; readonly tz?: string | undefined } | { readonly everyMs: number };
 
 export interface ScheduledStream {
   readonly source: StreamSource;
@@ -37,13 +37,13 @@ interface Entry {
   readonly stream: ScheduledStream;
   readonly log: Logger;
   readonly cronJobs: schedule.Job[];
-  timer?: NodeJS.Timeout;
+  timer?: NodeJS.Timeout | undefined;
   /** No scheduled run starts before this instant (backoff after a failure). */
   notBefore: number;
   queued: boolean;
-  running?: Promise<void>;
+  running?: Promise<void> | undefined;
   /** Settles when the queued or running run ends (for `runNow`). */
-  finished?: Promise<void>;
+  finished?: Promise<void> | undefined;
 }
 
 /**
@@ -110,7 +110,7 @@ export class Scheduler {
 
   /** Ids of the streams running now. */
   running(): string[] {
-    return [...this.entries.values()].filter((entry) => entry.running).map((entry) => entry.stream.source.id);
+    return [...this.entries.values()].filter((entry) => entry.running !== undefined).map((entry) => entry.stream.source.id);
   }
 
   /**

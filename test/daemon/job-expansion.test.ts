@@ -104,7 +104,7 @@ describe('a job that cannot be expanded at start', () => {
     const { streams, jobs } = await status();
     expect(streams.map((s) => s.job)).toEqual(['direct']);
     expect(jobs).toEqual([
-      expect.objectContaining({ job: 'site', kind: 'rpde', expanded: false, streams: 0, lastError: expect.stringMatching(/503/) }),
+      expect.objectContaining({ job: 'site', kind: 'rpde', expanded: false, streams: 0, lastError: expect.stringMatching(/503/) as unknown }),
       { job: 'direct', kind: 'rpde', expanded: true, streams: 1, failures: 0, lastError: null, nextAttemptAt: null },
     ]);
     // Retried with the configured backoff (200-400 ms), not given up on.

@@ -88,17 +88,22 @@ export class TestSource implements StreamSource {
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
+    if (signal?.aborted) return reject(abortReason(signal));
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
-      reject(signal?.reason);
+      reject(abortReason(signal));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+function abortReason(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason : new Error('aborted', { cause: reason });
 }
 
 /** A `test` job kind whose streams are TestSources (`streams` of them, all with one script). */
@@ -106,12 +111,13 @@ export function testKind(script: TestSourceScript, created: TestSource[] = []) {
   return defineSourceKind({
     kind: 'test',
     options: z.strictObject({ streams: z.number().int().min(1).default(1), token: z.string().optional() }),
-    async expand(job, options) {
-      return Array.from({ length: options.streams }, (_, i) => {
+    expand(job, options) {
+      const sources = Array.from({ length: options.streams }, (_, i) => {
         const source = new TestSource(`test:${job.id}:${i}`, job.id, { ...script });
         created.push(source);
         return source;
       });
+      return Promise.resolve(sources);
     },
   });
 }

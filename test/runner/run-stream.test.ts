@@ -1,5 +1,6 @@
+import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RetryLaterError, StreamGoneError } from '../../src/core/source.js';
+import { RetryLaterError, StreamGoneError, type SourceEvent } from '../../src/core/source.js';
 import type { HttpClient } from '../../src/http/client.js';
 import { BUFFER_ROWS, runStream, StreamRunError } from '../../src/runner/run-stream.js';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -137,9 +138,7 @@ describe('runStream', () => {
 
   it('refuses a source that ends with changes after its last checkpoint', async () => {
     const source = new TestSource('t:a', 'a', { units: 1 });
-    source.read = async function* () {
-      yield { type: 'changes', ops: [] };
-    };
+    source.read = () => Readable.from([{ type: 'changes', ops: [] }]) as AsyncIterable<SourceEvent>;
     await expect(run(source)).rejects.toThrow(/ended with changes after its last checkpoint/);
   });
 });

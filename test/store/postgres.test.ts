@@ -83,7 +83,7 @@ if (unavailable && postgresRequired()) {
         await daemon.transaction((tx) => tx.writeState({ ...initialState('s1', 'j', 'k'), cursor: { next: 'x' } }));
         await reader.open();
         expect((await reader.readState('s1'))?.cursor).toEqual({ next: 'x' });
-        await expect(reader.transaction(async () => undefined)).rejects.toThrow(/read-only/);
+        await expect(reader.transaction(() => Promise.resolve(undefined))).rejects.toThrow(/read-only/);
         await expect(reader.acquireLease('s1', 'status')).rejects.toThrow(/read-only/);
       } finally {
         await reader.close();

@@ -110,7 +110,7 @@ describe('SQLite store, single instance', () => {
         expect((await reader.readState('s1'))?.cursor).toEqual({ next: 'https://x/feed?afterId=1' });
         expect(await reader.listStates()).toHaveLength(1);
         expect(await reader.readTable('obs')).toEqual([{ k: 'a', v: '1' }]);
-        await expect(reader.transaction(async () => undefined)).rejects.toThrow(/read-only/);
+        await expect(reader.transaction(() => Promise.resolve(undefined))).rejects.toThrow(/read-only/);
         // The daemon keeps writing while the reader is open.
         await daemon.transaction((tx) => tx.apply([{ op: 'upsert', table: 'obs', columns: ['k', 'v'], rows: [['b', '2']] }]));
         expect(await reader.readTable('obs')).toHaveLength(2);

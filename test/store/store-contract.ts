@@ -478,8 +478,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     });
 
     it('refuses a transaction started inside another one of the same store', async () => {
-      await expect(store.transaction(async () => store.transaction(async () => 1))).rejects.toThrow(/nested/);
-      expect(await store.transaction(async () => 2)).toBe(2);
+      await expect(store.transaction(() => store.transaction(() => Promise.resolve(1)))).rejects.toThrow(/nested/);
+      expect(await store.transaction(() => Promise.resolve(2))).toBe(2);
     });
 
     it('round-trips a stream state: cursor JSON, details, timestamps and counters', async () => {

@@ -94,7 +94,7 @@ export class DataflowContent {
   private readonly codes = new Map<string, string>();
 
   constructor(readonly structure: DataflowStructure) {
-    this.attributeRecords = structure.attachments.map(() => new Map());
+    this.attributeRecords = structure.attachments.map(() => new Map<string, AttributeRecord>());
   }
 
   /** Applies a row that passed checkDataRow, as part of the change made at `at`. */
@@ -105,7 +105,7 @@ export class DataflowContent {
     }
     const fullKey = row.dims.every((d) => d !== undefined);
     if (fullKey) {
-      const dims = row.dims as readonly string[];
+      const dims = row.dims;
       const present = row.observation.some((v) => v !== undefined);
       const key = keyOf(dims);
       const existing = this.observations.get(key);
@@ -228,7 +228,7 @@ export class DataflowContent {
   /** Observations whose key matches every dimension the scope gives. */
   *observationsIn(scope: readonly CsvCell[]): Generator<ObservationRecord> {
     if (scope.every((d) => d !== undefined)) {
-      const record = this.observations.get(keyOf(scope as readonly string[]));
+      const record = this.observations.get(keyOf(scope));
       if (record) yield record;
       return;
     }

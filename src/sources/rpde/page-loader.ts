@@ -11,7 +11,7 @@ export interface LoadedPage {
   /** What fetching it showed (C1, C2, C36...); decoding findings are in `decoded`. */
   readonly findings: readonly LoggedFinding[];
   /** The `next` guessed from its text and loaded ahead, if any: dropped unless the decoded `next` agrees. */
-  readonly guess?: string;
+  readonly guess?: string | undefined;
 }
 
 /** Pages loaded ahead of the one the loop takes, at most: one by the loop's own request, one guessed. */

@@ -238,7 +238,7 @@ function peek(body: Readable, label: string): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const finish = (error?: unknown): void => {
+    const finish = (error?: Error): void => {
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('error', onError);
@@ -258,7 +258,7 @@ function peek(body: Readable, label: string): Promise<Buffer> {
       if (size === 0) finish(new SdmxCsvError(`${label}: the response body is empty; expected an SDMX-CSV header`, 1));
       else finish();
     };
-    const onError = (error: unknown): void => finish(error);
+    const onError = (error: Error): void => finish(error);
     body.on('data', onData);
     body.on('end', onEnd);
     body.on('error', onError);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
-import { defineSourceKind, type JobProblem, type KindJob } from '../../core/source-kind.js';
+import { fromSync } from '../../core/from-sync.js';
+import { defineSourceKind, type JobCommon, type JobProblem, type KindJob } from '../../core/source-kind.js';
 import { isValidIdentifier } from '../../store/identifiers.js';
 import { dataflowRefSchema, parseDataflowRef } from './dataflow-ref.js';
 import { derivePrefix } from './layout.js';
@@ -86,7 +87,12 @@ export const sdmxKind = defineSourceKind({
   kind: 'sdmx',
   options: sdmxOptions,
   checkJobs: prefixClashes,
-  async expand(job, options) {
+  expand(job, options) {
+    return fromSync(() => expandSdmxJob(job, options));
+  },
+});
+
+function expandSdmxJob(job: JobCommon, options: SdmxOptions): SdmxSource[] {
     const overlapMs = parseDuration(options.overlap) as number;
     // Checked with the config too, across jobs; expand may be called without it (demo, tests).
     const [clash] = prefixClashes([{ id: job.id, options }]);
@@ -111,5 +117,4 @@ export const sdmxKind = defineSourceKind({
       if (options.metadata) streams.push(new SdmxSource({ ...common, id: `${base}:meta`, mode: 'metadata' }));
     }
     return streams;
-  },
-});
+}

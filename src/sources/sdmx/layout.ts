@@ -37,7 +37,7 @@ export const DATASET_KEY_VALUE = 1;
 
 export interface LayoutOptions {
   /** Table prefix; derived from the dataflow id when absent. */
-  readonly prefix?: string;
+  readonly prefix?: string | undefined;
   /** Add the `{p}_meta` table (the dataflow's MSD attributes). */
   readonly metadata?: boolean;
 }

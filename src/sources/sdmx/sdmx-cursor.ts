@@ -36,7 +36,7 @@ export function cursorFromJson(value: JsonValue, streamId: string): SdmxCursor |
   }
   const strings = (list: JsonValue | undefined): string[] => {
     if (!Array.isArray(list) || !list.every((item) => typeof item === 'string')) throw bad();
-    return list as string[];
+    return list;
   };
   return {
     updatedAfter,

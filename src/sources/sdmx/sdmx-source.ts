@@ -31,9 +31,9 @@ export interface SdmxSourceOptions {
   readonly endpoint: string;
   readonly api: 'v1' | 'v2';
   readonly dataflow: ArtefactRef;
-  readonly prefix?: string;
+  readonly prefix?: string | undefined;
   /** A key filter as the API writes it (v1 `A.B.`, v2 `A.B.*`); default: everything. */
-  readonly key?: string;
+  readonly key?: string | undefined;
   readonly overlapMs: number;
   readonly structureFormat: StructureFormat;
   /**

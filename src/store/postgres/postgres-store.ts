@@ -35,9 +35,11 @@ const JSONB_OID = 3802;
  * json columns come back as the text that was stored (pg would parse them into objects); int8 stays
  * pg's default decimal text, turned into number or bigint by readCell.
  */
+type ValueParser = (value: string) => unknown;
+const keepText: ValueParser = (value) => value;
 const types: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === JSON_OID || oid === JSONB_OID ? (value: string) => value : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): ValueParser =>
+    oid === JSON_OID || oid === JSONB_OID ? keepText : (pg.types.getTypeParser(oid, format ?? 'text') as ValueParser)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 /**

@@ -17,21 +17,37 @@ export function readCell(type: ColumnType, value: unknown): SqlValue {
   if (value === null || value === undefined) return null;
   switch (type) {
     case 'integer':
-      if (typeof value === 'bigint' || typeof value === 'string') {
-        return /^-?\d+$/.test(String(value)) ? readInteger(value) : String(value);
-      }
-      return typeof value === 'number' ? value : String(value);
+      if (typeof value === 'number') return value;
+      if (typeof value === 'bigint') return readInteger(value);
+      return /^-?\d+$/.test(asText(value)) ? readInteger(asText(value)) : asText(value);
     case 'boolean':
       if (typeof value === 'boolean') return value;
       if (typeof value === 'bigint' || typeof value === 'number') return Number(value) !== 0;
-      return String(value) === 'true' || String(value) === '1' || String(value) === 't';
+      return ['true', '1', 't'].includes(asText(value));
     case 'real':
       if (typeof value === 'number') return value;
       if (typeof value === 'bigint') return Number(value);
-      return Number(value);
+      return Number(asText(value));
+    case 'text':
+    case 'json':
+    case 'timestamp':
+      return asText(value);
+  }
+}
+
+/**
+ * A driver's scalar as text: strings as they are, numbers and booleans in their usual spelling,
+ * anything structured (a driver that parsed JSON itself) as JSON.
+ */
+export function asText(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return String(value);
     default:
-      if (typeof value === 'string') return value;
-      if (typeof value === 'bigint' || typeof value === 'number') return String(value);
-      return JSON.stringify(value);
+      return JSON.stringify(value) ?? '';
   }
 }

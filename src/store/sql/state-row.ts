@@ -1,6 +1,6 @@
 import type { JsonValue } from '../../core/json.js';
 import type { StreamStatus, SyncState } from '../../core/sync-state.js';
-import { readInteger } from './read-values.js';
+import { asText, readInteger } from './read-values.js';
 
 /** sync_state's columns (DESIGN §2, plus `details`), in the order every engine creates them. */
 export const STATE_COLUMNS = [
@@ -75,14 +75,14 @@ export function rowToState(row: Readonly<Record<string, unknown>>): SyncState {
 function parseJson(value: unknown, streamId: unknown, column: string): JsonValue {
   if (value === null || value === undefined) return null;
   try {
-    return JSON.parse(String(value)) as JsonValue;
+    return JSON.parse(asText(value)) as JsonValue;
   } catch (error) {
-    throw new Error(`sync_state row ${String(streamId)}: ${column} is not JSON (${(error as Error).message})`, { cause: error });
+    throw new Error(`sync_state row ${asText(streamId)}: ${column} is not JSON (${(error as Error).message})`, { cause: error });
   }
 }
 
 function textOrNull(value: unknown): string | null {
-  return value === null || value === undefined ? null : String(value);
+  return value === null || value === undefined ? null : asText(value);
 }
 
 function count(value: unknown): number {

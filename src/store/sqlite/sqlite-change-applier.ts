@@ -112,7 +112,7 @@ export class SqliteChangeApplier {
           written += many.run(params).changes;
         } catch (error) {
           // The failed statement left no trace; replay its rows one by one to name the bad one (this throws).
-          this.upsertRows(spec, op, columns, present, rows, start, start + perStatement, error);
+          this.upsertRows(spec, op, columns, present, rows, start, start + perStatement, error as Error);
           throw error;
         }
       }
@@ -129,7 +129,7 @@ export class SqliteChangeApplier {
     rows: readonly (readonly Cell[])[],
     from: number,
     to: number,
-    batchError: unknown,
+    batchError: Error | undefined,
   ): number {
     if (from >= to) return 0;
     const one = this.statement(upsertSql(spec, columns, 1, op.unlessStoredNewer));

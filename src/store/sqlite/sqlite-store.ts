@@ -1,3 +1,4 @@
+import { fromSync } from '../../core/from-sync.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -70,7 +71,11 @@ export class SqliteStore implements Store {
     this.owner = options.instanceOwner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   }
 
-  async open(): Promise<void> {
+  open(): Promise<void> {
+    return fromSync(() => this.openNow());
+  }
+
+  private openNow(): void {
     if (this.db) return;
     const { path } = this.options;
     const memory = path === ':memory:' || path === '';
@@ -141,10 +146,12 @@ export class SqliteStore implements Store {
     if (this.beating) return;
     this.beating = true;
     await this.mutex
-      .run(async () => {
-        if (!this.lock || !this.db || this.lockLost || this.closing) return;
-        if (!this.lock.refresh()) this.markLockLost();
-      })
+      .run(() =>
+        fromSync(() => {
+          if (!this.lock || !this.db || this.lockLost || this.closing) return;
+          if (!this.lock.refresh()) this.markLockLost();
+        }),
+      )
       .catch((error: unknown) => this.options.log?.warn({ err: (error as Error).message }, 'store heartbeat failed'))
       .finally(() => {
         this.beating = false;
@@ -162,25 +169,29 @@ export class SqliteStore implements Store {
     this.closing = true;
     // Queued after every transaction already waiting, so those finish (or roll back) first; a
     // second close() queues behind the first and returns once the store is closed.
-    await this.mutex.run(async () => {
-      if (this.heartbeat) clearInterval(this.heartbeat);
-      const db = this.db;
-      if (!db) return;
-      try {
-        if (this.lock && !this.lockLost) this.lock.release();
-      } finally {
-        if (this.reader && this.reader !== db) this.reader.close();
-        db.close();
-        this.db = undefined;
-        this.reader = undefined;
-        this.leases.clear();
-        this.closing = false;
-      }
-    });
+    await this.mutex.run(() => fromSync(() => this.closeNow()));
   }
 
-  async ping(): Promise<void> {
-    this.readerDb().prepare('SELECT 1').get();
+  private closeNow(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const db = this.db;
+    if (!db) return;
+    try {
+      if (this.lock && !this.lockLost) this.lock.release();
+    } finally {
+      if (this.reader && this.reader !== db) this.reader.close();
+      db.close();
+      this.db = undefined;
+      this.reader = undefined;
+      this.leases.clear();
+      this.closing = false;
+    }
+  }
+
+  ping(): Promise<void> {
+    return fromSync(() => {
+      this.readerDb().prepare('SELECT 1').get();
+    });
   }
 
   async transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
@@ -213,13 +224,15 @@ export class SqliteStore implements Store {
     });
   }
 
-  async readState(streamId: string): Promise<SyncState | undefined> {
-    return readStateFrom(this.readerDb(), streamId);
+  readState(streamId: string): Promise<SyncState | undefined> {
+    return fromSync(() => readStateFrom(this.readerDb(), streamId));
   }
 
-  async listStates(): Promise<SyncState[]> {
-    const rows = this.readerDb().prepare('SELECT * FROM sync_state ORDER BY stream_id').all() as Record<string, unknown>[];
-    return rows.map(rowToState);
+  listStates(): Promise<SyncState[]> {
+    return fromSync(() => {
+      const rows = this.readerDb().prepare('SELECT * FROM sync_state ORDER BY stream_id').all() as Record<string, unknown>[];
+      return rows.map(rowToState);
+    });
   }
 
   /**
@@ -232,22 +245,24 @@ export class SqliteStore implements Store {
     this.leases.set(streamId, 0);
     let epoch: number;
     try {
-      epoch = await this.transaction(async () => {
-        const db = this.writer();
-        const row = db.prepare('SELECT lease_epoch FROM sync_state WHERE stream_id = ?').get(streamId) as { lease_epoch: number } | undefined;
-        const next = Number(row?.lease_epoch ?? 0) + 1;
-        if (row) {
-          db.prepare('UPDATE sync_state SET lease_owner = ?, lease_epoch = ? WHERE stream_id = ?').run(owner, next, streamId);
-        } else {
-          // A placeholder row carries the epoch until the runner writes the stream's real state.
-          db.prepare("INSERT INTO sync_state (stream_id, job_id, kind, status, lease_owner, lease_epoch) VALUES (?, '', '', 'idle', ?, ?)").run(
-            streamId,
-            owner,
-            next,
-          );
-        }
-        return next;
-      });
+      epoch = await this.transaction(() =>
+        fromSync(() => {
+          const db = this.writer();
+          const row = db.prepare('SELECT lease_epoch FROM sync_state WHERE stream_id = ?').get(streamId) as { lease_epoch: number } | undefined;
+          const next = Number(row?.lease_epoch ?? 0) + 1;
+          if (row) {
+            db.prepare('UPDATE sync_state SET lease_owner = ?, lease_epoch = ? WHERE stream_id = ?').run(owner, next, streamId);
+          } else {
+            // A placeholder row carries the epoch until the runner writes the stream's real state.
+            db.prepare("INSERT INTO sync_state (stream_id, job_id, kind, status, lease_owner, lease_epoch) VALUES (?, '', '', 'idle', ?, ?)").run(
+              streamId,
+              owner,
+              next,
+            );
+          }
+          return next;
+        }),
+      );
     } catch (error) {
       this.leases.delete(streamId);
       throw error;
@@ -263,15 +278,21 @@ export class SqliteStore implements Store {
         released = true;
         if (this.leases.get(streamId) === epoch) this.leases.delete(streamId);
         if (!this.db || this.closing) return;
-        await this.transaction(async () => {
-          this.writer().prepare('UPDATE sync_state SET lease_owner = NULL WHERE stream_id = ? AND lease_epoch = ?').run(streamId, epoch);
-        });
+        await this.transaction(() =>
+          fromSync(() => {
+            this.writer().prepare('UPDATE sync_state SET lease_owner = NULL WHERE stream_id = ? AND lease_epoch = ?').run(streamId, epoch);
+          }),
+        );
       },
     };
   }
 
   /** Also reads the views made by ensureView (ordered by their base table's key), for inspection. */
-  async readTable(table: string): Promise<Record<string, SqlValue>[]> {
+  readTable(table: string): Promise<Record<string, SqlValue>[]> {
+    return fromSync(() => this.readTableNow(table));
+  }
+
+  private readTableNow(table: string): Record<string, SqlValue>[] {
     const db = this.readerDb();
     const specOf = (name: string): TableSpec | undefined => {
       const row = db.prepare('SELECT spec FROM dss_tables WHERE name = ?').get(name) as { spec: string } | undefined;
@@ -324,17 +345,25 @@ class SqliteTransaction implements StoreTransaction {
     this.done = true;
   }
 
-  async apply(ops: readonly ChangeOp[]): Promise<ApplyCounts> {
-    this.assertOpen();
-    return this.applier.apply(ops);
+  apply(ops: readonly ChangeOp[]): Promise<ApplyCounts> {
+    return fromSync(() => {
+      this.assertOpen();
+      return this.applier.apply(ops);
+    });
   }
 
-  async readState(streamId: string): Promise<SyncState | undefined> {
-    this.assertOpen();
-    return readStateFrom(this.db, streamId);
+  readState(streamId: string): Promise<SyncState | undefined> {
+    return fromSync(() => {
+      this.assertOpen();
+      return readStateFrom(this.db, streamId);
+    });
   }
 
-  async writeState(state: SyncState): Promise<void> {
+  writeState(state: SyncState): Promise<void> {
+    return fromSync(() => this.writeStateNow(state));
+  }
+
+  private writeStateNow(state: SyncState): void {
     this.assertOpen();
     const stored = this.db.prepare('SELECT lease_epoch FROM sync_state WHERE stream_id = ?').get(state.streamId) as { lease_epoch: number } | undefined;
     if (stored && state.leaseEpoch < Number(stored.lease_epoch)) {

@@ -94,7 +94,7 @@ describe('RPDE feed discovery', () => {
         url: 'https://www.example.com/feeds/events',
         dataset: 'https://reference-implementation.openactive.io/openactive/',
         additionalType: 'https://openactive.io/Events',
-        name: expect.any(String),
+        name: expect.any(String) as unknown,
       },
     ]);
   });
@@ -145,7 +145,7 @@ describe('RPDE feed discovery', () => {
     expect((streams[1] as RpdeFeedSource).pollIntervalMs).toBe(30_000);
   });
 
-  it('rejects an rpde job without feeds, datasetSite or dataCatalog, and a poll interval under 8s', async () => {
+  it('rejects an rpde job without feeds, datasetSite or dataCatalog, and a poll interval under 8s', () => {
     const empty = rpdeKind.options.safeParse({});
     expect(empty.success).toBe(false);
     expect(empty.error?.issues[0]?.message).toMatch(/needs feeds, datasetSite or dataCatalog/);

@@ -296,7 +296,7 @@ describe('SDMX-CSV reader edge cases', () => {
   });
 
   it('passes on an error of the body stream after some rows', async () => {
-    async function* broken() {
+    function* broken() {
       yield Buffer.from(HEAD + 'dataflow,A:F(1.0),M,X,2020,1,\n');
       throw new Error('socket hang up');
     }
