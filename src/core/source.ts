@@ -37,6 +37,12 @@ export interface ReadContext {
   readonly signal: AbortSignal;
   readonly http: HttpClient;
   readonly log: Logger;
+  /**
+   * True when an operator asked for this run (`sync`), false or absent for the daemon's schedule.
+   * A source's own floor between polls (RPDE's poll interval) paces the schedule only: a requested
+   * run always asks the remote.
+   */
+  readonly requested?: boolean;
 }
 
 /** One unit of sync state (DESIGN §1): a dataflow's data, an RPDE feed, a portal's catalog... */

@@ -21,6 +21,8 @@ export interface RunStreamOptions {
   readonly signal: AbortSignal;
   /** Who runs it, for the lease (host:pid of the daemon). */
   readonly owner?: string;
+  /** An operator asked for this run (`sync`): see ReadContext.requested. */
+  readonly requested?: boolean;
   readonly now?: () => Date;
 }
 
@@ -85,7 +87,7 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
     let commits = 0;
     try {
       signal.throwIfAborted();
-      const events = source.read({ cursor: state.cursor, details: state.details, signal, http, log })[
+      const events = source.read({ cursor: state.cursor, details: state.details, signal, http, log, requested: options.requested ?? false })[
         Symbol.asyncIterator
       ]();
       try {

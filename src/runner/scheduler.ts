@@ -140,7 +140,11 @@ export class Scheduler {
   private tick(entry: Entry): void {
     if (this.stopped) return;
     if (Date.now() < entry.notBefore) {
-      entry.log.debug('scheduled run skipped: backing off after a failure');
+      entry.log.info({ until: new Date(entry.notBefore).toISOString() }, 'scheduled run skipped: backing off after a failure');
+      return;
+    }
+    if (entry.queued || entry.running) {
+      entry.log.info('scheduled run skipped: the previous run of the stream has not ended');
       return;
     }
     this.enqueue(entry);

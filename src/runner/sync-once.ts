@@ -19,6 +19,7 @@ export interface SyncOnceOptions {
 /**
  * `sync`: runs each stream once with a pool of `concurrency` workers, the way the daemon would,
  * but without schedules or backoff. A failed stream is logged and counted; the others still run.
+ * The runs are requested by an operator, so a source's own floor between polls does not hold them back.
  */
 export async function syncOnce(streams: readonly StreamSource[], options: SyncOnceOptions): Promise<{ failed: number }> {
   let failed = 0;
@@ -33,6 +34,7 @@ export async function syncOnce(streams: readonly StreamSource[], options: SyncOn
           http: options.http,
           log,
           signal: options.signal,
+          requested: true,
           ...(options.owner ? { owner: options.owner } : {}),
         });
         log.info({ commits: result.commits, upserted: result.upserted, deleted: result.deleted }, 'sync finished');

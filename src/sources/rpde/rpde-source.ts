@@ -76,7 +76,7 @@ export class RpdeFeedSource implements StreamSource {
     const { log, signal } = ctx;
     const report = ConformanceReport.fromDetails(ctx.details, this.now);
     let lastResync = lastResyncOf(ctx.details);
-    let cursor = this.startingPoint(readCursor(ctx.cursor), passOfDetails(ctx.details), log);
+    let cursor = this.startingPoint(readCursor(ctx.cursor), passOfDetails(ctx.details), log, ctx.requested ?? false);
     if (cursor === undefined) return;
     let committed: JsonValue = ctx.cursor;
     const details = (): JsonValue => ({
@@ -235,8 +235,11 @@ export class RpdeFeedSource implements StreamSource {
     }
   }
 
-  /** Where this run starts: the committed cursor, a new full pass, or nowhere (polled too recently). */
-  private startingPoint(committed: RpdeCursor | undefined, lastPass: number, log: Logger): RpdeCursor | undefined {
+  /**
+   * Where this run starts: the committed cursor, a new full pass, or nowhere (a scheduled run that
+   * comes less than the poll interval after the last page was reached; a requested one always reads).
+   */
+  private startingPoint(committed: RpdeCursor | undefined, lastPass: number, log: Logger, requested: boolean): RpdeCursor | undefined {
     const now = this.now();
     const fullPass = (previous: RpdeCursor | undefined): RpdeCursor => ({
       next: this.feedUrl,
@@ -263,8 +266,11 @@ export class RpdeFeedSource implements StreamSource {
       );
       return fullPass(committed);
     }
-    if (committed.atEnd && sinceMs < this.pollIntervalMs) {
-      log.debug({ feed: this.feedUrl, lastReached: committed.at }, 'RPDE feed polled less than the poll interval ago; skipped');
+    if (committed.atEnd && sinceMs < this.pollIntervalMs && !requested) {
+      log.info(
+        { feed: this.feedUrl, lastReached: committed.at, pollIntervalMs: this.pollIntervalMs },
+        `run skipped: the feed's last page was read ${Math.round(sinceMs / 1000)} s ago, less than its pollInterval`,
+      );
       return undefined;
     }
     return committed;
