@@ -20,6 +20,14 @@ export type SourceEvent =
        * checkpoint.
        */
       readonly onApplied?: (counts: ApplyCounts) => void;
+      /**
+       * What the rows these ops write mean in the stream's totals and metrics; by default what the
+       * store counted. `deletions`: each row written records a deletion at the source (an RPDE
+       * tombstone is an upserted row, a swept item an updated one). `housekeeping`: the rows change
+       * nothing a reader of the mirror sees as news (pruning tombstones whose deletions were
+       * counted when they were made). onApplied still gets the store's own counts.
+       */
+      readonly countAs?: 'deletions' | 'housekeeping';
     }
   | {
       readonly type: 'checkpoint';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { JsonValue } from '../../core/json.js';
-import type { ChangeOp } from '../../core/ops.js';
+import type { ApplyCounts, ChangeOp } from '../../core/ops.js';
 import type { ReadContext, SourceEvent, StreamSource } from '../../core/source.js';
 import { ConformanceReport } from './conformance.js';
 import { cursorJson, readCursor, type RpdeCursor } from './cursor.js';
@@ -183,16 +183,21 @@ export class RpdeFeedSource implements StreamSource {
           // (bench: time spent waiting for pages 1.18 -> 0.78 s over three 100k-item harvests).
           await new Promise((resolve) => setImmediate(resolve));
         }
-        if (ops.length > 0) yield { type: 'changes', ops };
+        // Creating the table and pruning old tombstones are not news: the deletions were counted when made.
+        if (ops.length > 0) yield { type: 'changes', ops, countAs: 'housekeeping' };
         if (items.length > 0) {
           let written = 0;
-          yield {
-            type: 'changes',
-            ops: [upsertItemsOp(this.table, items, cursor.pass, nowIso)],
-            onApplied: (counts) => {
-              written = counts.upserted;
-            },
+          const onApplied = (counts: ApplyCounts) => {
+            written += counts.upserted;
           };
+          // Tombstones apart, so that they count as deletions; the page's order does not matter
+          // between the two, since ids are unique within a page (checked) and newest wins.
+          const live = items.filter((item) => item.state === 'updated');
+          const gone = items.filter((item) => item.state === 'deleted');
+          if (live.length > 0) yield { type: 'changes', ops: [upsertItemsOp(this.table, live, cursor.pass, nowIso)], onApplied };
+          if (gone.length > 0) {
+            yield { type: 'changes', ops: [upsertItemsOp(this.table, gone, cursor.pass, nowIso)], onApplied, countAs: 'deletions' };
+          }
           // The feed still lists the items whose version was refused: unstamped, the sweep would tombstone them.
           if (checks.storeRefused(requestUrl, items.length, written) > 0) {
             yield { type: 'changes', ops: markSeenOps(this.table, items, cursor.pass) };
@@ -206,6 +211,7 @@ export class RpdeFeedSource implements StreamSource {
             onApplied: (counts) => {
               vanished = counts.updated;
             },
+            countAs: 'deletions',
           };
           const passStart = new Date(cursor.pass).toISOString();
           if (vanished > 0) report.record('C31', `${vanished} items not seen by the full pass started ${passStart}`, vanished);

@@ -132,6 +132,27 @@ describe('RPDE harvest into SQLite', () => {
     await expectMirrorOf(store, TABLE, pub.feed.liveItems());
   });
 
+  it('counts deleted items as deletions in the run result and the stream totals, and pruning tombstones as neither', async () => {
+    const pub = await publish({ items: 200, pageSize: 50 });
+    const source = feedSource(pub.url, clock, { tombstoneRetentionMs: MINUTE, pruneEveryMs: 0 });
+    const first = await harvest(store, source, http);
+    expect(first).toMatchObject({ upserted: 200, deleted: 0 });
+
+    const ids = [...pub.feed.liveItems().keys()];
+    for (const id of ids.slice(0, 40)) pub.feed.upsert(id);
+    pub.feed.deleteMany(ids.slice(40, 65));
+    clock.advance(8_000);
+    const second = await harvest(store, source, http);
+    expect(second).toMatchObject({ upserted: 40, deleted: 25 });
+    expect(await store.readState(STREAM)).toMatchObject({ rowsUpserted: 240, rowsDeleted: 25 });
+
+    clock.advance(2 * MINUTE);
+    const third = await harvest(store, source, http);
+    expect([...(await mirrorRows(store, TABLE)).values()].filter((row) => row.state === 'deleted')).toHaveLength(0);
+    expect(third).toMatchObject({ upserted: 0, deleted: 0 });
+    expect(await store.readState(STREAM)).toMatchObject({ rowsUpserted: 240, rowsDeleted: 25 });
+  });
+
   it('follows empty pages that are not the last (in-stream filtering) and reports them as C10', async () => {
     const pub = await publish({ items: 400, pageSize: 50, seed: { hidden: (index) => index >= 100 && index < 250 } });
     await harvest(store, feedSource(pub.url, clock), http);
