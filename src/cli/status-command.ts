@@ -1,5 +1,5 @@
 import { buildReports } from '../daemon/stream-status.js';
-import { ms } from '../daemon/streams.js';
+import { alertThresholds } from '../daemon/streams.js';
 import type { CliContext } from './context.js';
 import { formatStatusTable } from './status-table.js';
 
@@ -9,14 +9,14 @@ export async function statusCommand(context: CliContext, options: { readonly jso
   try {
     // From the store alone: expanding jobs could mean network requests (RPDE discovery).
     const { config } = context.loaded;
-    const alertAfterOf = new Map(config.jobs.map((job) => [job.id, ms(job.alertAfter ?? config.defaults.alertAfter)]));
+    const jobs = new Map(config.jobs.map((job) => [job.id, job]));
     const states = await store.listStates();
-    const streams = states.map((state) => ({
-      id: state.streamId,
-      jobId: state.jobId,
-      kind: state.kind,
-      alertAfterMs: alertAfterOf.get(state.jobId) ?? Infinity,
-    }));
+    const streams = states.map((state) => {
+      const job = jobs.get(state.jobId);
+      // A stream of a job no longer in the config never alerts: nothing syncs it any more.
+      const thresholds = job ? alertThresholds(job, config) : { alertAfterMs: Infinity, firstSyncGraceMs: Infinity };
+      return { id: state.streamId, jobId: state.jobId, kind: state.kind, ...thresholds };
+    });
     const now = new Date();
     const reports = buildReports(streams, states, now, now);
     const out = options.json ? `${JSON.stringify({ streams: reports }, null, 2)}\n` : formatStatusTable(reports);

@@ -82,6 +82,9 @@ const clientSchema = z.strictObject({
 const defaultsSchema = z.strictObject({
   schedules: z.array(scheduleSchema).min(1).default([{ every: '15m' }]),
   alertAfter: duration.default('1d').describe('A stream with no success for this long turns /readyz red.'),
+  firstSyncGrace: duration
+    .default('15m')
+    .describe('A stream that has never synced successfully turns /readyz red once it has failed and the daemon has run this long.'),
   runTimeout: duration.default('6h').describe('A run still going after this long is aborted and rolled back.'),
   backoff: z
     .strictObject({ initial: duration.default('1m'), max: duration.default('6h') })
@@ -102,6 +105,7 @@ const jobCommon = {
   enabled: z.boolean().default(true),
   schedules: z.array(scheduleSchema).min(1).optional().describe('Default: defaults.schedules.'),
   alertAfter: duration.optional(),
+  firstSyncGrace: duration.optional(),
   runTimeout: duration.optional(),
 };
 
@@ -111,6 +115,7 @@ export interface CommonJobConfig {
   readonly enabled: boolean;
   readonly schedules?: ScheduleConfig[];
   readonly alertAfter?: string;
+  readonly firstSyncGrace?: string;
   readonly runTimeout?: string;
 }
 

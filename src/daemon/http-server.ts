@@ -52,7 +52,7 @@ async function handle(sources: HealthSources, request: IncomingMessage, response
         if (!job.expanded) problems.push(`job ${job.job}: could not be expanded into streams (${job.failures} attempts): ${job.lastError}`);
       }
       for (const report of reports) {
-        if (report.alerting) problems.push(`${report.stream}: no successful sync for ${report.lagSeconds ?? 'ever'}${report.lagSeconds === null ? '' : ' s'}`);
+        if (report.alerting) problems.push(readinessProblem(report));
       }
       const body = JSON.stringify({ status: problems.length === 0 ? 'ready' : 'not-ready', problems });
       send(response, problems.length === 0 ? 200 : 503, 'application/json', sources.scrub(body));
@@ -71,6 +71,13 @@ async function handle(sources: HealthSources, request: IncomingMessage, response
     default:
       send(response, 404, 'text/plain', 'not found: try /healthz, /readyz, /status or /metrics\n');
   }
+}
+
+function readinessProblem(report: StreamReport): string {
+  if (report.lastSuccessAt !== null) return `${report.stream}: no successful sync for ${report.lagSeconds ?? 0} s`;
+  if (report.consecutiveFailures === 0) return `${report.stream}: no successful sync since the daemon started`;
+  const runs = `${report.consecutiveFailures} failed run${report.consecutiveFailures === 1 ? '' : 's'}`;
+  return `${report.stream}: never synced successfully; ${runs}, the last: ${report.lastError ?? 'no error recorded'}`;
 }
 
 function send(

@@ -26,12 +26,16 @@ export interface KnownStream {
   readonly jobId: string;
   readonly kind: string;
   readonly alertAfterMs: number;
+  /** A stream that never succeeded alerts once it has failed and this long has passed since the start. */
+  readonly firstSyncGraceMs: number;
 }
 
 /**
  * Joins configured streams with their sync_state rows. A stream is alerting when it has had no
  * success for longer than its alertAfter, counted from the daemon's start when it never succeeded
- * (so a fresh deployment is not red before it had a chance).
+ * (so a fresh deployment is not red before it had a chance). A stream that never succeeded and
+ * has failed alerts sooner, once its firstSyncGrace has passed: waiting a whole alertAfter (a day
+ * by default) would leave a job broken from its first run green all that time.
  */
 export function buildReports(
   streams: readonly KnownStream[],
@@ -44,7 +48,7 @@ export function buildReports(
   // States of streams no longer in the config are still shown: their tables are still in the store.
   for (const state of states) {
     if (!streams.some((stream) => stream.id === state.streamId)) {
-      reports.push({ ...report({ id: state.streamId, jobId: state.jobId, kind: state.kind, alertAfterMs: Infinity }, state, now, startedAt) });
+      reports.push({ ...report({ id: state.streamId, jobId: state.jobId, kind: state.kind, alertAfterMs: Infinity, firstSyncGraceMs: Infinity }, state, now, startedAt) });
     }
   }
   return reports;
@@ -53,6 +57,8 @@ export function buildReports(
 function report(stream: KnownStream, state: SyncState | undefined, now: Date, startedAt: Date): StreamReport {
   const since = state?.lastSuccessAt ? Date.parse(state.lastSuccessAt) : startedAt.getTime();
   const lagMs = Math.max(0, now.getTime() - since);
+  const failingFromTheStart =
+    !state?.lastSuccessAt && (state?.consecutiveFailures ?? 0) > 0 && now.getTime() - startedAt.getTime() > stream.firstSyncGraceMs;
   return {
     stream: stream.id,
     job: stream.jobId,
@@ -60,7 +66,7 @@ function report(stream: KnownStream, state: SyncState | undefined, now: Date, st
     status: state ? state.status : 'never-run',
     cursor: state?.cursor ?? null,
     lagSeconds: state?.lastSuccessAt ? Math.round(lagMs / 1000) : null,
-    alerting: lagMs > stream.alertAfterMs,
+    alerting: lagMs > stream.alertAfterMs || failingFromTheStart,
     lastAttemptAt: state?.lastAttemptAt ?? null,
     lastSuccessAt: state?.lastSuccessAt ?? null,
     lastChangeAt: state?.lastChangeAt ?? null,

@@ -99,7 +99,27 @@ describe('daemon endpoints over HTTP', () => {
     const response = await fetch(`${base}/readyz`);
     expect(response.status).toBe(503);
     const body = (await response.json()) as { problems: string[] };
-    expect(body.problems.join('\n')).toMatch(/test:demo:0: no successful sync/);
+    expect(body.problems.join('\n')).toMatch(/test:demo:0: never synced successfully; 1 failed run, the last: /);
+  });
+
+  it('/readyz turns 503 for a stream that never succeeded once it has failed past firstSyncGrace, long before alertAfter', async () => {
+    running = await startDaemon({ units: 1, failInUnit: 0 }, { firstSyncGrace: '300ms' });
+    const { base, daemon } = running;
+    await until(async () => (await daemon.reports()).every((r) => r.consecutiveFailures > 0));
+    await until(async () => (await fetch(`${base}/readyz`)).status === 503);
+    const body = (await (await fetch(`${base}/readyz`)).json()) as { problems: string[] };
+    expect(body.problems).toEqual([
+      expect.stringMatching(/^test:demo:0: never synced successfully; 1 failed run, the last: /),
+      expect.stringMatching(/^test:demo:1: never synced successfully; 1 failed run, the last: /),
+    ]);
+  });
+
+  it('/readyz stays 200 past firstSyncGrace for streams that succeeded, and for one that never failed', async () => {
+    running = await startDaemon({ units: 1 }, { firstSyncGrace: '100ms' });
+    const { base, daemon } = running;
+    await until(async () => (await daemon.reports()).every((r) => r.lastSuccessAt !== null));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
   });
 
   it('/readyz is 503 when the store does not answer', async () => {
