@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { buildReports } from '../daemon/stream-status.js';
 import { alertThresholds } from '../daemon/streams.js';
 import type { CliContext } from './context.js';
@@ -5,6 +6,18 @@ import { formatStatusTable } from './status-table.js';
 
 /** `status [--json]`: every stream in the store, read without a daemon's help (and beside a running one). */
 export async function statusCommand(context: CliContext, options: { readonly json?: boolean }): Promise<void> {
+  const settings = context.loaded.config.store;
+  // Before the first sync there is nothing to read, which is not an error worth a driver's message.
+  if (settings.engine === 'sqlite' && !existsSync(settings.path)) {
+    const note = `no store yet at ${settings.path}: nothing has been synced. Run \`dataspace-sync sync\` once, or start the daemon (\`dataspace-sync run\`).\n`;
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify({ streams: [] }, null, 2)}\n`);
+      process.stderr.write(note);
+    } else {
+      process.stdout.write(note);
+    }
+    return;
+  }
   const store = await context.openStore({ readOnly: true });
   try {
     // From the store alone: expanding jobs could mean network requests (RPDE discovery).
