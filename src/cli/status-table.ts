@@ -38,7 +38,7 @@ function formatCursor(cursor: unknown): string {
  * their checks, most urgent first, since those are what an operator reports to a publisher; `-`
  * when the source keeps none, `ok` when it found nothing.
  */
-function formatConformance(details: unknown): string {
+export function formatConformance(details: unknown): string {
   const conformance = isRecord(details) ? details['conformance'] : undefined;
   if (!isRecord(conformance)) return '-';
   const errors: string[] = [];

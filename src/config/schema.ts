@@ -68,6 +68,12 @@ export type StoreConfig = z.infer<typeof storeSchema>;
 const serverSchema = z.strictObject({
   host: z.string().default('0.0.0.0').describe('Address of the health/status/metrics endpoints.'),
   port: z.number().int().min(0).max(65535).default(8080).describe('Port of the endpoints; 0 picks a free one.'),
+  tokens: z
+    .array(z.string().min(16, 'a token must be at least 16 characters (e.g. `openssl rand -hex 32`)'))
+    .default([])
+    .describe(
+      'Bearer tokens for /, /status and /metrics (write them as "${ENV_VAR}" so they stay out of the file); /healthz and /readyz stay open. None: everything is open.',
+    ),
 });
 
 const clientSchema = z.strictObject({

@@ -1,9 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { AUTH_CHALLENGES, type EndpointAuth } from './endpoint-auth.js';
 import type { Metrics } from './metrics.js';
 import type { JobReport } from './pending-jobs.js';
 import type { Scrubber } from './secret-scrubber.js';
+import { renderStatusPage } from './status-page.js';
+import { STATUS_PAGE_CSP } from './status-page-assets.js';
 import type { StreamReport } from './stream-status.js';
 
 export interface HealthSources {
@@ -11,14 +14,22 @@ export interface HealthSources {
   readonly pingStore: () => Promise<void>;
   readonly reports: () => Promise<StreamReport[]>;
   readonly jobs: () => readonly JobReport[];
+  /** Changes applied per hour over the last 24 hours, by stream, for the page's sparklines; absent where not kept. */
+  readonly history?: () => Promise<ReadonlyMap<string, readonly number[]>>;
   readonly metrics: Metrics;
   readonly scrub: Scrubber;
   readonly log: Logger;
+  readonly auth: EndpointAuth;
 }
 
+/** Seconds between refreshes of the status page. */
+const PAGE_REFRESH_SECONDS = 15;
+
 /**
- * The monitoring endpoints (DESIGN §7): /healthz (the process answers), /readyz (the store answers
- * and no stream is past its alertAfter), /status (JSON per stream) and /metrics (Prometheus).
+ * The monitoring endpoints: `/` (the status page), /healthz (the process answers), /readyz (the
+ * store answers and no stream is past its alert threshold), /status (JSON per stream) and
+ * /metrics (Prometheus). The probes stay open; the others show what is mirrored and from where,
+ * so they need a token when the config has any.
  */
 export function createHealthServer(sources: HealthSources): Server {
   return createServer((request, response) => {
@@ -36,7 +47,32 @@ async function handle(sources: HealthSources, request: IncomingMessage, response
     send(response, 405, 'text/plain', 'method not allowed\n', { allow: 'GET, HEAD' });
     return;
   }
+  const guarded = path === '/' || path === '/status' || path === '/metrics';
+  if (guarded && !sources.auth.allows(request.headers.authorization)) {
+    send(response, 401, 'text/plain', 'a token is required: Authorization: Bearer <token>\n', { 'www-authenticate': AUTH_CHALLENGES });
+    return;
+  }
   switch (path) {
+    case '/': {
+      const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
+      // Scrubbed before they are escaped into HTML, where a secret would no longer read as itself.
+      const streams = JSON.parse(sources.scrub(JSON.stringify(await sources.reports()))) as StreamReport[];
+      const jobs = JSON.parse(sources.scrub(JSON.stringify(sources.jobs()))) as JobReport[];
+      const page = renderStatusPage({
+        streams,
+        jobs,
+        now: new Date(),
+        ...(sources.history ? { history: await sources.history() } : {}),
+        filter: { job: query.get('job') ?? undefined, state: query.get('state') ?? undefined },
+        refreshSeconds: PAGE_REFRESH_SECONDS,
+      });
+      send(response, 200, 'text/html; charset=utf-8', sources.scrub(page), {
+        'content-security-policy': STATUS_PAGE_CSP,
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+      });
+      return;
+    }
     case '/healthz':
       send(response, 200, 'application/json', JSON.stringify({ status: 'ok' }));
       return;
@@ -69,7 +105,7 @@ async function handle(sources: HealthSources, request: IncomingMessage, response
       return;
     }
     default:
-      send(response, 404, 'text/plain', 'not found: try /healthz, /readyz, /status or /metrics\n');
+      send(response, 404, 'text/plain', 'not found: try /, /healthz, /readyz, /status or /metrics\n');
   }
 }
 
@@ -85,7 +121,7 @@ function send(
   status: number,
   type: string,
   body: string,
-  headers: Record<string, string> = {},
+  headers: Record<string, string | readonly string[]> = {},
 ): void {
   response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
   response.end(response.req.method === 'HEAD' ? undefined : body);

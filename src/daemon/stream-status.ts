@@ -16,6 +16,8 @@ export interface StreamReport {
   readonly lastChangeAt: string | null;
   readonly consecutiveFailures: number;
   readonly lastError: string | null;
+  /** `running`, `queued` (waiting for a free slot), the next scheduled run (ISO), or null: none planned, or not known here (`status` outside the daemon). */
+  readonly nextRun: string | null;
   readonly rowsUpserted: number;
   readonly rowsDeleted: number;
   readonly details: JsonValue;
@@ -42,19 +44,24 @@ export function buildReports(
   states: readonly SyncState[],
   now: Date,
   startedAt: Date,
+  nextRun: (streamId: string) => 'running' | 'queued' | Date | null = () => null,
 ): StreamReport[] {
   const byId = new Map(states.map((state) => [state.streamId, state]));
-  const reports = streams.map((stream) => report(stream, byId.get(stream.id), now, startedAt));
+  const planned = (id: string): string | null => {
+    const next = nextRun(id);
+    return next instanceof Date ? next.toISOString() : next;
+  };
+  const reports = streams.map((stream) => report(stream, byId.get(stream.id), now, startedAt, planned(stream.id)));
   // States of streams no longer in the config are still shown: their tables are still in the store.
   for (const state of states) {
     if (!streams.some((stream) => stream.id === state.streamId)) {
-      reports.push({ ...report({ id: state.streamId, jobId: state.jobId, kind: state.kind, alertAfterMs: Infinity, firstSyncGraceMs: Infinity }, state, now, startedAt) });
+      reports.push(report({ id: state.streamId, jobId: state.jobId, kind: state.kind, alertAfterMs: Infinity, firstSyncGraceMs: Infinity }, state, now, startedAt, null));
     }
   }
   return reports;
 }
 
-function report(stream: KnownStream, state: SyncState | undefined, now: Date, startedAt: Date): StreamReport {
+function report(stream: KnownStream, state: SyncState | undefined, now: Date, startedAt: Date, nextRun: string | null): StreamReport {
   const since = state?.lastSuccessAt ? Date.parse(state.lastSuccessAt) : startedAt.getTime();
   const lagMs = Math.max(0, now.getTime() - since);
   const failingFromTheStart =
@@ -72,6 +79,7 @@ function report(stream: KnownStream, state: SyncState | undefined, now: Date, st
     lastChangeAt: state?.lastChangeAt ?? null,
     consecutiveFailures: state?.consecutiveFailures ?? 0,
     lastError: state?.lastError ?? null,
+    nextRun,
     rowsUpserted: state?.rowsUpserted ?? 0,
     rowsDeleted: state?.rowsDeleted ?? 0,
     details: state?.details ?? null,
