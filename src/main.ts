@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { createCliContext, type CliContext } from './cli/context.js';
-import { runDemo } from './cli/demo.js';
+import { runDemo } from './cli/demo/run-demo.js';
 import { resetCommand } from './cli/reset-command.js';
 import { runCommand } from './cli/run-command.js';
 import { statusCommand } from './cli/status-command.js';
@@ -36,9 +36,10 @@ program
 
 program
   .command('status')
-  .description('show every stream: status, cursor, last success, counts, last error')
-  .option('--json', 'print JSON instead of a table')
-  .action(async (options: { json?: boolean }) => statusCommand(await loadContext(), options));
+  .description('show every stream (status, last success, counts, conformance, last error), or one stream in full')
+  .argument('[stream]', 'one stream id: every fact about it, the full cursor included')
+  .option('--json', 'print JSON (every field, the full cursor) instead of a table')
+  .action(async (stream: string | undefined, options: { json?: boolean }) => statusCommand(await loadContext(), { ...options, stream }));
 
 program
   .command('reset')
@@ -69,11 +70,12 @@ program
 
 program
   .command('demo')
-  .description('sync from local simulators of a .Stat data space and an RPDE feed, change them, sync again')
+  .description('mirror local simulators of every kind of source while they change, with a live view and the status page; Ctrl-C stops')
   .option('--db <file>', 'keep the mirror in this SQLite file (default: a temporary folder)')
-  .action(async (options: { db?: string }) => {
-    const ok = await runDemo(options.db ? { db: options.db } : {});
-    process.exitCode = ok ? 0 : 1;
+  .option('--port <port>', 'the status page on 127.0.0.1 (default 8080, or a free port when it is taken)', (text) => Number(text))
+  .option('--for <duration>', 'stop by itself after this long (e.g. 60s), as Ctrl-C does')
+  .action(async (options: { db?: string; port?: number; for?: string }) => {
+    process.exitCode = (await runDemo(options)) ? 0 : 1;
   });
 
 /**

@@ -22,8 +22,13 @@ export interface HealthSources {
   readonly auth: EndpointAuth;
 }
 
-/** Seconds between refreshes of the status page. */
+/** Seconds between refreshes of the status page, unless `?refresh=N` (2 to 3600) asks otherwise. */
 const PAGE_REFRESH_SECONDS = 15;
+
+function refreshSeconds(asked: string | null): number {
+  const seconds = asked === null ? NaN : Number(asked);
+  return Number.isInteger(seconds) && seconds >= 2 && seconds <= 3_600 ? seconds : PAGE_REFRESH_SECONDS;
+}
 
 /**
  * The monitoring endpoints: `/` (the status page), /healthz (the process answers), /readyz (the
@@ -64,7 +69,7 @@ async function handle(sources: HealthSources, request: IncomingMessage, response
         now: new Date(),
         ...(sources.history ? { history: await sources.history() } : {}),
         filter: { job: query.get('job') ?? undefined, state: query.get('state') ?? undefined },
-        refreshSeconds: PAGE_REFRESH_SECONDS,
+        refreshSeconds: refreshSeconds(query.get('refresh')),
       });
       send(response, 200, 'text/html; charset=utf-8', sources.scrub(page), {
         'content-security-policy': STATUS_PAGE_CSP,

@@ -3,6 +3,7 @@ import { html, trusted, type Html } from './html.js';
 import type { JobReport } from './pending-jobs.js';
 import { sparkline } from './sparkline.js';
 import { STATUS_PAGE_CSS, STATUS_PAGE_SCRIPT } from './status-page-assets.js';
+import { durationText, relativeText } from './time-text.js';
 import type { StreamReport } from './stream-status.js';
 
 export interface StatusPageModel {
@@ -143,7 +144,7 @@ function streamRow(report: StreamReport, model: StatusPageModel): Html {
 <td data-label="stream"><span class="id">${report.stream}</span><span class="sub">${report.job} · ${report.kind}</span></td>
 <td data-label="state"><span class="state">${report.status}</span>${report.alerting ? html`<span class="sub error">alert: past its threshold</span>` : ''}</td>
 <td data-label="lag" title="time since the mirror last caught up with the source (its last successful sync)">${
-    report.lagSeconds === null ? html`<span class="empty">never synced</span>` : duration(report.lagSeconds)
+    report.lagSeconds === null ? html`<span class="empty">never synced</span>` : durationText(report.lagSeconds)
   }</td>
 <td data-label="last success">${relative(report.lastSuccessAt, model.now)}</td>
 <td data-label="next run">${nextRun(report.nextRun, model.now)}</td>
@@ -173,17 +174,9 @@ function nextRun(next: string | null, now: Date): Html {
 
 /** "3 min ago" or "in 4 min", with the exact time as the element's datetime and title. */
 function relative(iso: string | null, now: Date): Html {
-  if (iso === null) return html`<span class="empty">never</span>`;
-  const seconds = Math.round((Date.parse(iso) - now.getTime()) / 1000);
-  const text = seconds >= 0 ? `in ${duration(seconds)}` : `${duration(-seconds)} ago`;
+  const text = relativeText(iso, now);
+  if (iso === null || text === null) return html`<span class="empty">never</span>`;
   return html`<time datetime="${iso}" title="${iso}">${text}</time>`;
-}
-
-export function duration(seconds: number): string {
-  if (seconds < 60) return `${seconds} s`;
-  if (seconds < 3_600) return `${Math.floor(seconds / 60)} min`;
-  if (seconds < 86_400) return `${Math.floor(seconds / 3_600)} h ${Math.floor((seconds % 3_600) / 60)} min`;
-  return `${Math.floor(seconds / 86_400)} d ${Math.floor((seconds % 86_400) / 3_600)} h`;
 }
 
 function join(parts: readonly Html[], separator: string): Html[] {
