@@ -26,7 +26,7 @@ th, td { text-align: left; vertical-align: top; padding: .4rem .5rem; border-bot
 th { font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr[hidden] { display: none; }
-.id { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; word-break: break-all; }
+.id { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
 .sub { display: block; color: var(--muted); font-size: .8rem; }
 .state { display: inline-block; padding: 0 .45rem; border-radius: 1rem; font-weight: 600; color: #fff; white-space: nowrap; }
 tr.tone-ok .state { background: var(--ok); }
@@ -36,7 +36,7 @@ tr.tone-bad .state { background: var(--bad); }
 tr.tone-off .state { background: var(--off); }
 tr.tone-bad td:first-child { box-shadow: inset 3px 0 0 var(--bad); }
 tr.tone-warn td:first-child { box-shadow: inset 3px 0 0 var(--warn); }
-.error { color: var(--bad); }
+.error { color: var(--bad); overflow-wrap: anywhere; }
 .error summary { cursor: pointer; }
 .error pre { white-space: pre-wrap; word-break: break-word; margin: .35rem 0 0; font-size: .8rem; }
 .spark { display: block; }
@@ -52,9 +52,9 @@ footer a { color: inherit; }
   thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
   tr { border: 1px solid var(--line); border-radius: .5rem; margin: 0 0 .6rem; padding: .3rem .5rem; background: var(--card); }
   tr.tone-bad { border-color: var(--bad); }
-  td { display: grid; grid-template-columns: 7.5rem 1fr; gap: .5rem; border: 0; padding: .2rem 0; }
+  td { position: relative; border: 0; padding: .2rem 0 .2rem 8rem; min-height: 1.6rem; overflow-wrap: anywhere; }
   td.num { text-align: left; }
-  td::before { content: attr(data-label); color: var(--muted); font-size: .8rem; }
+  td::before { content: attr(data-label); position: absolute; left: 0; top: .3rem; width: 7.5rem; color: var(--muted); font-size: .8rem; }
   tr.tone-bad td:first-child, tr.tone-warn td:first-child { box-shadow: none; }
 }
 `;

@@ -115,7 +115,7 @@ function pendingJobs(model: StatusPageModel): Html {
   const pending = model.jobs.filter((job) => !job.expanded);
   if (pending.length === 0) return html`<section id="jobs"></section>`;
   const rows = pending.map(
-    (job) => html`<tr class="tone-bad"><td data-label="job" class="id">${job.job}<span class="sub">${job.kind}</span></td>
+    (job) => html`<tr class="tone-bad"><td data-label="job" class="id">${breakable(job.job)}<span class="sub">${job.kind}</span></td>
 <td data-label="failures" class="num">${job.failures}</td>
 <td data-label="next attempt">${relative(job.nextAttemptAt, model.now)}</td>
 <td data-label="last error" class="error">${errorCell(job.lastError)}</td></tr>`,
@@ -141,7 +141,7 @@ function streamRow(report: StreamReport, model: StatusPageModel): Html {
   const history = model.history?.get(report.stream);
   const changes = history?.reduce((sum, count) => sum + count, 0);
   return html`<tr data-stream="${report.stream}" data-job="${report.job}" data-states="${statesOf(report).join(' ')}" class="tone-${tone}"${hidden ? trusted(' hidden') : ''}>
-<td data-label="stream"><span class="id">${report.stream}</span><span class="sub">${report.job} · ${report.kind}</span></td>
+<td data-label="stream"><span class="id">${breakable(report.stream)}</span><span class="sub">${report.job} · ${report.kind}</span></td>
 <td data-label="state"><span class="state">${report.status}</span>${report.alerting ? html`<span class="sub error">alert: past its threshold</span>` : ''}</td>
 <td data-label="lag" title="time since the mirror last caught up with the source (its last successful sync)">${
     report.lagSeconds === null ? html`<span class="empty">never synced</span>` : durationText(report.lagSeconds)
@@ -177,6 +177,12 @@ function relative(iso: string | null, now: Date): Html {
   const text = relativeText(iso, now);
   if (iso === null || text === null) return html`<span class="empty">never</span>`;
   return html`<time datetime="${iso}" title="${iso}">${text}</time>`;
+}
+
+/** An id that may wrap after its separators (`sdmx:job:AGENCY:ID(1.0):data`) rather than anywhere or nowhere. */
+function breakable(id: string): Html {
+  const parts = id.split(/(?<=[:/])/);
+  return html`${parts.map((part, index) => (index === 0 ? html`${part}` : html`<wbr>${part}`))}`;
 }
 
 function join(parts: readonly Html[], separator: string): Html[] {
