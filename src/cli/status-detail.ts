@@ -1,6 +1,6 @@
 import type { StreamReport } from '../daemon/stream-status.js';
 import { relativeText } from '../daemon/time-text.js';
-import { formatConformance } from './status-table.js';
+import { formatFindings } from '../daemon/findings-text.js';
 
 /**
  * `status <stream>`: one stream in full, one fact a line, nothing cut: the cursor and the
@@ -17,7 +17,7 @@ export function formatStreamDetail(report: StreamReport, now: Date = new Date())
     ['last success', when(report.lastSuccessAt)],
     ['last change', when(report.lastChangeAt)],
     ['rows', `${report.rowsUpserted} upserted, ${report.rowsDeleted} deleted`],
-    ['conformance', formatConformance(report.details)],
+    ['conformance', formatFindings(report.details)],
     ['cursor', JSON.stringify(report.cursor, null, 2)],
     ['details', JSON.stringify(report.details, null, 2)],
     ['last error', report.lastError ?? '-'],

@@ -1,5 +1,5 @@
-import { isRecord } from '../core/json.js';
 import type { StreamReport } from '../daemon/stream-status.js';
+import { formatFindings } from '../daemon/findings-text.js';
 import { relativeText } from '../daemon/time-text.js';
 
 interface Column {
@@ -23,7 +23,7 @@ const COLUMNS: readonly Column[] = [
   { header: 'CURSOR', priority: 4, min: 24, want: 60, overflow: 'cut', value: (report) => formatCursor(report.cursor) },
   { header: 'UPSERTED', priority: 3, min: 8, overflow: 'cut', value: (report) => String(report.rowsUpserted) },
   { header: 'DELETED', priority: 3, min: 7, overflow: 'cut', value: (report) => String(report.rowsDeleted) },
-  { header: 'CONFORMANCE', priority: 2, min: 11, want: 30, overflow: 'cut', value: (report) => formatConformance(report.details) },
+  { header: 'CONFORMANCE', priority: 2, min: 11, want: 30, overflow: 'cut', value: (report) => formatFindings(report.details) },
   { header: 'LAST ERROR', priority: 1, min: 16, want: 36, overflow: 'wrap', lines: 3, value: (report) => report.lastError ?? '' },
 ];
 
@@ -146,31 +146,3 @@ function formatCursor(cursor: unknown): string {
   }
   return JSON.stringify(cursor);
 }
-
-/**
- * A stream's conformance findings (`details.conformance`, kept by sources that check their remote,
- * such as RPDE feeds) in one cell: `err C8(1) C26(3); warn C3(5); info 2`. Errors and warnings name
- * their checks, most urgent first, since those are what an operator reports to a publisher; `-`
- * when the source keeps none, `ok` when it found nothing.
- */
-export function formatConformance(details: unknown): string {
-  const conformance = isRecord(details) ? details['conformance'] : undefined;
-  if (!isRecord(conformance)) return '-';
-  const errors: string[] = [];
-  const warnings: string[] = [];
-  let infos = 0;
-  for (const [check, finding] of Object.entries(conformance)) {
-    if (!isRecord(finding)) continue;
-    const named = `${check}(${typeof finding['count'] === 'number' ? finding['count'] : '?'})`;
-    if (finding['severity'] === 'error') errors.push(named);
-    else if (finding['severity'] === 'warning') warnings.push(named);
-    else infos += 1;
-  }
-  const parts = [
-    errors.length > 0 ? `err ${errors.join(' ')}` : undefined,
-    warnings.length > 0 ? `warn ${warnings.join(' ')}` : undefined,
-    infos > 0 ? `info ${infos}` : undefined,
-  ].filter((part) => part !== undefined);
-  return parts.length > 0 ? parts.join('; ') : 'ok';
-}
-

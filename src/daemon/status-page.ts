@@ -1,4 +1,4 @@
-import { formatConformance } from '../cli/status-table.js';
+import { formatFindings } from './findings-text.js';
 import { html, trusted, type Html } from './html.js';
 import type { JobReport } from './pending-jobs.js';
 import { sparkline } from './sparkline.js';
@@ -153,7 +153,7 @@ function streamRow(report: StreamReport, model: StatusPageModel): Html {
 <td data-label="changes, 24 h">${
     history ? sparkline(history, `${changes ?? 0} changes in the last 24 hours`) : html`<span class="empty">not kept</span>`
   }<span class="sub">last change ${relative(report.lastChangeAt, model.now)}</span></td>
-<td data-label="conformance">${formatConformance(report.details)}</td>
+<td data-label="conformance">${formatFindings(report.details)}</td>
 <td data-label="last error" class="error">${errorCell(report.lastError)}</td>
 </tr>`;
 }
