@@ -21,7 +21,7 @@ import { applyMutation, mutationArb, type Mutation } from './simulators/nsi/muta
 import { DF_TEST_DELETE } from './simulators/nsi/test-dataflows.js';
 
 /**
- * The convergence property of DESIGN §9: whatever the source does (inserts, revisions, observation
+ * The convergence property (docs/architecture.md, "How we know it works"): whatever the source does (inserts, revisions, observation
  * and wildcard deletes, attribute changes and deletes at every level, referential metadata), after
  * every sync the SQLite mirror holds exactly the simulator's content, cell for cell, in every table.
  * Runs also vary the API flavour, structure formats, server conventions, the client's time zone

@@ -53,7 +53,7 @@ export interface ReadContext {
   readonly requested?: boolean;
 }
 
-/** One unit of sync state (DESIGN §1): a dataflow's data, an RPDE feed, a portal's catalog... */
+/** One unit of sync state (docs/architecture.md): a dataflow's data, an RPDE feed, a portal's catalog... */
 export interface StreamSource {
   /** Stable id, e.g. `sdmx:oecd:OECD.CFE:DF_TOURISM(2.0):data`. */
   readonly id: string;

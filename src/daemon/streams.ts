@@ -27,7 +27,7 @@ export interface ExpansionContext {
 /**
  * Expands every enabled job of the config into its streams. A job that fails is returned in
  * `failures` and the others still expand: one unreachable remote must not take every job down
- * (DESIGN §8). An abort (shutdown) is thrown, not counted as a failure.
+ * (docs/architecture.md, "Bad input and faults"). An abort (shutdown) is thrown, not counted as a failure.
  */
 export async function expandJobs(
   config: DaemonConfig,

@@ -42,7 +42,7 @@ const DEFAULT_MAX_PAGE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_PRUNE_EVERY_MS = 3_600_000;
 
 /**
- * One RPDE feed mirrored into one table (DESIGN §5). Each page is one commit: its items are
+ * One RPDE feed mirrored into one table (docs/rpde.md). Each page is one commit: its items are
  * upserted or tombstoned (newest `modified` wins) together with the page's `next`, so a crash
  * anywhere replays at most one page, harmlessly. A run follows `next` until the last page (no
  * items and `next` is the page's own URL, after normalisation) and returns; the scheduler polls
@@ -139,7 +139,7 @@ export class RpdeFeedSource implements StreamSource {
           throw new RpdePageError(`page ${servedAt}: next ${JSON.stringify(page.next)} is not an http(s) URL`);
         }
         if (resolved.relative) report.record('C6', `next ${JSON.stringify(page.next)} resolved to ${resolved.url.href}`);
-        // A redirected page may name either URL as its own (research/rpde.md §6.2).
+        // A redirected page may name either URL as its own (docs/rpde.md, "Paging and the last page").
         const nextIsSelf = sameFeedUrl(resolved.url, requestUrl) || sameFeedUrl(resolved.url, url);
         const isLast = page.itemCount === 0 && nextIsSelf;
         if (isLast && page.next !== url && page.next !== servedAt) report.record('C9', `last page ${servedAt} gives next ${page.next}`);
