@@ -1,9 +1,13 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDemo } from '../../src/cli/demo/demo-session.js';
 import { runCli, startCli } from '../helpers/cli.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('dataspace-sync demo', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dss-demo-test-'));
@@ -39,18 +43,23 @@ describe('dataspace-sync demo', () => {
     }
   });
 
-  it('stops cleanly on Ctrl-C: the status page URL was shown, the mirror is in step, every stream idle with a cursor', async () => {
+  it('`npm run demo` stops cleanly on Ctrl-C: the status page URL was shown, the mirror is in step, every stream idle with a cursor', async () => {
     const db = join(dir, 'cli.db');
-    const demo = startCli(['demo', '--port', '0', '--db', db]);
+    // The build is `predemo`, skipped here: the suite runs against the dist/ that CI builds first.
+    const npm = spawn('npm', ['run', 'demo', '--ignore-scripts', '--', '--port', '0', '--db', db], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => npm.on('close', resolve));
     const deadline = Date.now() + 60_000;
-    while (!/rpde:demo-feed:session-series: \d+ upserted/.test(demo.output()) && Date.now() < deadline) {
+    while (!/rpde:demo-feed:session-series: \d+ upserted/.test(output) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    expect(demo.output()).toMatch(/^Status page: http:\/\/127\.0\.0\.1:\d+\/$/m);
-    demo.child.kill('SIGINT');
-    expect(await demo.exited).toBe(0);
-    expect(demo.output()).toContain('The mirror is in step with the sources');
-    expect(demo.output()).not.toMatch(/Error|at .*\.ts:\d+/);
+    expect(output).toMatch(/^Status page: http:\/\/127\.0\.0\.1:\d+\/$/m);
+    npm.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(output).toContain('The mirror is in step with the sources');
+    expect(output).not.toMatch(/Error|at .*\.[jt]s:\d+/);
 
     const config = join(dir, 'cli.config.json');
     writeFileSync(config, JSON.stringify({ store: { engine: 'sqlite', path: db }, jobs: [] }));
@@ -61,5 +70,12 @@ describe('dataspace-sync demo', () => {
       expect(stream.status, stream.stream).toBe('idle');
       expect(stream.cursor, stream.stream).not.toBeNull();
     }
+  });
+
+  it('`demo --for` stops by itself, as Ctrl-C does', async () => {
+    const demo = startCli(['demo', '--for', '1s', '--port', '0', '--db', join(dir, 'for.db')]);
+    expect(await demo.exited).toBe(0);
+    expect(demo.output()).toContain('Stopping: the sources no longer change');
+    expect(demo.output()).toContain('The mirror is in step with the sources');
   });
 });
