@@ -29,6 +29,8 @@ const RED = 'rgb(207, 34, 46)';
 interface PageElement {
   readonly dataset: Readonly<Record<string, string | undefined>>;
   readonly hidden: boolean;
+  readonly innerText: string;
+  querySelector(selector: string): PageElement | null;
 }
 interface ComputedStyle {
   readonly backgroundColor: string;
@@ -37,7 +39,7 @@ interface ComputedStyle {
   readonly display: string;
 }
 declare const getComputedStyle: (element: PageElement) => ComputedStyle;
-declare const document: { readonly documentElement: { readonly scrollWidth: number } };
+declare const document: { readonly documentElement: { readonly scrollWidth: number }; querySelectorAll(selector: string): Iterable<PageElement> };
 declare const window: { readonly innerWidth: number };
 const GREEN = 'rgb(26, 127, 55)';
 
@@ -151,28 +153,38 @@ describe('the status page in a real browser (headless Chromium)', () => {
 
   it('shows every stream, the failing one in red with its error; filters; refreshes itself; screenshots at desktop and phone widths', async () => {
     const page = await browser({ bearer: true });
-    const response = await page.goto(`${base}/?refresh=2`);
+    // The default refresh (15 s): nothing is swapped while the rows are read.
+    const response = await page.goto(`${base}/`);
     expect(response?.status()).toBe(200);
     const rows = page.locator('#streams-body tr[data-stream]');
-    await expect.poll(() => rows.evaluateAll((all: PageElement[]) => all.map((row) => row.dataset['stream']).sort())).toEqual([...GOOD, BROKEN].sort());
-
-    const broken = page.locator(`tr[data-stream="${BROKEN}"]`);
-    expect(await broken.locator('.state').evaluate((element: PageElement) => getComputedStyle(element).backgroundColor)).toBe(RED);
-    expect(await broken.locator('td.error').innerText()).toMatch(/MISSING|404|not found/i);
-    expect(await broken.locator('td.error').evaluate((element: PageElement) => getComputedStyle(element).color)).toBe(RED);
-    for (const stream of GOOD) {
-      const row = page.locator(`tr[data-stream="${stream}"]`);
-      expect(await row.locator('.state').innerText()).toBe('idle');
-      expect(await row.locator('.state').evaluate((element: PageElement) => getComputedStyle(element).backgroundColor)).toBe(GREEN);
-    }
-    expect(await page.locator('tr[data-stream="rpde:feed:session-series"] td[data-label="rows applied"]').innerText()).toMatch(/288 upserted\s+12 deleted/);
+    // Read in one go, so that a refresh cannot swap the rows between two reads.
+    const seen = await page.evaluate(() =>
+      [...document.querySelectorAll('#streams-body tr[data-stream]')].map((row) => {
+        const state = row.querySelector('.state') as PageElement;
+        const error = row.querySelector('td.error') as PageElement;
+        return {
+          stream: row.dataset['stream'],
+          state: state.innerText,
+          stateColour: getComputedStyle(state).backgroundColor,
+          error: error.innerText,
+          errorColour: getComputedStyle(error).color,
+          rows: (row.querySelector('td[data-label="rows applied"]') as PageElement).innerText,
+        };
+      }),
+    );
+    expect(seen.map((row) => row.stream).sort()).toEqual([...GOOD, BROKEN].sort());
+    const broken = seen.find((row) => row.stream === BROKEN);
+    expect(broken).toMatchObject({ stateColour: RED, errorColour: RED });
+    expect(broken?.error).toMatch(/MISSING|404|not found/i);
+    for (const stream of GOOD) expect(seen.find((row) => row.stream === stream)).toMatchObject({ state: 'idle', stateColour: GREEN, error: '' });
+    expect(seen.find((row) => row.stream === 'rpde:feed:session-series')?.rows).toMatch(/288 upserted\s+12 deleted/);
     expect(await page.title()).toBe('dataspace-sync · 1 failing');
     await page.screenshot({ path: join(OUTPUT, 'desktop.png'), fullPage: true });
 
     // Filters apply as they change, without a round trip, and stay in the address.
     await page.selectOption('select[name="state"]', 'problems');
     await expect.poll(() => rows.evaluateAll((all: PageElement[]) => all.filter((row) => !row.hidden).length)).toBe(1);
-    expect(await broken.isVisible()).toBe(true);
+    expect(await page.locator(`tr[data-stream="${BROKEN}"]`).isVisible()).toBe(true);
     expect(new URL(page.url()).searchParams.get('state')).toBe('problems');
     await page.selectOption('select[name="state"]', '');
     await page.selectOption('select[name="job"]', 'stat');
@@ -180,6 +192,7 @@ describe('the status page in a real browser (headless Chromium)', () => {
     await page.selectOption('select[name="job"]', '');
 
     // The page refreshes in place: the summary's time moves on, the rows are still there.
+    await page.goto(`${base}/?refresh=2`);
     const before = await page.locator('#summary time').getAttribute('datetime');
     await expect.poll(() => page.locator('#summary time').getAttribute('datetime'), { timeout: 15_000 }).not.toBe(before);
     expect(await rows.count()).toBe(4);
@@ -188,7 +201,7 @@ describe('the status page in a real browser (headless Chromium)', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: join(OUTPUT, 'phone.png'), fullPage: true });
     expect(await page.locator('#streams thead').evaluate((element: PageElement) => getComputedStyle(element).position)).toBe('absolute');
-    expect(await broken.evaluate((element: PageElement) => getComputedStyle(element).display)).toBe('block');
+    expect(await page.locator(`tr[data-stream="${BROKEN}"]`).evaluate((element: PageElement) => getComputedStyle(element).display)).toBe('block');
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
   });
