@@ -3,7 +3,7 @@ import type { SyncState } from '../core/sync-state.js';
 import type { SqlValue } from '../core/tables.js';
 
 /**
- * The one port every engine implements (DESIGN §3). It speaks of tables, keys and rows and knows
+ * The one port every engine implements (docs/architecture.md, "The store"). It speaks of tables, keys and rows and knows
  * nothing of SDMX, RPDE or ODS. A stream's changes and its new cursor are written through one
  * `transaction`, so after a crash the store holds either both or neither.
  */

@@ -43,7 +43,7 @@ const types: pg.CustomTypesConfig = {
 };
 
 /**
- * The shared engine (DESIGN §3): a pool of connections, one per transaction, so streams commit in
+ * The shared engine (docs/architecture.md, "The store"): a pool of connections, one per transaction, so streams commit in
  * parallel and several daemons may share one database. Leases use advisory locks; every commit of a
  * stream's state is fenced by its lease epoch, read under a row lock.
  */

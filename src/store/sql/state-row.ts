@@ -2,7 +2,7 @@ import type { JsonValue } from '../../core/json.js';
 import type { StreamStatus, SyncState } from '../../core/sync-state.js';
 import { asText, readInteger } from './read-values.js';
 
-/** sync_state's columns (DESIGN §2, plus `details`), in the order every engine creates them. */
+/** sync_state's columns (docs/architecture.md, "Sync state"), in the order every engine creates them. */
 export const STATE_COLUMNS = [
   'stream_id',
   'job_id',

@@ -46,7 +46,7 @@ const STATE_UPSERT = `INSERT INTO sync_state (${STATE_COLUMNS.join(', ')}) VALUE
     .join(', ')}`;
 
 /**
- * The embedded engine (DESIGN §3): one better-sqlite3 connection writes, in WAL mode with
+ * The embedded engine (docs/architecture.md, "The store"): one better-sqlite3 connection writes, in WAL mode with
  * synchronous=FULL so a commit survives power loss; a second connection reads (status, readTable)
  * and sees only committed data. better-sqlite3 is synchronous, so transactions are serialised by
  * an async mutex: one stream's transaction may await the network while others queue behind it.
