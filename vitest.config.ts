@@ -11,8 +11,9 @@ const e2e = ['test/cli/**/*.test.ts', 'test/*-convergence.test.ts', 'test/store/
 
 export default defineConfig({
   test: {
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    // Twice what the slowest test needs when the machine is busy: files share the cores now.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
     // Tests share loopback ports and the PostgreSQL server; files run in parallel, tests inside a file do not.
     pool: 'forks',
     // One file more than there are cores (vitest's default is one fewer, a single file at a time on
