@@ -7,7 +7,14 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * compiles the repository once per run (test/helpers/compile-once.ts) so that its child
  * processes start with plain node.
  */
-const e2e = ['test/cli/**/*.test.ts', 'test/*-convergence.test.ts', 'test/store/crash.test.ts'];
+const e2e = [
+  'test/cli/**/*.test.ts',
+  'test/e2e/**/*.test.ts',
+  'test/docs/readme-commands.test.ts',
+  'test/docker/**/*.test.ts',
+  'test/*-convergence.test.ts',
+  'test/store/crash.test.ts',
+];
 
 export default defineConfig({
   test: {

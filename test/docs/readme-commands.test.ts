@@ -23,6 +23,8 @@ interface Runner {
 const RUNNERS: readonly Runner[] = [
   { command: /^npm ci$/, file: '.ci/run', evidence: '\nnpm ci\n' },
   { command: /^npm test$/, file: '.ci/run', evidence: '\nnpm test -- ' },
+  // The unit tier alone: a part of what `npm test` runs in CI (vitest.config.ts names the projects).
+  { command: /^npm run test:unit$/, file: 'package.json', evidence: '"test:unit": "vitest run --project unit"' },
   { command: /^npm run build$/, file: '.ci/run', evidence: '\nnpm run build\n' },
   { command: /^npm run lint$/, file: '.ci/run', evidence: '\nnpm run lint\n' },
   { command: /^bash \.ci\/run$/, file: '.ci/run', evidence: 'CI entry point' },

@@ -1,4 +1,5 @@
-import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,7 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
  * find what they find in dist/. Type errors are the lint's and the build's business.
  */
 export default async function compileOnce(project: TestProject): Promise<() => void> {
+  ensureDistBuilt();
   const root = mkdtempSync(join(tmpdir(), 'dss-compiled-'));
   const entryPoints = [
     ...typescriptFiles('src'),
@@ -37,6 +39,18 @@ export default async function compileOnce(project: TestProject): Promise<() => v
   symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules'), 'dir');
   project.provide('compiledRoot', root);
   return () => rmSync(root, { recursive: true, force: true });
+}
+
+/**
+ * The tests of `npm start`, `npm run demo` and the Dockerfile run what users run: dist/, made by
+ * `npm run build`. CI builds it before the tests; on a fresh clone (`npm ci && npm test`) or after
+ * an edit it is missing or stale, so build it here rather than fail or test old code.
+ */
+function ensureDistBuilt(): void {
+  const main = join(repo, 'dist/main.js');
+  const builtAt = existsSync(main) ? statSync(main).mtimeMs : 0;
+  const stale = typescriptFiles('src').some((file) => statSync(join(repo, file)).mtimeMs > builtAt);
+  if (stale) execFileSync(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repo, stdio: 'inherit' });
 }
 
 function typescriptFiles(folder: string): string[] {
