@@ -3,12 +3,43 @@ import type { ColumnType, SqlValue, TableSpec } from '../../core/tables.js';
 import type { Bound, DriverRow, RelationKind, SqlConnection } from '../sql/engine.js';
 import { quoteIdent } from '../sql/quote.js';
 
+/**
+ * Whether a transaction's connection still stands. The server may end it at any moment (a
+ * restart, an administrator's pg_terminate_backend): the first sign of that, an 'error' event on
+ * the idle client or a statement failing with it, is kept, and every later statement of the
+ * transaction fails with that cause instead of pg's bare "not queryable".
+ */
+export class ConnectionLoss {
+  private lost: Error | undefined;
+
+  get error(): Error | undefined {
+    return this.lost;
+  }
+
+  /** Records the loss (the first cause wins) and returns the error the transaction fails with. */
+  record(cause: unknown): Error {
+    this.lost ??= new Error('the connection to PostgreSQL was lost in the middle of the transaction (the server rolled it back)', { cause });
+    return this.lost;
+  }
+}
+
+/** Errors after which the session is gone: the server ended it (FATAL, PANIC) or the socket did. */
+function endsSession(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { severity, code, message } = error as { severity?: unknown; code?: unknown; message?: unknown };
+  if (severity === 'FATAL' || severity === 'PANIC') return true;
+  if (typeof code === 'string' && (code.startsWith('08') || ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code))) return true;
+  return typeof message === 'string' && /^Connection terminated|not queryable/.test(message);
+}
+
 /** A pg pool (reads outside transactions) or one checked-out client (a transaction), in one schema. */
 export class PostgresConnection implements SqlConnection {
   constructor(
     protected readonly client: pg.Pool | pg.PoolClient,
     /** The schema's plain name. */
     protected readonly schema: string,
+    /** A transaction's: whether its connection still stands. */
+    protected readonly loss: ConnectionLoss | undefined = undefined,
   ) {}
 
   async run(sql: string, params: readonly Bound[] = []): Promise<number> {
@@ -61,8 +92,14 @@ export class PostgresConnection implements SqlConnection {
     };
   }
 
-  protected query(sql: string, values: readonly unknown[]): Promise<pg.QueryResult> {
-    return this.client.query(sql, values as unknown[]);
+  protected async query(sql: string, values: readonly unknown[]): Promise<pg.QueryResult> {
+    const lost = this.loss?.error;
+    if (lost) throw lost;
+    try {
+      return await this.client.query(sql, values as unknown[]);
+    } catch (error) {
+      throw this.loss && endsSession(error) ? this.loss.record(error) : error;
+    }
   }
 }
 

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { assertIdentifier } from '../identifiers.js';
 import type { DriverTransaction, SqlConnection, SqlDialect, SqlDriver } from '../sql/engine.js';
 import { migrate, storedVersion } from '../sql/migrations.js';
-import { PostgresConnection } from './postgres-connection.js';
+import { ConnectionLoss, PostgresConnection } from './postgres-connection.js';
 import { postgresDialect } from './postgres-dialect.js';
 import { PostgresLeaseLocks } from './postgres-leases.js';
 import { PostgresSession } from './postgres-session.js';
@@ -96,11 +96,24 @@ export class PostgresDriver implements SqlDriver {
     return this.readerConnection;
   }
 
-  /** A pooled client for one transaction. */
+  /**
+   * A pooled client for one transaction. While it is checked out the pool does not listen to it,
+   * so it gets a listener of its own: when the server drops it (a restart, an administrator's
+   * pg_terminate_backend) the 'error' event would otherwise crash the process. The loss is kept
+   * (ConnectionLoss) as the cause every later statement fails with, the transaction ends as a
+   * failure (the server has rolled it back), and the client is released as broken so the pool
+   * replaces it.
+   */
   async acquire(): Promise<DriverTransaction> {
     if (!this.pool) throw new Error(`${this.label} is not open`);
     const client = await this.pool.connect();
-    const session = new PostgresSession(client, this.schemaName);
+    const loss = new ConnectionLoss();
+    const onError = (error: Error): void => {
+      loss.record(error);
+      this.log?.warn({ err: error.message }, 'a PostgreSQL connection failed during a transaction');
+    };
+    client.on('error', onError);
+    const session = new PostgresSession(client, this.schemaName, loss);
     return {
       session,
       begin: async () => {
@@ -113,7 +126,8 @@ export class PostgresDriver implements SqlDriver {
         await session.run('ROLLBACK');
       },
       release: (broken) => {
-        client.release(broken);
+        client.removeListener('error', onError);
+        client.release(broken ?? loss.error);
       },
     };
   }

@@ -44,6 +44,7 @@ export class PostgresSession extends PostgresConnection implements EngineSession
       try {
         written += (await this.query(sql, values)).rowCount ?? 0;
       } catch (error) {
+        if (this.loss?.error) throw error;
         const first = batch.rowIndex(chunk[0] as readonly Cell[]);
         throw new Error(`table ${spec.name}: upsert of ${chunk.length} rows from row ${first} was refused: ${describePgError(error)}`, { cause: error });
       }
