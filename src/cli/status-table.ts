@@ -1,4 +1,5 @@
-import { isRecord } from '../core/json.js';
+import { findingsOf } from '../core/findings.js';
+import type { JsonValue } from '../core/json.js';
 import type { StreamReport } from '../daemon/stream-status.js';
 
 /** A terminal table of stream reports; wide values are cut so one stream stays on one line. */
@@ -11,7 +12,7 @@ export function formatStatusTable(reports: readonly StreamReport[]): string {
     formatCursor(report.cursor),
     String(report.rowsUpserted),
     String(report.rowsDeleted),
-    formatConformance(report.details),
+    formatFindings(report.details),
     report.lastError ?? '',
   ]);
   const header = ['STREAM', 'STATUS', 'LAST SUCCESS', 'CURSOR', 'UPSERTED', 'DELETED', 'CONFORMANCE', 'LAST ERROR'];
@@ -33,23 +34,29 @@ function formatCursor(cursor: unknown): string {
 }
 
 /**
- * A stream's conformance findings (`details.conformance`, kept by sources that check their remote,
- * such as RPDE feeds) in one cell: `err C8(1) C26(3); warn C3(5); info 2`. Errors and warnings name
- * their checks, most urgent first, since those are what an operator reports to a publisher; `-`
- * when the source keeps none, `ok` when it found nothing.
+ * A stream's findings in one cell: `err C8(1) C26(3); warn C3(5); info 2`. Errors and warnings
+ * name their checks, most urgent first, since those are what an operator reports to a publisher;
+ * `-` when the source keeps none, `ok` when it found nothing.
  */
-function formatConformance(details: unknown): string {
-  const conformance = isRecord(details) ? details['conformance'] : undefined;
-  if (!isRecord(conformance)) return '-';
+function formatFindings(details: JsonValue): string {
+  const findings = findingsOf(details);
+  if (findings === undefined) return '-';
   const errors: string[] = [];
   const warnings: string[] = [];
   let infos = 0;
-  for (const [check, finding] of Object.entries(conformance)) {
-    if (!isRecord(finding)) continue;
-    const named = `${check}(${typeof finding['count'] === 'number' ? finding['count'] : '?'})`;
-    if (finding['severity'] === 'error') errors.push(named);
-    else if (finding['severity'] === 'warning') warnings.push(named);
-    else infos += 1;
+  for (const [check, finding] of Object.entries(findings)) {
+    const named = `${check}(${finding.count})`;
+    switch (finding.severity) {
+      case 'error':
+        errors.push(named);
+        break;
+      case 'warning':
+        warnings.push(named);
+        break;
+      case 'info':
+        infos += 1;
+        break;
+    }
   }
   const parts = [
     errors.length > 0 ? `err ${errors.join(' ')}` : undefined,
@@ -58,4 +65,3 @@ function formatConformance(details: unknown): string {
   ].filter((part) => part !== undefined);
   return parts.length > 0 ? parts.join('; ') : 'ok';
 }
-

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import type { SourceKind } from '../core/source-kind.js';
+import { formatPath } from './format-path.js';
 import { buildConfigSchema, type DaemonConfig } from './schema.js';
 
 /** A config that cannot be used; `problems` holds one line per problem, each starting with its JSON path. */
@@ -88,15 +89,6 @@ function substituteEnv(
     );
   }
   return value;
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out === '' ? '(top level)' : out;
 }
 
 function formatIssue(issue: z.core.$ZodIssue, kinds: readonly SourceKind[]): string {

@@ -3,6 +3,8 @@ import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import type { SourceKind } from '../core/source-kind.js';
+import { describeClash, findTableClashes, type ClaimingJob } from '../core/table-claims.js';
+import { formatPath } from './format-path.js';
 
 /** A duration such as `30s`, `5m`, `1h30m`, `7d`; validated here, parsed where used. */
 export const duration = z
@@ -146,20 +148,24 @@ export function buildConfigSchema(kinds: readonly SourceKind[]) {
           if (issue.code === 'custom') ctx.addIssue({ code: 'custom', path: ['jobs', index, ...issue.path], message: issue.message });
         }
       });
-      for (const kind of kinds) {
-        if (kind.checkJobs === undefined) continue;
-        // Only jobs whose own fields are valid: the others already have their problems reported.
-        const jobs: { index: number; id: string; options: z.infer<typeof kind.options> }[] = [];
-        config.jobs.forEach((entry, index) => {
-          const job = entry as { id: string; kind: string };
-          if (job.kind !== kind.kind) return;
-          const parsed = kind.options.safeParse(Object.fromEntries(Object.entries(entry).filter(([key]) => key in kind.options.shape)));
-          if (parsed.success) jobs.push({ index, id: job.id, options: parsed.data });
+      // Tables of every job, enabled or not, of any kind; jobs whose own fields are invalid already
+      // have their problems reported and claim nothing.
+      const claiming: { index: number; job: ClaimingJob }[] = [];
+      config.jobs.forEach((entry, index) => {
+        const job = entry as { id: string; kind: string };
+        const kind = kinds.find((candidate) => candidate.kind === job.kind);
+        const parsed = kind?.options.safeParse(Object.fromEntries(Object.entries(entry).filter(([key]) => key in kind.options.shape)));
+        if (kind === undefined || parsed?.success !== true) return;
+        claiming.push({ index, job: { id: job.id, claims: kind.tables({ id: job.id, kind: job.kind }, parsed.data) } });
+      });
+      const jobs = claiming.map(({ job }) => job);
+      const locate = (job: number, path: readonly PropertyKey[]) => formatPath(['jobs', claiming[job]?.index ?? -1, ...path]);
+      for (const clash of findTableClashes(jobs)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['jobs', claiming[clash.job]?.index ?? -1, ...clash.claim.path],
+          message: describeClash(clash, jobs, locate),
         });
-        for (const problem of kind.checkJobs(jobs)) {
-          const index = jobs[problem.job]?.index;
-          if (index !== undefined) ctx.addIssue({ code: 'custom', path: ['jobs', index, ...problem.path], message: problem.message });
-        }
       }
       const seen = new Map<string, number>();
       config.jobs.forEach((entry, index) => {

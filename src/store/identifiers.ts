@@ -1,18 +1,14 @@
+import { identifierProblem } from '../core/identifiers.js';
 import { StoreSchemaError } from './store.js';
 
-/** DESIGN §3: identifiers from remote data must look like this before any engine quotes them. */
-const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_@$-]*$/;
-export const MAX_IDENTIFIER_LENGTH = 63; // PostgreSQL's limit is the tightest of our engines
+export { MAX_IDENTIFIER_LENGTH } from '../core/identifiers.js';
 
-export function isValidIdentifier(name: string): boolean {
-  return name.length <= MAX_IDENTIFIER_LENGTH && IDENTIFIER.test(name);
-}
-
+/**
+ * The store checks every identifier again before quoting it, whatever the source checked: the rule
+ * is core's, the error the store's own.
+ */
 export function assertIdentifier(name: string, what: string): string {
-  if (!isValidIdentifier(name)) {
-    throw new StoreSchemaError(
-      `${what} ${JSON.stringify(name)} is not a valid identifier (letters, digits, _ @ $ -; starting with a letter; at most ${MAX_IDENTIFIER_LENGTH} characters)`,
-    );
-  }
+  const problem = identifierProblem(name, what);
+  if (problem !== undefined) throw new StoreSchemaError(problem);
   return name;
 }

@@ -111,6 +111,9 @@ export function testKind(script: TestSourceScript, created: TestSource[] = []) {
   return defineSourceKind({
     kind: 'test',
     options: z.strictObject({ streams: z.number().int().min(1).default(1), token: z.string().optional() }),
+    // Every test stream writes `items` on purpose (tests of several jobs check what each wrote by
+    // its unit tag), so test jobs claim no table and are never refused for sharing it.
+    tables: () => [],
     expand(job, options) {
       const sources = Array.from({ length: options.streams }, (_, i) => {
         const source = new TestSource(`test:${job.id}:${i}`, job.id, { ...script });

@@ -1,3 +1,4 @@
+import { findingsOf, type Finding, type Findings, type FindingSeverity } from '../../core/findings.js';
 import type { JsonValue } from '../../core/json.js';
 
 /**
@@ -5,7 +6,6 @@ import type { JsonValue } from '../../core/json.js';
  * A variant after `:` splits one check where the research asks to report cases apart (a case-only
  * `state` mismatch, an id-only ordering problem, which HTTP status).
  */
-export type Severity = 'error' | 'warning' | 'info';
 
 export const CHECKS = {
   'C1': { severity: 'error', title: 'HTTP status other than 200' },
@@ -57,14 +57,14 @@ export const CHECKS = {
   'C31': { severity: 'error', title: 'items vanished without a deleted state (found by a resync)' },
   'C36:redirect': { severity: 'info', title: 'a page request was redirected (followed: at most 5, within the allowed origins)' },
   'C37': { severity: 'info', title: 'version / feedObjects declared (RPDE 1.1 draft)' },
-} as const satisfies Record<string, { severity: Severity; title: string }>;
+} as const satisfies Record<string, { severity: FindingSeverity; title: string }>;
 
 export type CheckId = keyof typeof CHECKS;
 
 const MAX_SAMPLES = 3;
 const MAX_SAMPLE_LENGTH = 240;
 
-interface Finding {
+interface Counted {
   count: number;
   samples: string[];
   lastAtMs: number;
@@ -75,24 +75,22 @@ interface Finding {
  * `details`: counts and the few latest samples only, so the sync_state row stays small.
  */
 export class ConformanceReport {
-  private readonly findings = new Map<CheckId, Finding>();
+  private readonly findings = new Map<CheckId, Counted>();
   private readonly inRun = new Map<CheckId, number>();
 
   constructor(private readonly now: () => Date = () => new Date()) {}
 
-  /** Restores the counts kept in a previous checkpoint's details (`details.conformance`). */
+  /** Restores the counts kept in a previous checkpoint's details. */
   static fromDetails(details: JsonValue, now?: () => Date): ConformanceReport {
     const report = new ConformanceReport(now);
-    const saved = isObject(details) ? details['conformance'] : undefined;
-    if (!isObject(saved)) return report;
-    for (const [id, value] of Object.entries(saved)) {
-      if (!(id in CHECKS) || !isObject(value)) continue;
-      const count = typeof value['count'] === 'number' ? value['count'] : 0;
-      const samples = Array.isArray(value['samples'])
-        ? value['samples'].filter((sample): sample is string => typeof sample === 'string').slice(-MAX_SAMPLES)
-        : [];
-      const lastAtMs = typeof value['lastAt'] === 'string' ? Date.parse(value['lastAt']) : Number.NaN;
-      report.findings.set(id as CheckId, { count, samples, lastAtMs: Number.isNaN(lastAtMs) ? 0 : lastAtMs });
+    for (const [id, saved] of Object.entries(findingsOf(details) ?? {})) {
+      if (!(id in CHECKS)) continue;
+      const lastAtMs = Date.parse(saved.lastAt);
+      report.findings.set(id as CheckId, {
+        count: saved.count,
+        samples: saved.samples.slice(-MAX_SAMPLES),
+        lastAtMs: Number.isNaN(lastAtMs) ? 0 : lastAtMs,
+      });
     }
     return report;
   }
@@ -129,11 +127,11 @@ export class ConformanceReport {
     return Object.fromEntries(this.inRun);
   }
 
-  toJson(): { [id: string]: JsonValue } {
+  toFindings(): Findings {
     const entries = [...this.findings.entries()].sort(([a], [b]) => compareCheckIds(a, b));
-    const json: { [id: string]: JsonValue } = {};
+    const findings: Record<string, Finding> = {};
     for (const [id, finding] of entries) {
-      json[id] = {
+      findings[id] = {
         severity: CHECKS[id].severity,
         title: CHECKS[id].title,
         count: finding.count,
@@ -141,15 +139,11 @@ export class ConformanceReport {
         lastAt: new Date(finding.lastAtMs).toISOString(),
       };
     }
-    return json;
+    return findings;
   }
 }
 
 function compareCheckIds(a: string, b: string): number {
   const number = (id: string) => Number(id.slice(1).split(':')[0]);
   return number(a) - number(b) || a.localeCompare(b);
-}
-
-function isObject(value: unknown): value is { [key: string]: JsonValue } {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

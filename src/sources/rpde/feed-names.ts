@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { assertIdentifier, MAX_IDENTIFIER_LENGTH } from '../../store/identifiers.js';
+import { assertIdentifier, MAX_IDENTIFIER_LENGTH } from '../../core/identifiers.js';
 import { normaliseFeedUrl } from './feed-url.js';
 
 export interface FeedEntry {
@@ -8,6 +8,8 @@ export interface FeedEntry {
 }
 
 export interface NamedFeed {
+  /** Position of the entry in the list given to nameFeeds (the first, when a URL was given twice). */
+  readonly index: number;
   readonly url: string;
   /** Short, stable, unique within the job: `session-series`; part of the stream id. */
   readonly name: string;
@@ -17,22 +19,28 @@ export interface NamedFeed {
 
 const TABLE_SUFFIX = '_items';
 
+/** A feed's table. */
+export function itemsTable(prefix: string): string {
+  return `${prefix}${TABLE_SUFFIX}`;
+}
+
 /**
  * Names a job's feeds after their URL paths: the last path segment (`/feeds/session-series` ->
  * `session-series`), more segments or the host where two feeds would share a name, a counter
  * only as a last resort. Names depend on the URLs alone (not on their order) wherever the URLs
  * differ, so stream ids survive a catalog listing its feeds in another order. The same URL given
- * twice is one feed.
+ * twice is one feed. Two feeds given the same prefix are not refused here: the kind checks the
+ * tables of all its jobs together.
  */
 export function nameFeeds(jobId: string, entries: readonly FeedEntry[]): NamedFeed[] {
-  const unique: FeedEntry[] = [];
+  const unique: (FeedEntry & { index: number })[] = [];
   const seenUrls = new Set<string>();
-  for (const entry of entries) {
+  entries.forEach((entry, index) => {
     const key = normaliseFeedUrl(entry.url);
-    if (seenUrls.has(key)) continue;
+    if (seenUrls.has(key)) return;
     seenUrls.add(key);
-    unique.push(entry);
-  }
+    unique.push({ ...entry, index });
+  });
 
   const candidates = unique.map((entry) => nameCandidates(entry.url));
   const level = unique.map(() => 0);
@@ -59,14 +67,11 @@ export function nameFeeds(jobId: string, entries: readonly FeedEntry[]): NamedFe
     return count === 1 ? base : `${base}-${count}`;
   });
 
-  const prefixes = new Set<string>();
   return unique.map((entry, i) => {
     const name = names[i] as string;
     const prefix = entry.prefix ?? defaultPrefix(jobId, name);
-    assertIdentifier(`${prefix}${TABLE_SUFFIX}`, `table of RPDE feed ${entry.url} (prefix ${JSON.stringify(prefix)})`);
-    if (prefixes.has(prefix)) throw new Error(`two RPDE feeds of job ${jobId} would share the table prefix ${JSON.stringify(prefix)}`);
-    prefixes.add(prefix);
-    return { url: entry.url, name, prefix };
+    assertIdentifier(itemsTable(prefix), `table of RPDE feed ${entry.url} (prefix ${JSON.stringify(prefix)})`);
+    return { index: entry.index, url: entry.url, name, prefix };
   });
 }
 
@@ -84,15 +89,31 @@ function nameCandidates(url: string): string[] {
   return candidates.map((candidate) => candidate.slice(0, 60).replace(/-+$/, '') || 'feed');
 }
 
+const PREFIX_ROOM = MAX_IDENTIFIER_LENGTH - TABLE_SUFFIX.length;
+const HASH_LENGTH = 8;
+/** What a shortened prefix keeps of its start: the rest becomes `_` and a hash. */
+const KEPT_START = PREFIX_ROOM - HASH_LENGTH - 1;
+
+function unshortenedPrefix(jobId: string, name: string): string {
+  const prefix = `${jobId}_${name}`.replace(/[^A-Za-z0-9_]+/g, '_');
+  return /^[A-Za-z]/.test(prefix) ? prefix : `rpde_${prefix}`;
+}
+
 function defaultPrefix(jobId: string, name: string): string {
-  let prefix = `${jobId}_${name}`.replace(/[^A-Za-z0-9_]+/g, '_');
-  if (!/^[A-Za-z]/.test(prefix)) prefix = `rpde_${prefix}`;
-  const room = MAX_IDENTIFIER_LENGTH - TABLE_SUFFIX.length;
-  if (prefix.length > room) {
-    const hash = createHash('sha256').update(prefix).digest('hex').slice(0, 8);
-    prefix = `${prefix.slice(0, room - hash.length - 1)}_${hash}`;
+  let prefix = unshortenedPrefix(jobId, name);
+  if (prefix.length > PREFIX_ROOM) {
+    const hash = createHash('sha256').update(prefix).digest('hex').slice(0, HASH_LENGTH);
+    prefix = `${prefix.slice(0, KEPT_START)}_${hash}`;
   }
   return prefix;
+}
+
+/**
+ * How the table of every feed of the job named by default starts (the feeds a dataset site lists
+ * are), whatever their names: the job's part of the default prefix, which shortening keeps.
+ */
+export function defaultTableStart(jobId: string): string {
+  return unshortenedPrefix(jobId, '').slice(0, KEPT_START);
 }
 
 function slug(text: string): string {

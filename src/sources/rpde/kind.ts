@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
-import { defineSourceKind } from '../../core/source-kind.js';
-import { isValidIdentifier } from '../../store/identifiers.js';
+import { defineSourceKind, type JobCommon } from '../../core/source-kind.js';
+import { assertOwnTablesApart, type TableClaim } from '../../core/table-claims.js';
+import { isValidIdentifier } from '../../core/identifiers.js';
 import { discoverFeeds } from './discovery.js';
-import { nameFeeds, type FeedEntry } from './feed-names.js';
+import { defaultTableStart, itemsTable, nameFeeds, type FeedEntry } from './feed-names.js';
 import { MIN_POLL_INTERVAL_MS, RpdeFeedSource } from './rpde-source.js';
 
 function duration(fallback: string, minMs = 0) {
@@ -51,6 +52,28 @@ export const rpdeOptions = z.object({
 
 export type RpdeOptions = z.infer<typeof rpdeOptions>;
 
+function listedFeeds(options: RpdeOptions): FeedEntry[] {
+  return (options.feeds ?? []).map((feed) => (typeof feed === 'string' ? { url: feed } : feed));
+}
+
+/**
+ * Each listed feed's `{prefix}_items`. With a dataset site or data catalog, the feeds found there
+ * are named only after discovery, by default, and their names can lengthen those of listed feeds
+ * named by default: the job then claims every table starting as its default prefixes do, and
+ * exactly only the listed feeds given a prefix.
+ */
+function rpdeTables(job: JobCommon, options: RpdeOptions): TableClaim[] {
+  const discovery = options.datasetSite !== undefined ? 'datasetSite' : options.dataCatalog !== undefined ? 'dataCatalog' : undefined;
+  const listed = listedFeeds(options);
+  const claims: TableClaim[] = nameFeeds(job.id, listed)
+    .filter((feed) => discovery === undefined || listed[feed.index]?.prefix !== undefined)
+    .map((feed) => ({ name: itemsTable(feed.prefix), path: ['feeds', feed.index], by: `feed ${feed.url}` }));
+  if (discovery !== undefined) {
+    claims.push({ name: defaultTableStart(job.id), family: true, path: [discovery], by: `the feeds found at ${options[discovery]}` });
+  }
+  return claims;
+}
+
 /**
  * The `rpde` job kind: one stream per feed, listed in the config or discovered from a dataset
  * site or data catalog.
@@ -58,8 +81,10 @@ export type RpdeOptions = z.infer<typeof rpdeOptions>;
 export const rpdeKind = defineSourceKind({
   kind: 'rpde',
   options: rpdeOptions,
+  tables: rpdeTables,
   async expand(job, options, ctx) {
-    const entries: FeedEntry[] = (options.feeds ?? []).map((feed) => (typeof feed === 'string' ? { url: feed } : feed));
+    const entries = listedFeeds(options);
+    const listed = entries.length;
     if (options.datasetSite !== undefined || options.dataCatalog !== undefined) {
       const discovered = await discoverFeeds(
         { datasetSite: options.datasetSite, dataCatalog: options.dataCatalog },
@@ -70,13 +95,22 @@ export const rpdeKind = defineSourceKind({
       entries.push(...discovered.feeds.map((feed) => ({ url: feed.url })));
     }
     const ms = (text: string) => parseDuration(text) as number;
-    return nameFeeds(job.id, entries).map(
+    const feeds = nameFeeds(job.id, entries);
+    assertOwnTablesApart({
+      id: job.id,
+      claims: feeds.map((feed) => ({
+        name: itemsTable(feed.prefix),
+        path: feed.index < listed ? ['feeds', feed.index] : ['discovered', feed.index - listed],
+        by: `feed ${feed.url}`,
+      })),
+    });
+    return feeds.map(
       (feed) =>
         new RpdeFeedSource({
           id: `rpde:${job.id}:${feed.name}`,
           jobId: job.id,
           feedUrl: feed.url,
-          table: `${feed.prefix}_items`,
+          table: itemsTable(feed.prefix),
           pollIntervalMs: ms(options.pollInterval),
           retryAfterDefault: { minMs: ms(options.retryAfterDefault.min), maxMs: ms(options.retryAfterDefault.max) },
           tombstoneRetentionMs: ms(options.tombstoneRetention),

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { detailsWithFindings } from '../../core/findings.js';
 import type { JsonValue } from '../../core/json.js';
 import type { ChangeOp } from '../../core/ops.js';
 import type { ReadContext, SourceEvent, StreamSource } from '../../core/source.js';
@@ -79,13 +80,16 @@ export class RpdeFeedSource implements StreamSource {
     let cursor = this.startingPoint(readCursor(ctx.cursor), passOfDetails(ctx.details), log);
     if (cursor === undefined) return;
     let committed: JsonValue = ctx.cursor;
-    const details = (): JsonValue => ({
-      feed: this.feedUrl,
-      table: this.table,
-      pass: { number: cursor?.pass ?? 0, startedAt: new Date(cursor?.pass ?? 0).toISOString(), sweeping: cursor?.sweeping ?? false },
-      lastResync,
-      conformance: report.toJson(),
-    });
+    const details = (): JsonValue =>
+      detailsWithFindings(
+        {
+          feed: this.feedUrl,
+          table: this.table,
+          pass: { number: cursor?.pass ?? 0, startedAt: new Date(cursor?.pass ?? 0).toISOString(), sweeping: cursor?.sweeping ?? false },
+          lastResync,
+        },
+        report.toFindings(),
+      );
 
     const checks = new FeedChecks(report, cursor.last ?? undefined, cursor.strategy ?? undefined);
     const visited = new Set<string>();

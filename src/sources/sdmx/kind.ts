@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
 import { fromSync } from '../../core/from-sync.js';
-import { defineSourceKind, type JobCommon, type JobProblem, type KindJob } from '../../core/source-kind.js';
-import { isValidIdentifier } from '../../store/identifiers.js';
+import { defineSourceKind, type JobCommon } from '../../core/source-kind.js';
+import { assertOwnTablesApart, type TableClaim } from '../../core/table-claims.js';
+import { isValidIdentifier } from '../../core/identifiers.js';
 import { dataflowRefSchema, parseDataflowRef } from './dataflow-ref.js';
 import { derivePrefix } from './layout.js';
 import { SdmxSource } from './sdmx-source.js';
@@ -56,37 +57,26 @@ function tablePrefixOf(entry: DataflowEntry): string {
 }
 
 /**
- * Dataflows that would write the same tables: all jobs share one store, and a full load of one
- * would replace the other's tables. Prefixes compare case-insensitively, as SQL identifiers do.
+ * A dataflow's tables: the view `{p}`, `{p}_obs`, `{p}_dataset_attr`, `{p}_meta` (with metadata), and its
+ * attribute tables `{p}_attr_*`, named after the data structure (hence a family).
  */
-function prefixClashes(jobs: readonly KindJob<SdmxOptions>[]): JobProblem[] {
-  const owners = new Map<string, { jobId: string; ref: string }>();
-  const problems: JobProblem[] = [];
-  jobs.forEach(({ id, options }, job) => {
-    options.dataflows.forEach((entry, index) => {
-      const { ref } = entryParts(entry);
-      const prefix = tablePrefixOf(entry);
-      const owner = owners.get(prefix.toLowerCase());
-      if (owner === undefined) {
-        owners.set(prefix.toLowerCase(), { jobId: id, ref });
-        return;
-      }
-      const other = owner.jobId === id ? `dataflow ${owner.ref}` : `dataflow ${owner.ref} of job ${owner.jobId}`;
-      problems.push({
-        job,
-        path: ['dataflows', index],
-        message: `dataflow ${ref} would share the table prefix ${prefix} with ${other}; give one of them a prefix`,
-      });
-    });
+function sdmxTables(options: SdmxOptions): TableClaim[] {
+  return options.dataflows.flatMap((entry, index) => {
+    const prefix = tablePrefixOf(entry);
+    const path = ['dataflows', index];
+    const by = `dataflow ${entryParts(entry).ref}`;
+    return [
+      ...[prefix, `${prefix}_obs`, `${prefix}_dataset_attr`, ...(options.metadata ? [`${prefix}_meta`] : [])].map((name) => ({ name, path, by })),
+      { name: `${prefix}_attr_`, family: true, path, by },
+    ];
   });
-  return problems;
 }
 
 /** The `sdmx` job kind: one data stream per dataflow, plus a metadata stream each with `metadata: true`. */
 export const sdmxKind = defineSourceKind({
   kind: 'sdmx',
   options: sdmxOptions,
-  checkJobs: prefixClashes,
+  tables: (_job, options) => sdmxTables(options),
   expand(job, options) {
     return fromSync(() => expandSdmxJob(job, options));
   },
@@ -95,8 +85,7 @@ export const sdmxKind = defineSourceKind({
 function expandSdmxJob(job: JobCommon, options: SdmxOptions): SdmxSource[] {
     const overlapMs = parseDuration(options.overlap) as number;
     // Checked with the config too, across jobs; expand may be called without it (demo, tests).
-    const [clash] = prefixClashes([{ id: job.id, options }]);
-    if (clash !== undefined) throw new Error(`job ${job.id}: ${clash.message}`);
+    assertOwnTablesApart({ id: job.id, claims: sdmxTables(options) });
     const streams: SdmxSource[] = [];
     for (const entry of options.dataflows) {
       const { ref, key } = entryParts(entry);

@@ -1,6 +1,5 @@
 import type { ColumnSpec, TableSpec, ViewSpec } from '../../core/tables.js';
-import { assertIdentifier, MAX_IDENTIFIER_LENGTH } from '../../store/identifiers.js';
-import { StoreSchemaError } from '../../store/store.js';
+import { assertIdentifier, MAX_IDENTIFIER_LENGTH, TableLayoutError } from '../../core/identifiers.js';
 import { formatArtefact, type DataStructure } from './structure.js';
 
 /**
@@ -78,7 +77,7 @@ export function planLayout(structure: DataStructure, options: LayoutOptions = {}
   let datasetAttributes: LayoutTable | undefined;
   if (datasetIds.length > 0) {
     if (datasetIds.some((id) => id.toLowerCase() === DATASET_KEY_COLUMN)) {
-      throw new StoreSchemaError(`${where}: attribute ${DATASET_KEY_COLUMN} clashes with the dataset table's key column`);
+      throw new TableLayoutError(`${where}: attribute ${DATASET_KEY_COLUMN} clashes with the dataset table's key column`);
     }
     const spec: TableSpec = {
       name: assertIdentifier(`${prefix}_dataset_attr`, `${where}: table name`),
@@ -91,14 +90,14 @@ export function planLayout(structure: DataStructure, options: LayoutOptions = {}
   let metadata: LayoutTable | undefined;
   if (options.metadata) {
     if (structure.metadataAttributes.length === 0) {
-      throw new StoreSchemaError(`${where}: metadata was asked for, but the data structure links no metadata structure with attributes`);
+      throw new TableLayoutError(`${where}: metadata was asked for, but the data structure links no metadata structure with attributes`);
     }
     const columnOf = new Map<string, string>();
     const taken = new Set(structure.dimensions.map((id) => id.toLowerCase()));
     for (const id of structure.metadataAttributes) {
       // Nested metadata attributes are dotted (PARENT.CHILD); a dot cannot be part of an identifier.
       const column = assertIdentifier(id.replaceAll('.', '_'), `${where}: metadata attribute id`);
-      if (taken.has(column.toLowerCase())) throw new StoreSchemaError(`${where}: metadata attribute ${id} clashes with column ${column}`);
+      if (taken.has(column.toLowerCase())) throw new TableLayoutError(`${where}: metadata attribute ${id} clashes with column ${column}`);
       taken.add(column.toLowerCase());
       columnOf.set(id, column);
     }
@@ -160,7 +159,7 @@ function table(name: string, dimensions: readonly string[], values: readonly str
   const folded = new Set<string>();
   for (const column of spec.columns) {
     const lower = column.name.toLowerCase();
-    if (folded.has(lower)) throw new StoreSchemaError(`${where}: table ${name} would have column ${column.name} twice (names are compared without case)`);
+    if (folded.has(lower)) throw new TableLayoutError(`${where}: table ${name} would have column ${column.name} twice (names are compared without case)`);
     folded.add(lower);
   }
   return { spec, dimensions, components: values, columnOf: identity(values) };

@@ -58,7 +58,7 @@ describe('findings logged aside', () => {
     log.record('C28', 'short page', 2);
     const report = new ConformanceReport();
     replayFindings(log.entries(), report);
-    expect(report.toJson()).toMatchObject({
+    expect(report.toFindings()).toMatchObject({
       C15: { count: 5, samples: ['id 1', 'id 2', 'id 3'] },
       C28: { count: 2, samples: ['short page'] },
     });

@@ -5,7 +5,7 @@ import { decodePage, RpdePageError } from '../../../src/sources/rpde/page.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/rpde/${name}`, import.meta.url), 'utf8');
 const counts = (report: ConformanceReport) =>
-  Object.fromEntries(Object.entries(report.toJson()).map(([id, entry]) => [id, (entry as { count: number }).count]));
+  Object.fromEntries(Object.entries(report.toFindings()).map(([id, entry]) => [id, entry.count]));
 
 describe('decoding RPDE pages', () => {
   it('reads the spec example: an updated item with data and a deleted one without, ids kept verbatim', () => {

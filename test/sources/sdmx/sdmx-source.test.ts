@@ -507,10 +507,10 @@ describe('the sdmx job kind', () => {
     ]);
   });
 
-  it('refuses two dataflows that would share a table prefix', async () => {
+  it('refuses two dataflows that would write the same tables', async () => {
     const options = sdmxOptions.parse({ endpoint: 'https://nsi.example.org/rest', dataflows: ['A:DF_X(1.0)', 'B:DF_X(1.0)'] });
     await expect(sdmxKind.expand({ id: 'j', kind: 'sdmx' }, options, { http, log: logged.log, signal: new AbortController().signal })).rejects.toThrow(
-      'job j: dataflow B:DF_X(1.0) would share the table prefix df_x with dataflow A:DF_X(1.0); give one of them a prefix',
+      'job j: dataflow B:DF_X(1.0) would write table df_x, which dataflow A:DF_X(1.0) writes too; give one of them another table prefix',
     );
   });
 
@@ -534,8 +534,8 @@ describe('the sdmx job kind', () => {
     })();
     expect(problems).toEqual([
       expect.stringMatching(/^jobs\[3\]\.dataflows\[0\]: expected AGENCY:ID\(VERSION\)/),
-      'jobs[1].dataflows[1]: dataflow IMF:DF_X(2.0) would share the table prefix df_x with dataflow OECD:DF_X(1.0) of job oecd; give one of them a prefix',
-      'jobs[2].dataflows[0]: dataflow ECB:DF_W(1.0) would share the table prefix SHARED with dataflow OECD:DF_Y(1.0) of job oecd; give one of them a prefix',
+      'jobs[1].dataflows[1]: dataflow IMF:DF_X(2.0) would write table df_x, which dataflow OECD:DF_X(1.0) of job oecd (jobs[0].dataflows[0]) writes too; give one of them another table prefix',
+      'jobs[2].dataflows[0]: dataflow ECB:DF_W(1.0) would write table SHARED, which dataflow OECD:DF_Y(1.0) of job oecd (jobs[0].dataflows[1]) writes too; give one of them another table prefix',
     ]);
   });
 });
