@@ -28,7 +28,7 @@ describe('dataspace-sync check-config', () => {
         expect.stringMatching(/: concurrency: /),
         `${file}: server: unknown key "prot" (a typo?)`,
         expect.stringMatching(/: defaults\.alertAfter: expected a duration/),
-        expect.stringMatching(/: jobs\[0\]\.kind: unknown kind; expected one of /),
+        expect.stringMatching(/: jobs\[0\]\.kind: expected one of sdmx, rpde/),
       ]),
     );
   });

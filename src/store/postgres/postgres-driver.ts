@@ -24,7 +24,7 @@ const types: pg.CustomTypesConfig = {
 };
 
 /**
- * The shared engine's connections: a pool, one connection per transaction, so streams commit in
+ * The shared engine's connections (docs/architecture.md, "The store"): a pool, one connection per transaction, so streams commit in
  * parallel and several daemons may share one database. Leases use advisory locks on a connection
  * of their own.
  */

@@ -26,7 +26,7 @@ export interface InternalColumn {
   readonly foldCase?: boolean;
 }
 
-/** One row per stream (sync-state model): the cursor and the run's bookkeeping. */
+/** One row per stream (docs/architecture.md, "Sync state"): the cursor and the run's bookkeeping. */
 export const SYNC_STATE: InternalTable = {
   name: 'sync_state',
   primaryKey: 'stream_id',

@@ -14,7 +14,7 @@ import { SqliteSession } from './sqlite-session.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 
 /**
- * The embedded engine's connections: one better-sqlite3 connection writes, in WAL mode with
+ * The embedded engine's connections (docs/architecture.md, "The store"): one better-sqlite3 connection writes, in WAL mode with
  * synchronous=FULL so a commit survives power loss; a second connection reads (status, readTable)
  * and sees only committed data. better-sqlite3 is synchronous, so transactions are serialised by
  * an async mutex: one stream's transaction may await the network while others queue behind it.
