@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { DaemonConfig } from '../config/schema.js';
+import { lastHours } from '../core/change-history.js';
 import type { SourceKind } from '../core/source-kind.js';
 import type { HttpClient } from '../http/client.js';
 import { Scheduler } from '../runner/scheduler.js';
@@ -60,6 +61,12 @@ export class Daemon {
       pingStore: () => store.ping(),
       reports: () => this.reports(),
       jobs: () => this.jobs(),
+      history: async () => {
+        const now = new Date();
+        const histories = await store.changeHistories();
+        // Every stream gets a line, flat where it changed nothing in the last hours.
+        return new Map(this.streams.map((stream) => [stream.id, lastHours(histories.get(stream.id), now)] as const));
+      },
       metrics,
       scrub: this.parts.scrub,
       log,

@@ -116,18 +116,20 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
                 unit.updated += counts.updated;
               } else {
                 // Rows updated in place changed the mirror too, though sync_state has no total for them.
-                const changed = unit.upserted + unit.deleted + unit.updated > 0;
+                const changes = unit.upserted + unit.deleted + unit.updated;
+                const at = now();
                 const next: SyncState = {
                   ...state,
                   cursor: event.cursor,
                   details: event.details === undefined ? state.details : event.details,
-                  lastChangeAt: changed ? now().toISOString() : state.lastChangeAt,
+                  lastChangeAt: changes > 0 ? at.toISOString() : state.lastChangeAt,
                   rowsUpserted: state.rowsUpserted + unit.upserted,
                   rowsDeleted: state.rowsDeleted + unit.deleted,
                 };
                 // Checked last so that an abort during the unit rolls it back rather than half-applying it.
                 signal.throwIfAborted();
                 await tx.writeState(next);
+                if (changes > 0) await tx.recordChanges(source.id, at, changes);
                 totals.upserted += unit.upserted;
                 totals.deleted += unit.deleted;
                 totals.updated += unit.updated;

@@ -1,3 +1,4 @@
+import type { ChangeHistory } from '../core/change-history.js';
 import type { ApplyCounts, ChangeOp } from '../core/ops.js';
 import type { SyncState } from '../core/sync-state.js';
 import type { SqlValue } from '../core/tables.js';
@@ -31,6 +32,8 @@ export interface Store {
   acquireLease(streamId: string, owner: string): Promise<Lease | undefined>;
   /** Every row of a table ordered by its primary key: for `status`, tests and inspection, not the hot path. */
   readTable(table: string): Promise<Record<string, SqlValue>[]>;
+  /** Each stream's recent changes per hour, as recorded by `recordChanges` (for the status page). */
+  changeHistories(): Promise<Map<string, ChangeHistory>>;
 }
 
 export interface StoreTransaction {
@@ -39,6 +42,8 @@ export interface StoreTransaction {
   readState(streamId: string): Promise<SyncState | undefined>;
   /** Insert or replace the stream's row; fails with LeaseLostError if `leaseEpoch` is older than the stored one. */
   writeState(state: SyncState): Promise<void>;
+  /** Counts `changes` rows changed by the stream at `at`, with the changes themselves: a rolled-back unit is not counted. */
+  recordChanges(streamId: string, at: Date, changes: number): Promise<void>;
 }
 
 export interface Lease {

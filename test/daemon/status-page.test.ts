@@ -39,6 +39,15 @@ describe('the status page at /', () => {
     expect(page).toContain('<title>dataspace-sync · 2 failing</title>');
   });
 
+  it('draws each stream\'s changes of the last 24 hours from the history kept in the store', async () => {
+    running = await startTestDaemon({ units: 2, rowsPerUnit: 5 });
+    const { base, daemon } = running;
+    await until(async () => (await daemon.reports()).every((report) => report.lastSuccessAt !== null));
+    const page = await (await fetch(`${base}/`)).text();
+    expect(page).not.toContain('not kept');
+    expect(page.match(/10 changes in the last 24 hours/g)).toHaveLength(2);
+  });
+
   it('allows only its own inline script and style (Content-Security-Policy by hash)', async () => {
     running = await startTestDaemon({ units: 1 });
     const response = await fetch(`${running.base}/`);

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { lastHours } from '../../src/core/change-history.js';
 import { RetryLaterError, StreamGoneError, type SourceEvent } from '../../src/core/source.js';
 import type { HttpClient } from '../../src/http/client.js';
 import { BUFFER_ROWS, runStream, StreamRunError } from '../../src/runner/run-stream.js';
@@ -31,6 +32,14 @@ describe('runStream', () => {
     expect(state).toMatchObject({ cursor: { n: 3 }, status: 'idle', rowsUpserted: 6, consecutiveFailures: 0, kind: 'test' });
     expect(state?.lastSuccessAt).not.toBeNull();
     expect(await store.readTable('items')).toHaveLength(6);
+  });
+
+  it('counts the changes of each committed unit in the stream\'s hourly history, and not those of a unit rolled back', async () => {
+    const now = () => new Date('2026-12-03T10:30:00Z');
+    const source = new TestSource('t:a', 'a', { units: 3, rowsPerUnit: 2, failInUnit: 2, inTransaction: true });
+    await expect(runStream({ store, source, http, log: memoryLogger().log, signal: new AbortController().signal, now })).rejects.toThrow(/scripted failure/);
+    const history = (await store.changeHistories()).get('t:a');
+    expect(lastHours(history, now()).slice(-2)).toEqual([0, 4]);
   });
 
   it('continues from the committed cursor on the next run', async () => {

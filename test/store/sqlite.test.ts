@@ -154,11 +154,36 @@ describe('SQLite store, single instance', () => {
     }
     const raw = new Database(path, { readonly: true });
     try {
-      expect(raw.prepare('SELECT version FROM dss_schema_version').all()).toEqual([{ version: 1 }]);
+      expect(raw.prepare('SELECT version FROM dss_schema_version ORDER BY version').all()).toEqual([{ version: 1 }, { version: 2 }]);
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(raw.prepare('SELECT count(*) AS n FROM obs').get()).toEqual({ n: 3 });
     } finally {
       raw.close();
+    }
+  });
+
+  it('brings a store made by the first schema version up to date, keeping its data and cursors', async () => {
+    const path = newPath();
+    const store = new SqliteStore({ path });
+    await store.open();
+    await store.transaction(async (tx) => {
+      await tx.apply([{ op: 'ensureTable', spec: obs }, { op: 'upsert', table: 'obs', columns: ['k', 'v'], rows: [['a', 'x']] }]);
+      await tx.writeState({ ...initialState('s1', 'job', 'sdmx'), cursor: { updatedAfter: 'then' } });
+    });
+    await store.close();
+    // What version 1 left on disk: no history table, no record of version 2.
+    const raw = new Database(path);
+    raw.exec('DROP TABLE dss_stream_history; DELETE FROM dss_schema_version WHERE version = 2');
+    raw.close();
+    const reopened = new SqliteStore({ path });
+    await reopened.open();
+    try {
+      expect((await reopened.readState('s1'))?.cursor).toEqual({ updatedAfter: 'then' });
+      expect(await reopened.readTable('obs')).toEqual([{ k: 'a', v: 'x' }]);
+      await reopened.transaction((tx) => tx.recordChanges('s1', new Date(), 3));
+      expect([...(await reopened.changeHistories()).keys()]).toEqual(['s1']);
+    } finally {
+      await reopened.close();
     }
   });
 

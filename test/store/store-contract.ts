@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HISTORY_HOURS, lastHours } from '../../src/core/change-history.js';
 import type { ApplyCounts, ChangeOp } from '../../src/core/ops.js';
 import { initialState, type SyncState } from '../../src/core/sync-state.js';
 import type { Cell, SqlValue, TableSpec } from '../../src/core/tables.js';
@@ -530,6 +531,25 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect((await store.readState('s1'))?.cursor).toBe('second');
       await second?.release();
       expect(await store.acquireLease('other', 'run-3')).toBeDefined();
+    });
+
+    it('counts a stream\'s changes per hour with its commit, and forgets them with its rollback', async () => {
+      const at = new Date('2026-12-03T10:20:00Z');
+      await store.transaction((tx) => tx.recordChanges('s1', at, 5));
+      await store.transaction((tx) => tx.recordChanges('s1', new Date('2026-12-03T10:50:00Z'), 2));
+      await store.transaction((tx) => tx.recordChanges('s2', new Date('2026-12-03T12:05:00Z'), 1));
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.recordChanges('s1', at, 100);
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      const histories = await store.changeHistories();
+      expect([...histories.keys()].sort()).toEqual(['s1', 's2']);
+      const s1 = lastHours(histories.get('s1'), new Date('2026-12-03T12:30:00Z'));
+      expect(s1).toHaveLength(HISTORY_HOURS);
+      expect(s1.slice(-3)).toEqual([7, 0, 0]);
+      expect(lastHours(histories.get('s2'), new Date('2026-12-03T12:30:00Z')).slice(-1)).toEqual([1]);
     });
 
     it('answers ping', async () => {

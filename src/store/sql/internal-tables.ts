@@ -70,6 +70,16 @@ export const DSS_VIEWS: InternalTable = {
   ],
 };
 
+/** Changes applied per hour by each stream over its last hours (core/change-history.ts), as JSON: bounded per stream. */
+export const DSS_STREAM_HISTORY: InternalTable = {
+  name: 'dss_stream_history',
+  primaryKey: 'stream_id',
+  columns: [
+    { name: 'stream_id', type: 'text', notNull: true },
+    { name: 'history', type: 'text', notNull: true },
+  ],
+};
+
 /** The migrations applied (sql/migrations.ts); created before any of them. */
 export const DSS_SCHEMA_VERSION: InternalTable = {
   name: 'dss_schema_version',

@@ -1,6 +1,6 @@
 import type { EngineSession, SqlConnection, SqlDialect, SqlDriver } from './engine.js';
 import { writeRow } from './internal-rows.js';
-import { DSS_SCHEMA_VERSION, DSS_TABLES, DSS_VIEWS, SYNC_STATE, type InternalTable } from './internal-tables.js';
+import { DSS_SCHEMA_VERSION, DSS_STREAM_HISTORY, DSS_TABLES, DSS_VIEWS, SYNC_STATE, type InternalTable } from './internal-tables.js';
 import { runInTransaction } from './sql-transaction.js';
 
 /** One change to the store's own tables, rendered by each engine's dialect. */
@@ -13,6 +13,7 @@ export type MigrationStep = { readonly createTable: InternalTable };
  */
 export const MIGRATIONS: readonly { readonly version: number; readonly steps: readonly MigrationStep[] }[] = [
   { version: 1, steps: [{ createTable: SYNC_STATE }, { createTable: DSS_TABLES }, { createTable: DSS_VIEWS }] },
+  { version: 2, steps: [{ createTable: DSS_STREAM_HISTORY }] },
 ];
 
 export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));

@@ -1,7 +1,9 @@
+import type { ChangeHistory } from '../../core/change-history.js';
 import type { SyncState } from '../../core/sync-state.js';
 import type { ColumnSpec, SqlValue, TableSpec, ViewSpec } from '../../core/tables.js';
 import { StoreSchemaError, type Lease, type Store, type StoreTransaction } from '../store.js';
 import type { EngineSession, SqlDriver } from './engine.js';
+import { readHistories } from './history-table.js';
 import { DSS_TABLES, DSS_VIEWS } from './internal-tables.js';
 import { asText, readCell } from './read-values.js';
 import type { SpecCache, SqlCatalog } from './sql-catalog.js';
@@ -76,6 +78,10 @@ export class SqlStore implements Store {
 
   async listStates(): Promise<SyncState[]> {
     return listStates(this.driver.reader(), this.driver.dialect);
+  }
+
+  async changeHistories(): Promise<Map<string, ChangeHistory>> {
+    return readHistories(this.driver.reader(), this.driver.dialect);
   }
 
   /**

@@ -4,6 +4,7 @@ import type { StoreTransaction } from '../store.js';
 import { applyChanges } from './change-applier.js';
 import type { EngineSession, SqlDriver } from './engine.js';
 import { SqlCatalog, type SpecCache } from './sql-catalog.js';
+import { recordChanges } from './history-table.js';
 import { readState, writeState } from './state-table.js';
 
 /**
@@ -76,6 +77,11 @@ export class SqlTransaction implements StoreTransaction {
   async writeState(state: SyncState): Promise<void> {
     this.assertOpen();
     await writeState(this.session, this.catalog.dialect, state);
+  }
+
+  async recordChanges(streamId: string, at: Date, changes: number): Promise<void> {
+    this.assertOpen();
+    await recordChanges(this.session, this.catalog.dialect, streamId, at, changes);
   }
 
   private assertOpen(): void {
