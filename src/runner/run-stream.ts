@@ -79,11 +79,13 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
       leaseOwner: owner,
       leaseEpoch: lease.epoch,
     };
-    await store.transaction((tx) => tx.writeState(state));
 
     const totals: ApplyCounts = { upserted: 0, deleted: 0, updated: 0 };
     let commits = 0;
+    // Every transaction of the run is inside: the store's connection may be lost in any of them
+    // (a database restart), and the failure must be recorded rather than leave the stream `running`.
     try {
+      await store.transaction((tx) => tx.writeState(state));
       signal.throwIfAborted();
       const events = source.read({ cursor: state.cursor, details: state.details, signal, http, log })[
         Symbol.asyncIterator
@@ -136,6 +138,14 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
         // Lets the source close its response bodies when we stop early.
         await events.return?.(undefined).catch(() => undefined);
       }
+      state = {
+        ...state,
+        status: 'idle',
+        lastSuccessAt: now().toISOString(),
+        consecutiveFailures: 0,
+        lastError: null,
+      };
+      await store.transaction((tx) => tx.writeState(state));
     } catch (error) {
       const failure = classify(source.id, error, signal);
       await recordFailure(store, source, owner, lease.epoch, failure, now).catch((stateError: unknown) => {
@@ -143,15 +153,6 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
       });
       throw failure;
     }
-
-    state = {
-      ...state,
-      status: 'idle',
-      lastSuccessAt: now().toISOString(),
-      consecutiveFailures: 0,
-      lastError: null,
-    };
-    await store.transaction((tx) => tx.writeState(state));
     return { streamId: source.id, commits, upserted: totals.upserted, deleted: totals.deleted, cursor: state.cursor };
   } finally {
     await lease.release();

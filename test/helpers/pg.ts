@@ -40,3 +40,42 @@ export async function dropSchemas(schemas: readonly string[], url: string = PG_U
     await client.end();
   }
 }
+
+/** PG_URL with an application_name, so a test can find its own backends in pg_stat_activity among other runs'. */
+export function urlNamed(applicationName: string, url: string = PG_URL): string {
+  const named = new URL(url);
+  named.searchParams.set('application_name', applicationName);
+  return named.toString();
+}
+
+/**
+ * Waits until a backend of `applicationName` sits in an open transaction whose last statement
+ * touched `relation` (the store's transaction writing a table, while the source reads the network
+ * for more), then ends it the way a server restart or an administrator does (pg_terminate_backend,
+ * SQLSTATE 57P01). Resolves with the pid ended; rejects when `stop` says there is no point waiting.
+ */
+export async function terminateTransaction(
+  applicationName: string,
+  relation: string,
+  stop: () => string | undefined,
+  url: string = PG_URL,
+): Promise<number> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    for (;;) {
+      const result = await admin.query<{ pid: number; done: boolean }>(
+        `SELECT pid, pg_terminate_backend(pid) AS done FROM pg_stat_activity
+          WHERE application_name = $1 AND state = 'idle in transaction' AND position($2 in query) > 0`,
+        [applicationName, relation],
+      );
+      const ended = result.rows.find((row) => row.done);
+      if (ended) return ended.pid;
+      const reason = stop();
+      if (reason !== undefined) throw new Error(`no transaction of ${applicationName} on ${relation} to terminate: ${reason}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    await admin.end();
+  }
+}

@@ -70,6 +70,33 @@ describe('runStream', () => {
     expect((await store.readTable('items')).map((row) => row.value)).toEqual(['unit 0', 'unit 0', 'unit 1', 'unit 1']);
   });
 
+  it('records the failure when the store fails the run\'s first or last state write, as in any of its transactions', async () => {
+    const source = new TestSource('t:a', 'a', { units: 1, rowsPerUnit: 1 });
+    await run(source);
+    source.script = { units: 2, rowsPerUnit: 1 };
+    // The run's transactions: 1 marks it running, 2 and 3 commit its units, 4 records its success.
+    // Failing the first keeps the cursor; failing the last keeps the units committed before it (a run in between recovers).
+    for (const [failing, cursor] of [
+      [1, { n: 1 }],
+      [4, { n: 5 }],
+    ] as const) {
+      let calls = 0;
+      const lostOnce = new Proxy(store, {
+        get(target, property, receiver) {
+          if (property !== 'transaction') return Reflect.get(target, property, receiver) as unknown;
+          return (fn: Parameters<SqliteStore['transaction']>[0]) =>
+            ++calls === failing ? Promise.reject(new Error('the connection to the store was lost')) : target.transaction(fn);
+        },
+      });
+      const outcome = runStream({ store: lostOnce, source, http, log: memoryLogger().log, signal: new AbortController().signal });
+      await expect(outcome).rejects.toThrow(/t:a: the connection to the store was lost/);
+      const state = await store.readState('t:a');
+      expect(state, `transaction ${failing}`).toMatchObject({ status: 'backoff', consecutiveFailures: 1, cursor });
+      expect(state?.lastError).toMatch(/the connection to the store was lost/);
+      await run(source);
+    }
+  });
+
   it('rolls back a unit larger than the buffer, streamed through its transaction, when the source throws after it', async () => {
     const rowsPerUnit = BUFFER_ROWS + 1;
     const source = new TestSource('t:a', 'a', { units: 2, rowsPerUnit, failInUnit: 1 });

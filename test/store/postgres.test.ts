@@ -1,8 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { initialState } from '../../src/core/sync-state.js';
+import type { TableSpec } from '../../src/core/tables.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { LeaseLostError } from '../../src/store/store.js';
-import { PG_URL, dropSchemas, postgresRequired, postgresUnavailable, randomSchemaName } from '../helpers/pg.js';
+import { PG_URL, dropSchemas, postgresRequired, postgresUnavailable, randomSchemaName, terminateTransaction, urlNamed } from '../helpers/pg.js';
 import { describeStoreContract } from './store-contract.js';
 
 const unavailable = await postgresUnavailable();
@@ -88,6 +89,52 @@ if (unavailable && postgresRequired()) {
       } finally {
         await reader.close();
         await daemon.close();
+      }
+    });
+
+    it('fails a transaction whose connection the server ended with that cause, rolls it back, and replaces the connection', async () => {
+      const schema = randomSchemaName();
+      schemas.push(schema);
+      const application = `${schema}_tx`;
+      const items: TableSpec = { name: 'items', columns: [{ name: 'id', type: 'integer' }, { name: 'v', type: 'text' }], primaryKey: ['id'] };
+      const upsert = (id: number) => ({ op: 'upsert' as const, table: 'items', columns: ['id', 'v'], rows: [[id, `v${id}`]] });
+      // Two connections: a dead one left in the pool would be handed out again below.
+      const store = new PostgresStore({ url: urlNamed(application), schema, poolSize: 2 });
+      await store.open();
+      try {
+        await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: items }]));
+        let resume!: () => void;
+        const network = new Promise<void>((resolve) => {
+          resume = resolve;
+        });
+        let settled: string | undefined;
+        const run = store.transaction(async (tx) => {
+          await tx.apply([upsert(1)]);
+          // The source waits for the network here, the transaction open and idle.
+          await network;
+          await tx.apply([upsert(2)]);
+          await tx.writeState({ ...initialState('s1', 'j', 'k'), cursor: 'after' });
+        });
+        run.then(
+          () => (settled = 'the transaction committed'),
+          (error: unknown) => (settled = `the transaction failed: ${String(error)}`),
+        );
+        await terminateTransaction(application, '"items"', () => settled);
+        resume();
+        const failure = await run.then(
+          () => undefined,
+          (error: unknown) => error as Error,
+        );
+        expect(failure?.message).toMatch(/connection to PostgreSQL was lost in the middle of the transaction/);
+        // The server's reason (57P01, or the socket closing under it) is the cause.
+        expect(failure?.cause).toBeInstanceOf(Error);
+        expect(await store.readTable('items')).toEqual([]);
+        expect(await store.readState('s1')).toBeUndefined();
+        // Every connection the pool hands out now works.
+        await Promise.all([1, 2, 3, 4].map((id) => store.transaction((tx) => tx.apply([upsert(id)]))));
+        expect(await store.readTable('items')).toHaveLength(4);
+      } finally {
+        await store.close();
       }
     });
 

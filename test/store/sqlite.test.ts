@@ -43,7 +43,7 @@ describe('SQLite store, single instance', () => {
     await store.open();
     try {
       // synchronous is a setting of each connection: only the store's own writing one can tell.
-      const writer = (store as unknown as { db: Database.Database }).db;
+      const writer = (store as unknown as { driver: { db: Database.Database } }).driver.db;
       expect(writer.pragma('synchronous', { simple: true })).toBe(2);
       const raw = new Database(path, { readonly: true });
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');

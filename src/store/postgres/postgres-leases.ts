@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { AsyncMutex } from '../sql/async-mutex.js';
 
 /**
  * Stream leases across daemons: a session-level advisory lock per stream, all held on one
@@ -7,10 +8,15 @@ import type { Logger } from 'pino';
  * the locks, another daemon may take the streams, and the epoch in sync_state fences the old
  * runs' commits. Session locks stack within one session, so runs inside this process are kept
  * apart by the in-process set as well.
+ *
+ * Streams take and release leases at the same moments, but a pg client runs one query at a time:
+ * queries sent while another runs are queued by pg 8 with a deprecation warning, and refused by
+ * pg 9. So they take turns here.
  */
 export class PostgresLeaseLocks {
   private connection: Promise<pg.Client> | undefined;
   private readonly held = new Set<string>();
+  private readonly turns = new AsyncMutex();
 
   constructor(
     private readonly config: pg.ClientConfig,
@@ -23,8 +29,7 @@ export class PostgresLeaseLocks {
     if (this.held.has(streamId)) return false;
     this.held.add(streamId);
     try {
-      const client = await this.client();
-      const result = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [this.lockName(streamId)]);
+      const result = await this.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [this.lockName(streamId)]);
       if (result.rows[0]?.ok === true) return true;
     } catch (error) {
       this.held.delete(streamId);
@@ -36,19 +41,29 @@ export class PostgresLeaseLocks {
 
   async unlock(streamId: string): Promise<void> {
     if (!this.held.delete(streamId)) return;
-    const connection = this.connection;
-    if (!connection) return;
-    const client = await connection.catch(() => undefined);
+    if (!this.connection) return;
     // A lost connection already released the lock on the server.
-    await client?.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.lockName(streamId)]).catch(() => undefined);
+    await this.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.lockName(streamId)], false).catch(() => undefined);
   }
 
   async close(): Promise<void> {
-    const connection = this.connection;
-    this.connection = undefined;
     this.held.clear();
-    const client = await connection?.catch(() => undefined);
-    await client?.end().catch(() => undefined);
+    // After the queries already waiting their turn.
+    await this.turns.run(async () => {
+      const connection = this.connection;
+      this.connection = undefined;
+      const client = await connection?.catch(() => undefined);
+      await client?.end().catch(() => undefined);
+    });
+  }
+
+  /** Runs a query on the lease connection once the queries before it are done; `connect` false: not on a new connection. */
+  private query<R extends pg.QueryResultRow>(sql: string, values: unknown[], connect = true): Promise<pg.QueryResult<R>> {
+    return this.turns.run(async () => {
+      if (!connect && !this.connection) throw new Error('the lease connection is gone');
+      const client = await this.client();
+      return client.query<R>(sql, values);
+    });
   }
 
   private lockName(streamId: string): string {

@@ -2,26 +2,8 @@ import type { JsonValue } from '../../core/json.js';
 import type { StreamStatus, SyncState } from '../../core/sync-state.js';
 import { asText, readInteger } from './read-values.js';
 
-/** sync_state's columns (DESIGN §2, plus `details`), in the order every engine creates them. */
-export const STATE_COLUMNS = [
-  'stream_id',
-  'job_id',
-  'kind',
-  'cursor',
-  'status',
-  'last_attempt_at',
-  'last_success_at',
-  'last_change_at',
-  'consecutive_failures',
-  'last_error',
-  'rows_upserted',
-  'rows_deleted',
-  'details',
-  'lease_owner',
-  'lease_epoch',
-] as const;
-
-export type StateRow = Record<(typeof STATE_COLUMNS)[number], string | number | null>;
+/** A sync_state row as written: one value per column of SYNC_STATE (internal-tables.ts). */
+export type StateRow = Readonly<Record<string, string | number | null>>;
 
 const STATUSES = new Set<StreamStatus>(['idle', 'running', 'backoff', 'failed', 'gone']);
 

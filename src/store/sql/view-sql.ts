@@ -1,7 +1,7 @@
 import type { ColumnSpec, TableSpec, ViewSpec } from '../../core/tables.js';
 import { StoreSchemaError } from '../store.js';
+import type { SqlDialect } from './engine.js';
 import { assertColumnsOf, assertUserRelationName } from './table-spec.js';
-import { quoteIdent } from './quote.js';
 
 export interface ViewPlan {
   /** The SELECT behind the view. */
@@ -16,13 +16,11 @@ export interface ViewPlan {
  * The SELECT behind a ViewSpec, with every column listed: the view is regenerated from the current
  * table specs whenever one of its tables is rebuilt, so a full load that adds a column shows it.
  * Joins use ON against the base table rather than USING, which some engines resolve differently
- * once there is more than one join. `qualify` prefixes table names (PostgreSQL's schema).
+ * once there is more than one join. Tables are named as the dialect names relations (with
+ * PostgreSQL's schema).
  */
-export function planView(
-  spec: ViewSpec,
-  tableOf: (name: string) => TableSpec | undefined,
-  qualify: (quotedTable: string) => string = (quoted) => quoted,
-): ViewPlan {
+export function planView(spec: ViewSpec, tableOf: (name: string) => TableSpec | undefined, dialect: Pick<SqlDialect, 'quote' | 'relation'>): ViewPlan {
+  const q = (name: string): string => dialect.quote(name);
   const view = assertUserRelationName(spec.name, 'view name');
   const known = (name: string, role: string): TableSpec => {
     assertUserRelationName(name, `view ${view}: ${role} table`);
@@ -40,7 +38,7 @@ export function planView(
       throw new StoreSchemaError(`view ${view}: column ${column.name} of ${owner} clashes with a column already in the view`);
     }
     names.add(folded);
-    selected.push(`"${alias}".${quoteIdent(column.name)}`);
+    selected.push(`${q(alias)}.${q(column.name)}`);
     columns.push({ name: column.name, type: column.type });
   };
   for (const column of base.columns) select('t0', column, base.name);
@@ -58,11 +56,11 @@ export function planView(
     const on =
       join.using.length === 0
         ? '1 = 1'
-        : join.using.map((column) => `"${alias}".${quoteIdent(column)} = "t0".${quoteIdent(column)}`).join(' AND ');
-    joins.push(` LEFT JOIN ${qualify(quoteIdent(table.name))} AS "${alias}" ON ${on}`);
+        : join.using.map((column) => `${q(alias)}.${q(column)} = ${q('t0')}.${q(column)}`).join(' AND ');
+    joins.push(` LEFT JOIN ${dialect.relation(table.name)} AS ${q(alias)} ON ${on}`);
   });
   return {
-    sql: `SELECT ${selected.join(', ')} FROM ${qualify(quoteIdent(base.name))} AS "t0"${joins.join('')}`,
+    sql: `SELECT ${selected.join(', ')} FROM ${dialect.relation(base.name)} AS ${q('t0')}${joins.join('')}`,
     columns,
     orderBy: base.primaryKey,
   };

@@ -1,27 +1,7 @@
 import type { Condition, PartialKey, SqlValue, TableSpec } from '../../core/tables.js';
 import { StoreSchemaError } from '../store.js';
-import { quoteIdent } from './quote.js';
-
-/**
- * A WHERE clause compiled from a partial key or a filter: `shape` is identical for filters that
- * can share one prepared statement, `values` are what to bind, in placeholder order.
- */
-export interface CompiledWhere {
-  readonly shape: string;
-  readonly sql: (param: (index: number) => string, firstIndex?: number) => string;
-  readonly values: readonly SqlValue[];
-}
-
-/**
- * The key's tests on its columns, in table order so that `{a, b}` and `{b, a}` share a statement.
- * A null value matches NULL (`IS NULL`), which plain `= NULL` never would; `{ not: v }` is `<> v`
- * (which no NULL passes) and `{ not: null }` is `IS NOT NULL`. An empty key matches every row.
- * `undefined` is refused: taken as a wildcard it would widen a delete silently.
- */
-export interface CompiledKey extends CompiledWhere {
-  /** The key's columns in table order; only `=` and `<>` tests bind a value. */
-  readonly columns: readonly { readonly name: string; readonly test: KeyTest }[];
-}
+import type { Bound, KeyColumn, KeySet, SqlDialect, Target } from './engine.js';
+import { columnOf } from './table-spec.js';
 
 export type KeyTest = '=' | '<>' | 'IS NULL' | 'IS NOT NULL';
 
@@ -29,9 +9,23 @@ export function isBound(test: KeyTest): boolean {
   return test === '=' || test === '<>';
 }
 
-export function compileKey(spec: TableSpec, key: PartialKey, what: string): CompiledKey {
+/**
+ * A partial key, validated: its tests on its columns in table order (so that `{a, b}` and `{b, a}`
+ * share a statement) and the values its `=`/`<>` tests bind. A null value matches NULL (`IS
+ * NULL`), which plain `= NULL` never would; `{ not: v }` is `<> v` (which no NULL passes) and
+ * `{ not: null }` is `IS NOT NULL`. An empty key matches every row. `undefined` is refused: taken
+ * as a wildcard it would widen a delete silently.
+ */
+interface CompiledKey {
+  /** Identical for keys that can share one statement. */
+  readonly shape: string;
+  readonly columns: readonly KeyColumn[];
+  readonly values: readonly SqlValue[];
+}
+
+function compileKey(spec: TableSpec, key: PartialKey, what: string): CompiledKey {
   const names = Object.keys(key);
-  const columns: { name: string; test: KeyTest }[] = [];
+  const columns: KeyColumn[] = [];
   const values: SqlValue[] = [];
   for (const column of spec.columns) {
     if (!(column.name in key)) continue;
@@ -41,24 +35,53 @@ export function compileKey(spec: TableSpec, key: PartialKey, what: string): Comp
     const value = negated ? match.not : match;
     if (value === undefined) throw new StoreSchemaError(`table ${spec.name}: ${what} key gives column ${column.name} as { not: undefined }`);
     const test: KeyTest = value === null ? (negated ? 'IS NOT NULL' : 'IS NULL') : negated ? '<>' : '=';
-    columns.push({ name: column.name, test });
+    columns.push({ name: column.name, type: column.type, test });
     if (value !== null) values.push(value);
   }
   if (columns.length !== names.length) {
     const unknown = names.filter((name) => !spec.columns.some((column) => column.name === name));
     throw new StoreSchemaError(`table ${spec.name}: ${what} key names column ${JSON.stringify(unknown[0])}, which the table does not have`);
   }
-  return {
-    shape: columns.map((column) => `${column.name} ${column.test}`).join('\u0000'),
-    columns,
-    values,
-    sql: (param, firstIndex = 0) => {
-      let index = firstIndex;
-      return columns
-        .map((column) => `${quoteIdent(column.name)} ${column.test}${isBound(column.test) ? ` ${param(index++)}` : ''}`)
-        .join(' AND ');
-    },
-  };
+  return { shape: columns.map((column) => `${column.name} ${column.test}`).join('\u0000'), columns, values };
+}
+
+/**
+ * The keys of a deleteWhere, setNull or prune, validated and grouped by shape: the keys of a set
+ * can share one set-based statement. Grouping reorders keys, which is harmless: the rows an
+ * operation writes are the union of what its keys match.
+ */
+export function keySets(target: Target, keys: readonly PartialKey[], what: string, allNull: readonly string[] = []): KeySet[] {
+  const sets = new Map<string, { columns: readonly KeyColumn[]; keys: (readonly SqlValue[])[] }>();
+  for (const key of keys) {
+    const compiled = compileKey(target.spec, key, what);
+    const set = sets.get(compiled.shape);
+    if (set) set.keys.push(compiled.values);
+    else sets.set(compiled.shape, { columns: compiled.columns, keys: [compiled.values] });
+  }
+  return [...sets.values()].map((set) => ({ target, columns: set.columns, keys: set.keys, allNull }));
+}
+
+/**
+ * The conditions that match one key of a set (and its all-NULL columns), for an engine that
+ * matches one key per statement: `"a" = ? AND "b" IS NULL`, binding the key's values in order.
+ */
+export function keyConditions(dialect: SqlDialect, set: KeySet): string[] {
+  let index = 0;
+  return [
+    ...set.columns.map((key) => `${dialect.quote(key.name)} ${key.test}${isBound(key.test) ? ` ${dialect.param(index++)}` : ''}`),
+    ...set.allNull.map((name) => `${dialect.quote(name)} IS NULL`),
+  ];
+}
+
+/** ` WHERE a AND b`, or nothing when there is no condition. */
+export function whereClause(conditions: readonly string[]): string {
+  return conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`;
+}
+
+/** A filter compiled for one statement: its SQL from a given placeholder on, and the values to bind in order. */
+export interface CompiledWhere {
+  readonly conditions: (dialect: SqlDialect, firstIndex: number) => string[];
+  readonly bound: readonly Bound[];
 }
 
 const COMPARISONS = new Set(['=', '<>', '<', '<=', '>', '>=']);
@@ -66,7 +89,7 @@ const COMPARISONS = new Set(['=', '<>', '<', '<=', '>', '>=']);
 /** All conditions must hold. `=`/`<>` against null mean IS NULL / IS NOT NULL, as a caller would expect. */
 export function compileConditions(spec: TableSpec, conditions: readonly Condition[], what: string): CompiledWhere {
   const parts: { column: string; sql: string; bound: boolean }[] = [];
-  const values: SqlValue[] = [];
+  const bound: Bound[] = [];
   for (const condition of conditions) {
     if (!spec.columns.some((column) => column.name === condition.column)) {
       throw new StoreSchemaError(`table ${spec.name}: ${what} filters on column ${JSON.stringify(condition.column)}, which the table does not have`);
@@ -88,15 +111,14 @@ export function compileConditions(spec: TableSpec, conditions: readonly Conditio
       parts.push({ column: condition.column, sql: condition.op === '=' ? 'IS NULL' : 'IS NOT NULL', bound: false });
     } else {
       parts.push({ column: condition.column, sql: condition.op, bound: true });
-      values.push(condition.value);
+      bound.push({ value: condition.value, type: columnOf(spec, condition.column, what).type });
     }
   }
   return {
-    shape: parts.map((part) => `${part.column} ${part.sql}${part.bound ? ' ?' : ''}`).join('\u0000'),
-    values,
-    sql: (param, firstIndex = 0) => {
+    bound,
+    conditions: (dialect, firstIndex) => {
       let index = firstIndex;
-      return parts.map((part) => `${quoteIdent(part.column)} ${part.sql}${part.bound ? ` ${param(index++)}` : ''}`).join(' AND ');
+      return parts.map((part) => `${dialect.quote(part.column)} ${part.sql}${part.bound ? ` ${dialect.param(index++)}` : ''}`);
     },
   };
 }

@@ -1,6 +1,14 @@
 import type Database from 'better-sqlite3';
 import { StoreLockedError } from '../store.js';
 
+/** The lock's table, created with the store's first schema version (sql/migrations.ts runs it). */
+export const INSTANCE_LOCK_TABLE_SQL = `CREATE TABLE dss_instance_lock (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  owner TEXT NOT NULL,
+  acquired_at TEXT NOT NULL,
+  heartbeat_at TEXT NOT NULL
+)`;
+
 interface LockRow {
   owner: string;
   acquired_at: string;

@@ -1,0 +1,212 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { fromSync } from '../../core/from-sync.js';
+import { AsyncMutex } from '../sql/async-mutex.js';
+import type { DriverTransaction, SqlConnection, SqlDriver } from '../sql/engine.js';
+import { migrate, storedVersion } from '../sql/migrations.js';
+import { SqliteConnection } from './sqlite-connection.js';
+import { sqliteDialect } from './sqlite-dialect.js';
+import { INSTANCE_LOCK_TABLE_SQL, SqliteInstanceLock } from './sqlite-instance-lock.js';
+import { SqliteSession } from './sqlite-session.js';
+import type { SqliteStoreOptions } from './sqlite-store.js';
+
+/**
+ * The embedded engine's connections: one better-sqlite3 connection writes, in WAL mode with
+ * synchronous=FULL so a commit survives power loss; a second connection reads (status, readTable)
+ * and sees only committed data. better-sqlite3 is synchronous, so transactions are serialised by
+ * an async mutex: one stream's transaction may await the network while others queue behind it.
+ * One daemon writes a file at a time (the instance lock), so leases are held in this process.
+ */
+export class SqliteDriver implements SqlDriver {
+  readonly engine = 'sqlite';
+  readonly dialect = sqliteDialect;
+  readonly singleWriter = true;
+  readonly label: string;
+  readonly readOnly: boolean;
+  private db: Database.Database | undefined;
+  private session: SqliteSession | undefined;
+  private readerConnection: SqliteConnection | undefined;
+  private lock: SqliteInstanceLock | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private lockLost = false;
+  private beating = false;
+  private closing = false;
+  private readonly mutex = new AsyncMutex();
+  private readonly streams = new Set<string>();
+  private readonly owner: string;
+
+  constructor(private readonly options: SqliteStoreOptions) {
+    this.owner = options.instanceOwner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+    this.label = `store ${options.path}`;
+    this.readOnly = options.readOnly ?? false;
+  }
+
+  async open(): Promise<void> {
+    if (this.db) return;
+    const { path } = this.options;
+    const memory = path === ':memory:' || path === '';
+    if (this.readOnly) {
+      await this.openReadOnly(path);
+      return;
+    }
+    if (!memory) mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 });
+    try {
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (!memory && mode !== 'wal') throw new Error(`store ${path}: could not switch to WAL journal mode (got ${String(mode)})`);
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      // Keeps the WAL file from staying huge after a full load was checkpointed.
+      db.pragma('journal_size_limit = 67108864');
+      // 32 MB of page cache: 64 MB loaded 1M rows no faster here (bench/store-upsert.ts and
+      // bench/sdmx-full-load-shipped.mjs, within run-to-run noise) and raised the peak RSS of a full load.
+      db.pragma('cache_size = -32768');
+      this.db = db;
+      this.session = new SqliteSession(db);
+      const applied = await migrate(this, { extra: { 1: [INSTANCE_LOCK_TABLE_SQL] } });
+      if (applied.length > 0) this.options.log?.info({ path, versions: applied }, 'store schema migrated');
+      if (!memory) {
+        this.lock = new SqliteInstanceLock(db, { path, owner: this.owner, staleAfterMs: this.options.staleLockAfterMs ?? 30_000 });
+        const previous = this.lock.acquire();
+        if (previous) {
+          this.options.log?.warn({ path, previousOwner: previous.owner, lastHeartbeat: previous.heartbeat_at }, 'took over a stale store lock');
+        }
+      }
+    } catch (error) {
+      this.db = undefined;
+      this.session = undefined;
+      this.lock = undefined;
+      db.close();
+      throw error;
+    }
+    if (!memory) {
+      const reader = new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 });
+      reader.pragma('query_only = ON');
+      this.readerConnection = new SqliteConnection(reader);
+      this.heartbeat = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 10_000);
+      // The heartbeat alone must not keep a finished process alive.
+      this.heartbeat.unref();
+    } else {
+      this.readerConnection = this.session;
+    }
+  }
+
+  private async openReadOnly(path: string): Promise<void> {
+    let db: Database.Database;
+    try {
+      db = new Database(path, { fileMustExist: true, timeout: this.options.busyTimeoutMs ?? 5000 });
+    } catch (error) {
+      throw new Error(`store ${path} cannot be opened for reading: ${(error as Error).message}`, { cause: error });
+    }
+    // A read-write handle kept query-only rather than a read-only one: it can recover the WAL a
+    // killed daemon left behind, and open the file when no daemon runs and no -shm exists.
+    db.pragma('query_only = ON');
+    const reader = new SqliteConnection(db);
+    if ((await storedVersion(reader, this.dialect)) === 0) {
+      db.close();
+      throw new Error(`store ${path} has not been initialised (no daemon has opened it yet)`);
+    }
+    this.db = db;
+    this.readerConnection = reader;
+  }
+
+  private async beat(): Promise<void> {
+    // Behind a long transaction beats would pile up; that transaction's commit refreshes the lock anyway.
+    if (this.beating) return;
+    this.beating = true;
+    await this.mutex
+      .run(() =>
+        fromSync(() => {
+          if (!this.lock || !this.db || this.lockLost || this.closing) return;
+          if (!this.lock.refresh()) this.markLockLost();
+        }),
+      )
+      .catch((error: unknown) => this.options.log?.warn({ err: (error as Error).message }, 'store heartbeat failed'))
+      .finally(() => {
+        this.beating = false;
+      });
+  }
+
+  private markLockLost(): void {
+    if (this.lockLost) return;
+    this.lockLost = true;
+    this.options.log?.error({ path: this.options.path }, this.lock?.lostError().message ?? 'store lock lost');
+  }
+
+  async close(): Promise<void> {
+    if (!this.db) return;
+    this.closing = true;
+    // Queued after every transaction already waiting, so those finish (or roll back) first.
+    await this.mutex.run(() => fromSync(() => this.closeNow()));
+  }
+
+  private closeNow(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const db = this.db;
+    if (!db) return;
+    try {
+      if (this.lock && !this.lockLost) this.lock.release();
+    } finally {
+      if (this.readerConnection && this.readerConnection.db !== db) this.readerConnection.db.close();
+      db.close();
+      this.db = undefined;
+      this.session = undefined;
+      this.readerConnection = undefined;
+      this.streams.clear();
+      this.closing = false;
+    }
+  }
+
+  reader(): SqlConnection {
+    if (!this.readerConnection) throw new Error(`${this.label} is not open`);
+    return this.readerConnection;
+  }
+
+  async acquire(): Promise<DriverTransaction> {
+    const release = await this.mutex.lock();
+    try {
+      const { db, session } = this;
+      if (!db || !session) throw new Error(`${this.label} is not open`);
+      if (this.lockLost && this.lock) throw this.lock.lostError();
+      return {
+        session,
+        begin: () =>
+          fromSync(() => {
+            db.exec('BEGIN IMMEDIATE');
+          }),
+        commit: () =>
+          fromSync(() => {
+            // Fencing: a daemon that was frozen past the stale timeout may have been replaced.
+            if (this.lock && !this.lock.refresh()) {
+              this.markLockLost();
+              throw this.lock.lostError();
+            }
+            db.exec('COMMIT');
+          }),
+        rollback: () =>
+          fromSync(() => {
+            if (db.inTransaction) db.exec('ROLLBACK');
+          }),
+        release,
+      };
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /** One daemon writes the file, so a stream's lease is held in this process. */
+  lockStream(streamId: string): Promise<boolean> {
+    if (this.streams.has(streamId)) return Promise.resolve(false);
+    this.streams.add(streamId);
+    return Promise.resolve(true);
+  }
+
+  unlockStream(streamId: string): Promise<void> {
+    this.streams.delete(streamId);
+    return Promise.resolve();
+  }
+}
