@@ -22,19 +22,22 @@ export interface FaultOptions {
   readonly dataset?: string;
   /** How many answers it spoils (default 1). */
   readonly times?: number;
+  /** How many matching answers it lets through first (default 0): a listing that fails on its second page. */
+  readonly after?: number;
 }
 
 interface Armed {
   readonly fault: OdsFault;
   readonly options: FaultOptions;
   remaining: number;
+  spared: number;
 }
 
 export class FaultQueue {
   private armed: Armed[] = [];
 
   add(fault: OdsFault, options: FaultOptions = {}): void {
-    this.armed.push({ fault, options, remaining: options.times ?? 1 });
+    this.armed.push({ fault, options, remaining: options.times ?? 1, spared: options.after ?? 0 });
   }
 
   /** The first armed fault that applies to this answer, counted as used. */
@@ -46,6 +49,10 @@ export class FaultQueue {
     });
     const armed = this.armed[index];
     if (armed === undefined) return undefined;
+    if (armed.spared > 0) {
+      armed.spared -= 1;
+      return undefined;
+    }
     armed.remaining -= 1;
     if (armed.remaining <= 0) this.armed.splice(index, 1);
     return armed.fault;
