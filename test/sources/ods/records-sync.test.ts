@@ -1,43 +1,20 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ActionRequiredError, RetryLaterError } from '../../../src/core/source.js';
-import { createHttpClient, type UndiciHttpClient } from '../../../src/http/undici-client.js';
-import { runStream, StreamRunError } from '../../../src/runner/run-stream.js';
-import { startOdsSimulator, type OdsSimulator } from '../../../src/simulators/ods/ods-simulator.js';
 import { OdsRecordsSource, type RecordsSettings } from '../../../src/sources/ods/records-source.js';
-import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
-import { memoryLogger } from '../../helpers/silent-log.js';
-import { tempSqliteStore } from '../../helpers/stores.js';
 import { treeRecord, treesDataset } from '../../simulators/ods/test-datasets.js';
 import { mirrorRows, portalRows } from './ods-mirror.js';
+import { portalTestbed } from './portal-testbed.js';
 
 const TABLE = 'trees';
 
 describe('ods-records: a dataset\'s records mirrored in snapshot mode', () => {
-  let sim: OdsSimulator;
-  let store: SqliteStore;
-  let cleanup: () => Promise<void>;
-  let http: UndiciHttpClient;
-  let clock: number;
-  const logged = memoryLogger('warn');
-
-  beforeEach(async () => {
-    clock = Date.parse('2026-08-17T02:40:33Z');
-    sim = await startOdsSimulator({ now: () => new Date(clock), datasets: [treesDataset(300)] });
-    ({ store, cleanup } = await tempSqliteStore());
-    http = createHttpClient({ maxRetries: 0 });
-  });
-
-  afterEach(async () => {
-    await http.close();
-    await cleanup();
-    await sim.close();
-  });
+  const bed = portalTestbed(() => [treesDataset(300)]);
 
   function source(overrides: Partial<RecordsSettings> = {}): OdsRecordsSource {
     return new OdsRecordsSource({
       id: 'ods:trees:public-trees',
       jobId: 'trees',
-      portal: sim.url,
+      portal: bed.sim.url,
       apiKey: undefined,
       datasetId: 'public-trees',
       table: TABLE,
@@ -45,44 +22,37 @@ describe('ods-records: a dataset\'s records mirrored in snapshot mode', () => {
       mode: 'snapshot',
       overlapMs: 300_000,
       reconcileEveryMs: 86_400_000,
-      now: () => new Date(clock),
+      now: bed.now,
       ...overrides,
     });
   }
 
-  const sync = (stream = source()) => runStream({ store, source: stream, http, log: logged.log, signal: new AbortController().signal });
-  const syncFails = async (stream = source()): Promise<StreamRunError> => {
-    const failure = await sync(stream).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    expect(failure).toBeInstanceOf(StreamRunError);
-    return failure as StreamRunError;
-  };
-  const exports = () => sim.requests.filter((request) => request.endpoint === 'export').length;
-  const cursor = async () => (await store.readState('ods:trees:public-trees'))?.cursor;
-  const expectMirrored = async () => expect(await mirrorRows(store, TABLE)).toEqual(portalRows(sim.portal.get('public-trees')));
+  const sync = (stream = source()) => bed.sync(stream);
+  const syncFails = (stream = source()) => bed.syncFails(stream);
+  const exports = () => bed.sim.requests.filter((request) => request.endpoint === 'export').length;
+  const cursor = async () => (await bed.store.readState('ods:trees:public-trees'))?.cursor;
+  const expectMirrored = async () => expect(await mirrorRows(bed.store, TABLE)).toEqual(portalRows(bed.sim.portal.get('public-trees')));
 
   it('a dataset of 25,000 records mirrors completely; an unchanged sync then makes no export request', async () => {
-    sim.portal.changeRecords('public-trees', { insert: Array.from({ length: 24_700 }, (_, index) => treeRecord(1000 + index)) });
+    bed.sim.portal.changeRecords('public-trees', { insert: Array.from({ length: 24_700 }, (_, index) => treeRecord(1000 + index)) });
     const first = await sync();
     expect(first.upserted).toBe(25_000);
     await expectMirrored();
     expect(exports()).toBe(1);
-    const [exported] = sim.requests.filter((request) => request.endpoint === 'export');
+    const [exported] = bed.sim.requests.filter((request) => request.endpoint === 'export');
     expect(exported?.query.get('select')?.split(',').slice(0, 3)).toEqual(['recordid', 'record_timestamp', '`asset_id`']);
     const again = await sync();
     expect([again.commits, again.upserted, again.deleted]).toEqual([0, 0, 0]);
     expect(exports()).toBe(1);
-    expect(sim.requests.at(-1)?.endpoint).toBe('dataset');
+    expect(bed.sim.requests.at(-1)?.endpoint).toBe('dataset');
   });
 
   it('applies edits, inserts and deletes as a difference: only the changed rows are written', async () => {
     await sync();
-    const dataset = sim.portal.get('public-trees');
+    const dataset = bed.sim.portal.get('public-trees');
     const ids = [...dataset.records.keys()];
-    clock += 60_000;
-    sim.portal.changeRecords('public-trees', {
+    bed.time += 60_000;
+    bed.sim.portal.changeRecords('public-trees', {
       update: ids.slice(0, 3).map((id, index) => ({ id, values: treeRecord(index, 1) })),
       delete: ids.slice(10, 15),
       insert: [treeRecord(5000), treeRecord(5001)],
@@ -96,27 +66,27 @@ describe('ods-records: a dataset\'s records mirrored in snapshot mode', () => {
 
   it('with a Unique ID key, an edit updates its row in place and unchanged rows are left alone', async () => {
     const definition = treesDataset(50, 'keyed');
-    sim.portal.addDataset({ ...definition, realtime: true, fields: definition.fields.map((field) => (field.name === 'asset_id' ? { ...field, annotations: { id: true } } : field)) });
+    bed.sim.portal.addDataset({ ...definition, realtime: true, fields: definition.fields.map((field) => (field.name === 'asset_id' ? { ...field, annotations: { id: true } } : field)) });
     const keyed = source({ id: 'ods:trees:keyed', datasetId: 'keyed', table: 'keyed', uniqueKey: ['asset_id'] });
-    sim.portal.changeRecords('keyed', { insert: Array.from({ length: 50 }, (_, index) => treeRecord(index)) });
+    bed.sim.portal.changeRecords('keyed', { insert: Array.from({ length: 50 }, (_, index) => treeRecord(index)) });
     await sync(keyed);
-    clock += 60_000;
-    sim.portal.changeRecords('keyed', { insert: [treeRecord(3, 2), treeRecord(60)] });
+    bed.time += 60_000;
+    bed.sim.portal.changeRecords('keyed', { insert: [treeRecord(3, 2), treeRecord(60)] });
     // A realtime dataset does not move data_processed, but records_count moved: the gate opens.
     const result = await sync(keyed);
     expect([result.upserted, result.deleted]).toEqual([2, 0]);
-    const rows = await store.readTable('keyed');
+    const rows = await bed.store.readTable('keyed');
     expect(rows).toHaveLength(51);
     expect(rows.find((row) => row['asset_id'] === 3)?.['common_name']).toBe('tree 3 rev 2');
   });
 
   it('discards a snapshot taken while the dataset was reprocessed, and exports again', async () => {
     await sync();
-    clock += 60_000;
-    sim.portal.changeRecords('public-trees', { insert: [treeRecord(7000)] });
-    sim.duringNextExport(() => {
-      clock += 60_000;
-      sim.portal.changeRecords('public-trees', { insert: [treeRecord(7001)], delete: [[...sim.portal.get('public-trees').records.keys()][0] as string] });
+    bed.time += 60_000;
+    bed.sim.portal.changeRecords('public-trees', { insert: [treeRecord(7000)] });
+    bed.sim.duringNextExport(() => {
+      bed.time += 60_000;
+      bed.sim.portal.changeRecords('public-trees', { insert: [treeRecord(7001)], delete: [[...bed.sim.portal.get('public-trees').records.keys()][0] as string] });
     });
     const result = await sync();
     expect(result.commits).toBe(1);
@@ -125,27 +95,27 @@ describe('ods-records: a dataset\'s records mirrored in snapshot mode', () => {
   });
 
   const faults = [
-    ['a cut export', () => sim.injectFault({ type: 'cutExport', afterRecords: 100 }, { dataset: 'public-trees' }), /dataset public-trees: the export broke after 100 records/],
-    ['a 500', () => sim.injectFault({ type: 'status', status: 500 }, { on: 'export' }), /dataset public-trees: HTTP 500 from/],
-    ['an HTML 200', () => sim.injectFault({ type: 'html' }, { on: 'export' }), /dataset public-trees: the portal answered "text\/html; charset=utf-8" with status 200/],
-    ['a 429', () => sim.injectFault({ type: 'quota' }, { on: 'export' }), /dataset public-trees: the portal's call quota is used up \(429: Too many requests/],
+    ['a cut export', () => bed.sim.injectFault({ type: 'cutExport', afterRecords: 100 }, { dataset: 'public-trees' }), /dataset public-trees: the export broke after 100 records/],
+    ['a 500', () => bed.sim.injectFault({ type: 'status', status: 500 }, { on: 'export' }), /dataset public-trees: HTTP 500 from/],
+    ['an HTML 200', () => bed.sim.injectFault({ type: 'html' }, { on: 'export' }), /dataset public-trees: the portal answered "text\/html; charset=utf-8" with status 200/],
+    ['a 429', () => bed.sim.injectFault({ type: 'quota' }, { on: 'export' }), /dataset public-trees: the portal's call quota is used up \(429: Too many requests/],
   ] as const;
 
   for (const [name, inject, message] of faults) {
     it(`${name} during an export leaves mirror and cursor as they were, with a message naming the dataset`, async () => {
       await sync();
-      const before = { rows: await mirrorRows(store, TABLE), cursor: await cursor() };
-      clock += 60_000;
-      sim.portal.changeRecords('public-trees', { insert: [treeRecord(9000)] });
+      const before = { rows: await mirrorRows(bed.store, TABLE), cursor: await cursor() };
+      bed.time += 60_000;
+      bed.sim.portal.changeRecords('public-trees', { insert: [treeRecord(9000)] });
       inject();
       const failure = await syncFails();
       expect(failure.message).toMatch(message);
-      expect(await mirrorRows(store, TABLE)).toEqual(before.rows);
+      expect(await mirrorRows(bed.store, TABLE)).toEqual(before.rows);
       expect(await cursor()).toEqual(before.cursor);
-      expect((await store.readState('ods:trees:public-trees'))?.lastError).toMatch(message);
+      expect((await bed.store.readState('ods:trees:public-trees'))?.lastError).toMatch(message);
       if (name === 'a 429') {
         expect(failure.cause).toBeInstanceOf(RetryLaterError);
-        expect(failure.retryAfterMs).toBe(sim.quota.resetAt().getTime() - clock);
+        expect(failure.retryAfterMs).toBe(bed.sim.quota.resetAt().getTime() - bed.time);
       }
       await sync();
       await expectMirrored();
@@ -154,59 +124,43 @@ describe('ods-records: a dataset\'s records mirrored in snapshot mode', () => {
 
   it('stops on a schema change, saying what changed and asking for a reset; a reset rebuilds the table', async () => {
     await sync();
-    const dataset = sim.portal.get('public-trees');
-    sim.portal.setFields('public-trees', [...dataset.fields.filter((field) => field.name !== 'tags').map((field) => (field.name === 'height_m' ? { ...field, type: 'text' as const } : field)), { name: 'ward', type: 'int' }]);
+    const dataset = bed.sim.portal.get('public-trees');
+    bed.sim.portal.setFields('public-trees', [...dataset.fields.filter((field) => field.name !== 'tags').map((field) => (field.name === 'height_m' ? { ...field, type: 'text' as const } : field)), { name: 'ward', type: 'int' }]);
     const failure = await syncFails();
     expect(failure.status).toBe('failed');
     expect(failure.cause).toBeInstanceOf(ActionRequiredError);
     expect(failure.message).toMatch(/dataset public-trees: the fields changed since table trees was built \(added ward \(int\); removed tags; retyped height_m double -> text\); reset the stream/);
-    await store.transaction(async (tx) => {
+    await bed.store.transaction(async (tx) => {
       const state = await tx.readState('ods:trees:public-trees');
       if (state) await tx.writeState({ ...state, cursor: null });
     });
     await sync();
     await expectMirrored();
-    expect((await store.readTable(TABLE))[0]).toHaveProperty('ward');
+    expect((await bed.store.readTable(TABLE))[0]).toHaveProperty('ward');
   });
 
   it('a dataset the portal no longer has (404 NotFoundResource) marks the stream gone', async () => {
     await sync();
-    sim.portal.renameDataset('public-trees', 'street-trees');
+    bed.sim.portal.renameDataset('public-trees', 'street-trees');
     const failure = await syncFails();
     expect(failure.status).toBe('gone');
     expect(failure.message).toMatch(/dataset public-trees: not found on the portal \(404 NotFoundResource: The requested dataset public-trees does not exist\.\)/);
-    expect(await store.readTable(TABLE)).toHaveLength(300);
+    expect(await bed.store.readTable(TABLE)).toHaveLength(300);
   });
 });
 
 describe('ods-records: a realtime dataset mirrored incrementally', () => {
-  let sim: OdsSimulator;
-  let store: SqliteStore;
-  let cleanup: () => Promise<void>;
-  let http: UndiciHttpClient;
-  let clock: number;
-  const logged = memoryLogger('warn');
+  const bed = portalTestbed(() => [{ ...treesDataset(0, 'live'), realtime: true }]);
 
-  beforeEach(async () => {
-    clock = Date.parse('2026-08-17T02:40:33Z');
-    sim = await startOdsSimulator({ now: () => new Date(clock) });
-    sim.portal.addDataset({ ...treesDataset(0, 'live'), realtime: true });
-    sim.portal.changeRecords('live', { insert: Array.from({ length: 40 }, (_, index) => treeRecord(index)) });
-    ({ store, cleanup } = await tempSqliteStore());
-    http = createHttpClient({ maxRetries: 0 });
-  });
-
-  afterEach(async () => {
-    await http.close();
-    await cleanup();
-    await sim.close();
+  beforeEach(() => {
+    bed.sim.portal.changeRecords('live', { insert: Array.from({ length: 40 }, (_, index) => treeRecord(index)) });
   });
 
   const live = () =>
     new OdsRecordsSource({
       id: 'ods:rt:live',
       jobId: 'rt',
-      portal: sim.url,
+      portal: bed.sim.url,
       apiKey: undefined,
       datasetId: 'live',
       table: 'live',
@@ -214,41 +168,41 @@ describe('ods-records: a realtime dataset mirrored incrementally', () => {
       mode: 'incremental',
       overlapMs: 5_000,
       reconcileEveryMs: 3_600_000,
-      now: () => new Date(clock),
+      now: bed.now,
     });
-  const sync = () => runStream({ store, source: live(), http, log: logged.log, signal: new AbortController().signal });
-  const exportQueries = () => sim.requests.filter((request) => request.endpoint === 'export').map((request) => request.query);
+  const sync = () => bed.sync(live());
+  const exportQueries = () => bed.sim.requests.filter((request) => request.endpoint === 'export').map((request) => request.query);
 
   it('reads records since the newest mirrored minus the overlap, and reconciles ids on its interval to remove deleted ones', async () => {
-    clock += 30_000;
-    sim.portal.changeRecords('live', { insert: [treeRecord(50)] });
+    bed.time += 30_000;
+    bed.sim.portal.changeRecords('live', { insert: [treeRecord(50)] });
     await sync();
-    expect(await mirrorRows(store, 'live')).toEqual(portalRows(sim.portal.get('live')));
-    clock += 60_000;
-    sim.portal.changeRecords('live', { insert: [treeRecord(100)] });
-    const ids = [...sim.portal.get('live').records.keys()];
-    sim.portal.changeRecords('live', { delete: ids.slice(0, 2) });
+    expect(await mirrorRows(bed.store, 'live')).toEqual(portalRows(bed.sim.portal.get('live')));
+    bed.time += 60_000;
+    bed.sim.portal.changeRecords('live', { insert: [treeRecord(100)] });
+    const ids = [...bed.sim.portal.get('live').records.keys()];
+    bed.sim.portal.changeRecords('live', { delete: ids.slice(0, 2) });
     const second = await sync();
     // The new record, and the newest mirrored one again (within the overlap): harmless.
     expect(second.upserted).toBe(2);
     expect(exportQueries().at(-1)?.get('where')).toBe("record_timestamp >= date'2026-08-17T02:40:58.000Z'");
     // The deletions are seen only by the reconciliation, an hour after the last one.
-    expect(await store.readTable('live')).toHaveLength(42);
-    clock += 3_600_000;
+    expect(await bed.store.readTable('live')).toHaveLength(42);
+    bed.time += 3_600_000;
     const third = await sync();
     expect(third.deleted).toBe(2);
-    expect(await mirrorRows(store, 'live')).toEqual(portalRows(sim.portal.get('live')));
+    expect(await mirrorRows(bed.store, 'live')).toEqual(portalRows(bed.sim.portal.get('live')));
     expect(exportQueries().at(-1)?.get('select')).toBe('recordid');
   });
 
   it('mirrors a republished dataset (data_processed moved) in full', async () => {
     await sync();
-    clock += 60_000;
-    sim.portal.reprocess('live');
-    sim.portal.changeRecords('live', { delete: [[...sim.portal.get('live').records.keys()][0] as string] });
+    bed.time += 60_000;
+    bed.sim.portal.reprocess('live');
+    bed.sim.portal.changeRecords('live', { delete: [[...bed.sim.portal.get('live').records.keys()][0] as string] });
     const result = await sync();
     expect(result.deleted).toBe(1);
-    expect(await mirrorRows(store, 'live')).toEqual(portalRows(sim.portal.get('live')));
+    expect(await mirrorRows(bed.store, 'live')).toEqual(portalRows(bed.sim.portal.get('live')));
     expect(exportQueries().at(-1)?.get('where')).toBeNull();
   });
 });
