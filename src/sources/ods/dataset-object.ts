@@ -94,8 +94,8 @@ export function defaultMeta(dataset: OdsDatasetObject, name: string): JsonValue 
   return dataset.metas['default']?.[name];
 }
 
-/** A `default` value that should be a string; empty strings read as absent. */
+/** A `default` value that should be a string (kept as the portal wrote it, empty included). */
 export function defaultText(dataset: OdsDatasetObject, name: string): string | undefined {
   const value = defaultMeta(dataset, name);
-  return typeof value === 'string' && value !== '' ? value : undefined;
+  return typeof value === 'string' ? value : undefined;
 }
