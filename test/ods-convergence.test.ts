@@ -158,8 +158,8 @@ describe('ODS convergence property (simulated portal -> ods-catalog and ods-reco
       .map((row) => [row['dataset_uid'], row['dataset_id'], row['title'], row['records_count']]);
     const portal = sim.portal
       .datasets()
-      .map((dataset) => [dataset.uid, dataset.id, dataset.metas['default']?.['title'] ?? dataset.id, dataset.dataProcessedMs === undefined ? null : dataset.records.size])
-      .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+      .sort((a, b) => (a.uid < b.uid ? -1 : 1))
+      .map((dataset) => [dataset.uid, dataset.id, dataset.metas['default']?.['title'] ?? dataset.id, dataset.dataProcessedMs === undefined ? null : dataset.records.size]);
     expect(present).toEqual(portal);
     for (const name of DATASETS) {
       if (gone.has(name)) continue;
