@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { JsonValue } from '../../core/json.js';
 import { datasetJson } from './dataset-json.js';
@@ -412,7 +411,15 @@ async function streamExport(
 async function write(res: ServerResponse, text: string): Promise<boolean> {
   if (res.destroyed) return false;
   if (!res.write(text)) {
-    await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
   }
   return !res.destroyed;
 }

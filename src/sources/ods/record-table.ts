@@ -29,6 +29,8 @@ export interface RecordTable {
   readonly key: readonly string[];
   /** Column names in row order: record_id, record_timestamp, then the fields. */
   readonly columns: readonly string[];
+  /** Where the key columns are in a row. */
+  readonly keyPositions: readonly number[];
 }
 
 function columnTypeOf(field: OdsFieldInfo): ColumnType {
@@ -74,7 +76,8 @@ export function planRecordTable(name: string, fields: readonly OdsFieldInfo[], u
     { name: RECORD_TIMESTAMP, type: 'timestamp' },
     ...mirrored.map((field) => ({ name: field.name, type: field.column, ...(key.includes(field.name) ? { nullable: false } : {}) })),
   ];
-  return { spec: { name, columns, primaryKey: key }, fields: mirrored, key, columns: columns.map((column) => column.name) };
+  const names = columns.map((column) => column.name);
+  return { spec: { name, columns, primaryKey: key }, fields: mirrored, key, columns: names, keyPositions: key.map((column) => names.indexOf(column)) };
 }
 
 /** Default table of a dataset: `{prefix}_{dataset id}` in identifier characters, shortened with a hash when too long. */
@@ -112,8 +115,9 @@ export function recordRow(table: RecordTable, record: JsonValue, where: () => st
   const timestamp = record['record_timestamp'];
   const row: SqlValue[] = [typeof id === 'string' ? id : null, typeof timestamp === 'string' ? timestamp : null];
   for (const field of table.fields) row.push(cell(field, record[field.name], where));
-  for (const name of table.key) {
-    if (row[table.columns.indexOf(name)] === null) {
+  for (const position of table.keyPositions) {
+    if (row[position] === null) {
+      const name = table.columns[position];
       throw new ExploreAnswerError(`${where()}: no ${name === RECORD_ID ? 'recordid' : `value for the unique-key field ${name}`}`);
     }
   }

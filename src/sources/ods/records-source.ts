@@ -51,8 +51,9 @@ interface ExportResult {
  *
  * - Snapshot mode (file-sourced datasets): a run first looks the dataset up; when neither
  *   `data_processed`, `records_count` nor the fields moved since the last mirrored snapshot, it
- *   makes no export request. Otherwise it streams `/exports/jsonl` (with `recordid` and
- *   `record_timestamp` selected) into a staging table, looks the dataset up again (a snapshot taken
+ *   makes no export request. Otherwise it streams `/exports/jsonl` (with `recordid` selected;
+ *   `record_timestamp` is left empty, see exportRows) into a staging table, looks the dataset up
+ *   again (a snapshot taken
  *   while the portal reprocessed the dataset is discarded and the export started again), and has
  *   the store apply the difference set-based, in the transaction that writes the new cursor.
  * - Incremental mode (realtime, push-fed datasets): records whose record_timestamp is at or after
@@ -84,8 +85,8 @@ export class OdsRecordsSource implements StreamSource {
     const table = planRecordTable(settings.table, dataset.fields, settings.uniqueKey, this.subject);
     if (cursor !== undefined) this.checkSchema(cursor, table);
     const gate = gateOf(dataset);
-    const technical = cursor?.technical ?? (await this.probe(client, table));
     const fresh = cursor === undefined || cursor.mode !== settings.mode;
+    const technical = fresh ? await this.probe(client, table) : cursor.technical;
 
     if (settings.mode === 'snapshot' || fresh || !sameInstant(cursor.dataProcessed, gate.dataProcessed)) {
       if (!fresh && sameGate(cursor, gate)) return;
@@ -242,12 +243,18 @@ export class OdsRecordsSource implements StreamSource {
     result: ExportResult,
     op: (rows: SqlValue[][]) => ChangeOp,
   ): AsyncGenerator<SourceEvent> {
-    const select = [...(technical.recordid ? ['recordid'] : []), ...(technical.timestamp ? ['record_timestamp'] : []), ...table.fields.map((field) => quoteField(field.name))];
+    // Only the incremental mode keeps record_timestamp: a file-sourced dataset stamps every record
+    // with its processing time, so in snapshot mode it would rewrite every row at each reprocessing.
+    const timestamps = this.settings.mode === 'incremental' && technical.timestamp;
+    const select = [...(technical.recordid ? ['recordid'] : []), ...(timestamps ? ['record_timestamp'] : []), ...table.fields.map((field) => quoteField(field.name))];
     const timestampAt = table.columns.indexOf('record_timestamp');
+    let line = result.count;
+    // One closure for the whole export: the message is only built for a record that is refused.
+    const where = () => `${this.subject}: export line ${line}`;
     let rows: SqlValue[][] = [];
     for await (const record of this.exportLines(client, { select: select.join(','), ...filter })) {
-      const line = result.count + 1;
-      const row = recordRow(table, record, () => `${this.subject}: export line ${line}`);
+      line += 1;
+      const row = recordRow(table, record, where);
       result.count = line;
       const timestamp = row[timestampAt];
       if (typeof timestamp === 'string' && (result.newest === null || Date.parse(timestamp) > Date.parse(result.newest))) result.newest = timestamp;

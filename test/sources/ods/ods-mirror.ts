@@ -7,9 +7,10 @@ import type { Store } from '../../../src/store/store.js';
  * What a dataset's records table must hold to equal the portal: one row per record, keyed by
  * record id, values as the mirror types them (JSON values as their JSON text), sorted by key.
  */
-export function portalRows(dataset: HostedDataset): Record<string, SqlValue>[] {
+export function portalRows(dataset: HostedDataset, mode: 'snapshot' | 'incremental' = 'snapshot'): Record<string, SqlValue>[] {
   const rows = [...dataset.records.values()].map((record) => {
-    const row: Record<string, SqlValue> = { record_id: record.id, record_timestamp: record.timestamp };
+    // Only the incremental mode keeps record_timestamp.
+    const row: Record<string, SqlValue> = { record_id: record.id, record_timestamp: mode === 'incremental' ? record.timestamp : null };
     for (const field of dataset.fields) row[field.name] = mirrored(field.type, field.annotations?.['multivalued'] !== undefined, record.values[field.name] ?? null);
     return row;
   });
