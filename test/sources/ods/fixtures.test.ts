@@ -262,6 +262,17 @@ describe('what the client makes of real portal answers', () => {
       expect(rows[2]).toMatchObject({ geoname_id: '2798031', name: 'Fraire' });
     });
 
+    it('attachments: the download URL an odsfile:// attachment is rewritten to is the href the portal itself gives', () => {
+      const [attachment] = (example('attachments') as { attachments: { href: string; metas: { 'mime-type': string; title: string } }[] }).attachments;
+      const geonames = readDatasetObject(
+        { ...(example('dataset-v2.1') as Record<string, JsonValue>), attachments: [{ id: 'cities1000_zip', title: 'cities1000.zip', mimetype: 'application/zip', url: 'odsfile://cities1000.zip' }] },
+        'dataset',
+      );
+      const [row] = resourceRows(geonames, 'https://documentation-resources.opendatasoft.com').filter((resource) => resource[2] === 'attachment');
+      expect(row?.[6]).toBe(attachment?.href);
+      expect([row?.[3], row?.[5]]).toEqual([attachment?.metas.title, attachment?.metas['mime-type']]);
+    });
+
     it('group_by_country-v2.1: aggregate rows carry no record id, so they are refused as records', () => {
       const geonames = readDatasetObject(example('dataset-v2.1'), 'dataset');
       const table = planRecordTable('geonames', geonames.fields, undefined, 'dataset geonames');

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ActionRequiredError, RetryLaterError } from '../../../src/core/source.js';
+import { odsRecordsKind, odsRecordsOptions } from '../../../src/sources/ods/records-kind.js';
 import { OdsRecordsSource, type RecordsSettings } from '../../../src/sources/ods/records-source.js';
 import { treeRecord, treesDataset } from '../../simulators/ods/test-datasets.js';
 import { mirrorRows, portalRows } from './ods-mirror.js';
@@ -147,6 +148,23 @@ describe('ods-records: a dataset\'s records mirrored in snapshot mode', () => {
     expect(failure.status).toBe('gone');
     expect(failure.message).toMatch(/dataset public-trees: not found on the portal \(404 NotFoundResource: The requested dataset public-trees does not exist\.\)/);
     expect(await bed.store.readTable(TABLE)).toHaveLength(300);
+  });
+});
+
+describe('ods-records: datasets found by a catalog where', () => {
+  const bed = portalTestbed(() => [treesDataset(3), { ...treesDataset(2, 'street-lights'), metas: { default: { publisher: 'City of Example' } } }, { ...treesDataset(1, 'other'), metas: { default: { publisher: 'Elsewhere' } } }]);
+
+  it('expands into one stream per dataset the catalog lists for the where, each into its default table, beside the listed ones', async () => {
+    const options = odsRecordsOptions.parse({ portal: bed.sim.url, where: 'publisher = "City of Example"', datasets: [{ id: 'other', table: 'elsewhere' }] });
+    const streams = await odsRecordsKind.expand({ id: 'city', kind: 'ods-records' }, options, { http: bed.http, log: bed.log, signal: new AbortController().signal });
+    expect(streams.map((stream) => stream.id)).toEqual(['ods:city:other', 'ods:city:public-trees', 'ods:city:street-lights']);
+    for (const stream of streams) await bed.sync(stream);
+    expect(await bed.store.readTable('city_street_lights')).toHaveLength(2);
+    expect(await bed.store.readTable('elsewhere')).toHaveLength(1);
+    expect(odsRecordsKind.tables({ id: 'city', kind: 'ods-records' }, options)).toEqual([
+      { name: 'elsewhere', path: ['datasets', 0], by: `dataset other of ${bed.sim.url}` },
+      { name: 'city_', family: true, path: ['where'], by: `the datasets of ${bed.sim.url} matching the where` },
+    ]);
   });
 });
 
