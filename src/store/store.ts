@@ -3,9 +3,10 @@ import type { SyncState } from '../core/sync-state.js';
 import type { SqlValue } from '../core/tables.js';
 
 /**
- * The one port every engine implements (DESIGN §3). It speaks of tables, keys and rows and knows
- * nothing of SDMX, RPDE or ODS. A stream's changes and its new cursor are written through one
- * `transaction`, so after a crash the store holds either both or neither.
+ * The one port every engine implements (the SQL engines through sql/sql-store.ts). It speaks of
+ * tables, keys and rows and knows nothing of SDMX, RPDE or ODS. A stream's changes and its new
+ * cursor are written through one `transaction`, so after a crash the store holds either both or
+ * neither.
  */
 export interface Store {
   readonly engine: string;

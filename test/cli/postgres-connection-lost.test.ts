@@ -1,11 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SyncState } from '../../src/core/sync-state.js';
 import type { HostedDataflow } from '../../src/simulators/nsi/hosted-dataflow.js';
 import { startNsiSimulator, type NsiSimulator } from '../../src/simulators/nsi/nsi-simulator.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { rowToState } from '../../src/store/sql/state-row.js';
 import { runCli, startCli, type CliResult } from '../helpers/cli.js';
 import { PG_URL, dropSchemas, postgresRequired, postgresUnavailable, randomSchemaName, terminateTransaction, urlNamed } from '../helpers/pg.js';
 
@@ -152,12 +154,29 @@ if (unavailable && postgresRequired()) {
 
         changeSourceSlowly();
         await terminateTransaction(application, OBS_TABLE, exitedReason);
-        await waitFor('the failure to be recorded', () => daemon.output().includes('"sync failed; cursor not advanced"'));
-        // At least a second of backoff lies ahead: the failure is what sync_state holds now.
-        const failed = await stored();
-        expect(failed.state).toMatchObject({ status: 'backoff', consecutiveFailures: 1, cursor: before.state?.cursor });
-        expect(failed.state?.lastError).toMatch(/connection to PostgreSQL was lost in the middle of the transaction/);
-        expect(failed.rows).toEqual(before.rows);
+        // The retry comes a second or more later (a tenth of the initial backoff at least):
+        // sync_state is watched closely enough to see the failure before the retry replaces it.
+        const admin = new pg.Client({ connectionString: PG_URL });
+        await admin.connect();
+        let failed: { state: SyncState; rows: number } | undefined;
+        try {
+          await waitFor('the failure to be recorded', async () => {
+            const result = await admin.query<Record<string, unknown>>(
+              `SELECT s.*, (SELECT count(*) FROM "${schema}"."${OBS_TABLE}") AS obs_rows FROM "${schema}".sync_state s WHERE s.stream_id = $1`,
+              [STREAM],
+            );
+            const row = result.rows[0];
+            if (row?.status !== 'backoff') return false;
+            failed = { state: rowToState(row), rows: Number(row.obs_rows) };
+            return true;
+          });
+        } finally {
+          await admin.end();
+        }
+        expect(failed?.state).toMatchObject({ consecutiveFailures: 1, cursor: before.state?.cursor });
+        expect(failed?.state.lastError).toMatch(/connection to PostgreSQL was lost in the middle of the transaction/);
+        expect(failed?.rows).toBe(before.rows.length);
+        await waitFor('the failure to be logged', () => daemon.output().includes('"sync failed; cursor not advanced"'));
 
         await waitFor('the next run to converge', async () => {
           const now = await stored();

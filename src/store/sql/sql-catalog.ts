@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ColumnType, TableSpec, ViewSpec } from '../../core/tables.js';
 import { StoreSchemaError } from '../store.js';
-import type { EngineSession, SqlDialect } from './engine.js';
+import type { EngineSession, SqlDialect, Target } from './engine.js';
 import { updateWhere } from './change-applier.js';
 import { internalTarget, writeRow } from './internal-rows.js';
 import { DSS_TABLES, DSS_VIEWS } from './internal-tables.js';
@@ -56,7 +56,7 @@ export class SqlCatalog {
   }
 
   /** Where a table's rows are written in this transaction; throws when the store never made it. */
-  async target(name: string): Promise<{ spec: TableSpec; relation: string }> {
+  async target(name: string): Promise<Target> {
     const entry = await this.lookup(name);
     if (!entry) throw new StoreSchemaError(`table ${JSON.stringify(name)} is unknown to the store (ensureTable or replaceTable it first)`);
     return { spec: entry.spec, relation: this.dialect.relation(this.physicalName(entry.spec.name)) };

@@ -70,11 +70,11 @@ export class SqlStore implements Store {
     });
   }
 
-  readState(streamId: string): Promise<SyncState | undefined> {
+  async readState(streamId: string): Promise<SyncState | undefined> {
     return readState(this.driver.reader(), this.driver.dialect, streamId);
   }
 
-  listStates(): Promise<SyncState[]> {
+  async listStates(): Promise<SyncState[]> {
     return listStates(this.driver.reader(), this.driver.dialect);
   }
 
