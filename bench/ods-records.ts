@@ -5,7 +5,8 @@
  * expected), then a sync after 1 % of the records changed (rows written to the mirror, time), next
  * to the "drop and reload everything" baseline measured in the same run on the same content.
  * Each sync runs in its own process (bench/ods-sync-process.ts), so each peak RSS is its own.
- * Run: node --import tsx bench/ods-records.ts [--records N] [--repeat N]
+ * With --postgres URL, the same again on PostgreSQL (a schema of its own, dropped at the end).
+ * Run: node --import tsx bench/ods-records.ts [--records N] [--repeat N] [--postgres URL]
  */
 import { execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,9 +14,12 @@ import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import type { PortalBenchReply, PortalBenchRequest } from './ods-portal-process.js';
 
-const { values: args } = parseArgs({ options: { records: { type: 'string', default: '100000' }, repeat: { type: 'string', default: '3' } } });
+const { values: args } = parseArgs({
+  options: { records: { type: 'string', default: '100000' }, repeat: { type: 'string', default: '3' }, postgres: { type: 'string' } },
+});
 const RECORDS = Number(args.records);
 const REPEAT = Number(args.repeat);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -63,7 +67,26 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 const fmt = (value: number, digits = 2): string => value.toFixed(digits);
 
 async function main(): Promise<void> {
-  console.log(`ODS records: ${RECORDS.toLocaleString('en')} records, snapshot mode, SQLite; portal simulator in its own process; each sync in its own process; Node ${process.version}; median of ${REPEAT}`);
+  await measure('SQLite', (dir, run) => join(dir, `sync-${run}.db`));
+  const postgres = args.postgres;
+  if (postgres !== undefined) {
+    const schemas: string[] = [];
+    try {
+      await measure('PostgreSQL', (_dir, run) => {
+        schemas.push(`dss_bench_ods_${process.pid}_${run}`);
+        return `${postgres}#${schemas.at(-1) as string}`;
+      });
+    } finally {
+      const client = new pg.Client({ connectionString: postgres });
+      await client.connect();
+      for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    }
+  }
+}
+
+async function measure(engine: string, storeOf: (dir: string, run: number) => string): Promise<void> {
+  console.log(`ODS records: ${RECORDS.toLocaleString('en')} records, snapshot mode, ${engine}; portal simulator in its own process; each sync in its own process; Node ${process.version}; median of ${REPEAT}`);
   const rows: string[] = [];
   const firsts: Sync[] = [];
   const changed: Sync[] = [];
@@ -75,7 +98,7 @@ async function main(): Promise<void> {
     try {
       const started = await portal.ask({ type: 'start', records: RECORDS });
       if (started.type !== 'started') throw new Error('unexpected reply from the portal process');
-      const path = join(dir, 'sync.db');
+      const path = storeOf(dir, run);
       firsts.push(sync(started.url, path));
       const before = await portal.ask({ type: 'exports' });
       sync(started.url, path);

@@ -4,23 +4,26 @@ import { createHttpClient } from '../src/http/undici-client.js';
 import { runStream } from '../src/runner/run-stream.js';
 import { OdsRecordsSource } from '../src/sources/ods/records-source.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import type { StoreTransaction } from '../src/store/store.js';
+import { PostgresStore } from '../src/store/postgres/postgres-store.js';
+import type { Store, StoreTransaction } from '../src/store/store.js';
 import { BENCH_DATASET } from './_ods-bench-dataset.js';
 
 /**
  * One measured sync of the benchmark's records stream, alone in its process so that its peak RSS
- * is that of this sync from start-up. argv: the portal URL, the SQLite file, and `reset` to forget
- * the cursor first (the "drop and reload everything" baseline). Prints one JSON line.
+ * is that of this sync from start-up. argv: the portal URL, the store (a SQLite file, or
+ * `postgres://...#schema`), and `reset` to forget the cursor first (the "drop and reload
+ * everything" baseline). Prints one JSON line.
  */
-const [portal, path, mode] = process.argv.slice(2);
-if (portal === undefined || path === undefined) throw new Error('usage: ods-sync-process <portal> <sqlite file> [reset]');
+const [portal, where, mode] = process.argv.slice(2);
+if (portal === undefined || where === undefined) throw new Error('usage: ods-sync-process <portal> <sqlite file | postgres url#schema> [reset]');
 
-const store = new SqliteStore({ path });
+const [url, schema] = where.split('#');
+const store: Store = where.startsWith('postgres://') ? new PostgresStore({ url: url as string, schema: schema ?? 'public' }) : new SqliteStore({ path: where });
 await store.open();
 // Time spent applying changes (the store's work), apart from reading the export.
 let storeMs = 0;
 const transaction = store.transaction.bind(store);
-store.transaction = <T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> =>
+(store as { transaction: Store['transaction'] }).transaction = <T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> =>
   transaction((tx) =>
     fn({
       readState: (id) => tx.readState(id),
