@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# dataspace-sync: build on Node 22 LTS, run as a non-root user with the SQLite store on a volume.
+# dataspace-sync: built once on Node 22 (a pinned minor, patch releases followed), run as a non-root
+# user with the SQLite store on a volume.
 
-FROM node:22-bookworm-slim AS build
+FROM node:22.23-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 compiles its native addon when no prebuilt binary matches.
 RUN apt-get update \
@@ -11,23 +12,19 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build
+# The runtime stage takes these node_modules as they are: production dependencies only, the native
+# addon already compiled for this same base image, and no compiler ever in the final image.
+RUN npm run build \
+ && npm prune --omit=dev \
+ && npm cache clean --force
 
-FROM node:22-bookworm-slim
+FROM node:22.23-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-COPY package.json package-lock.json ./
-# Production dependencies only; the compilers needed for the native addon are removed in the same
-# layer so they never ship in the image.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ \
- && npm ci --omit=dev \
- && npm cache clean --force \
- && apt-get purge -y python3 make g++ \
- && apt-get autoremove -y \
- && rm -rf /var/lib/apt/lists/*
+COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY sync.config.json sync.config.schema.json ./
+# package.json says the compiled files are ES modules.
+COPY package.json sync.config.json sync.config.schema.json ./
 # The config's default store path ./data/sync.db lands on the /data volume.
 RUN mkdir -p /data && chown node:node /data && ln -s /data /app/data
 VOLUME ["/data"]

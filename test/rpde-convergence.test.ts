@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -10,8 +9,10 @@ import type { RpdeFault } from '../src/simulators/rpde/faults.js';
 import { startRpdePublisher, type RpdePublisher } from '../src/simulators/rpde/publisher.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { StoreSchemaError } from '../src/store/store.js';
+import { compiled } from './helpers/compiled.js';
 import { tempSqliteStore } from './helpers/stores.js';
 import { cursorOf, expectMirrorOf, feedSource, harvest, TestClock } from './sources/rpde/harness.js';
+import { scratchDir } from './helpers/scratch-dir.js';
 
 const TABLE = 'test_session_series_items';
 const STREAM = 'rpde:test:session-series';
@@ -163,7 +164,8 @@ describe('RPDE mirror convergence', () => {
     } finally {
       await http.close();
     }
-  });
+    // About 10 s alone on two cores; minutes with the suite's other files and a busy machine.
+  }, Math.max(300_000, runs * 3_000));
 
   it('survives kill -9 of the harvesting process at random moments: the harvest then completes exactly', async () => {
     // The kill moments come from fast-check, so a failure prints the seed; KILL_SEED=<seed> replays
@@ -176,7 +178,7 @@ describe('RPDE mirror convergence', () => {
     await fc.assert(
       fc.asyncProperty(kills, async (plan) => {
         const publisher = await startRpdePublisher({ items: 3000, pageSize: 250, modifiedBase: 16868761346890000001n });
-        const dir = mkdtempSync(join(tmpdir(), 'dss-rpde-kill-'));
+        const dir = scratchDir('dss-rpde-kill-');
         const path = join(dir, 'sync.db');
         const ids = [...publisher.feed.liveItems().keys()];
         // Slow pages keep the child mid-harvest long enough to be killed there.
@@ -184,7 +186,7 @@ describe('RPDE mirror convergence', () => {
         try {
           for (const [kill, { pagesIn, thenMs }] of plan.entries()) {
             const served = publisher.requests.length;
-            const child = spawn(process.execPath, ['--import', 'tsx', 'test/sources/rpde/harvest-child.ts', publisher.url, path], {
+            const child = spawn(process.execPath, [compiled('test/sources/rpde/harvest-child.ts'), publisher.url, path], {
               stdio: ['ignore', 'pipe', 'pipe'],
             });
             let output = '';

@@ -1,12 +1,10 @@
 import fc from 'fast-check';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Settings } from 'luxon';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonValue } from '../src/core/json.js';
-import type { SqlValue } from '../src/core/tables.js';
 import { createHttpClient, type UndiciHttpClient } from '../src/http/undici-client.js';
 import { runStream, StreamRunError } from '../src/runner/run-stream.js';
 import type { StructureFormat as SimulatorStructureFormat } from '../src/simulators/nsi/content-negotiation.js';
@@ -14,14 +12,16 @@ import { DataflowStructure } from '../src/simulators/nsi/dataflow-structure.js';
 import type { NsiFault } from '../src/simulators/nsi/faults.js';
 import type { HostedDataflow } from '../src/simulators/nsi/hosted-dataflow.js';
 import { startNsiSimulator, type NsiSettings, type NsiSimulator } from '../src/simulators/nsi/nsi-simulator.js';
-import type { NsiSnapshot, SnapshotEntry } from '../src/simulators/nsi/snapshot.js';
+import type { NsiSnapshot } from '../src/simulators/nsi/snapshot.js';
+import { mirrorSnapshot } from '../src/cli/demo/sdmx-part.js';
 import { SdmxSource } from '../src/sources/sdmx/sdmx-source.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { applyMutation, mutationArb, type Mutation } from './simulators/nsi/mutation-arbitraries.js';
 import { DF_TEST_DELETE } from './simulators/nsi/test-dataflows.js';
+import { scratchDir } from './helpers/scratch-dir.js';
 
 /**
- * The convergence property of DESIGN §9: whatever the source does (inserts, revisions, observation
+ * The convergence property (docs/architecture.md, "How we know it works"): whatever the source does (inserts, revisions, observation
  * and wildcard deletes, attribute changes and deletes at every level, referential metadata), after
  * every sync the SQLite mirror holds exactly the simulator's content, cell for cell, in every table.
  * Runs also vary the API flavour, structure formats, server conventions, the client's time zone
@@ -108,38 +108,9 @@ function stepArb(structure: DataflowStructure): fc.Arbitrary<Step> {
   );
 }
 
-/** The mirror's tables in the simulator's canonical form: only non-null cells, `''` metadata keys as `~`. */
-async function mirrored(prefix: string, s: DataflowStructure): Promise<NsiSnapshot> {
-  const entries = (rows: Record<string, SqlValue>[], keys: readonly string[], values: readonly string[], unattached = false): SnapshotEntry[] =>
-    rows
-      .map((row) => ({
-        key: keys.map((id) => (unattached && row[id] === '' ? '~' : String(row[id]))),
-        values: Object.fromEntries(values.filter((id) => row[id] !== null && row[id] !== undefined).map((id) => [id, String(row[id])])),
-      }))
-      .sort((a, b) => compareKeys(a.key, b.key));
-  const attributes: Record<string, SnapshotEntry[]> = {};
-  let dataflowAttributes: Record<string, string> = {};
-  for (const attachment of s.attachments) {
-    if (attachment.level === 'dataflow') {
-      const rows = await store.readTable(`${prefix}_dataset_attr`);
-      expect(rows.length).toBeLessThanOrEqual(1);
-      dataflowAttributes = entries(rows, [], attachment.attributes)[0]?.values ?? {};
-      continue;
-    }
-    const keys = attachment.dimensionIndexes.map((d) => s.dimensions[d]!);
-    attributes[attachment.name] = entries(await store.readTable(`${prefix}_attr_${attachment.name.toLowerCase()}`), keys, attachment.attributes);
-  }
-  return {
-    observations: entries(await store.readTable(`${prefix}_obs`), s.dimensions, s.observationComponents),
-    attributes,
-    dataflowAttributes,
-    metadata: entries(await store.readTable(`${prefix}_meta`), s.dimensions, s.metadataAttributes, true),
-  };
-}
-
-function compareKeys(a: readonly string[], b: readonly string[]): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i += 1) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
-  return a.length - b.length;
+/** The mirror's tables in the simulator's canonical form. */
+function mirrored(prefix: string, s: DataflowStructure): Promise<NsiSnapshot> {
+  return mirrorSnapshot(store, prefix, s);
 }
 
 function withoutMetadata(snapshot: NsiSnapshot): Omit<NsiSnapshot, 'metadata'> {
@@ -154,10 +125,8 @@ describe('SDMX convergence property (simulator -> SdmxSource -> runStream -> SQL
         configArb,
         fc.array(stepArb(new DataflowStructure(DF_TEST_DELETE)), { maxLength: 24, size: 'medium' }),
         async (config, steps) => {
-          // A store per run: a schema that grows by a few tables per run slows every statement
-          // down. On tmpfs when there is one: durability is not what this test is about, and
-          // hundreds of runs of fsyncs would make it slow.
-          const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'dss-convergence-'));
+          // A store per run: a schema that grows by a few tables per run slows every statement down.
+          const dir = scratchDir('dss-convergence-');
           store = new SqliteStore({ path: join(dir, 'sync.db') });
           try {
             await store.open();
@@ -170,7 +139,8 @@ describe('SDMX convergence property (simulator -> SdmxSource -> runStream -> SQL
       ),
       { numRuns: RUNS },
     );
-  }, Math.max(120_000, RUNS * 600));
+    // About 20 s alone on two cores; with the suite's other files and a busy machine, six times that.
+  }, Math.max(300_000, RUNS * 1_500));
 });
 
 async function oneRun(config: RunConfig, steps: readonly Step[]): Promise<void> {

@@ -51,7 +51,7 @@ export function parseConfig(
   const secrets: string[] = [];
   const substituted = substituteEnv(raw, [], env, problems, secrets);
   const result = buildConfigSchema(kinds).safeParse(substituted);
-  if (!result.success) problems.push(...result.error.issues.map((issue) => formatIssue(issue, kinds)));
+  if (!result.success) problems.push(...result.error.issues.map((issue) => formatIssue(issue)));
   // A kind's refinements run twice (inside the job, and again with the kind's own schema for its
   // cross-field rules; see buildConfigSchema), so a bad field can be reported twice: once per problem.
   if (problems.length > 0 || !result.success) throw new ConfigError(file, [...new Set(problems)]);
@@ -91,17 +91,17 @@ function substituteEnv(
   return value;
 }
 
-function formatIssue(issue: z.core.$ZodIssue, kinds: readonly SourceKind[]): string {
+function formatIssue(issue: z.core.$ZodIssue): string {
   const where = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((key) => JSON.stringify(key)).join(', ');
     return `${where}: unknown key${issue.keys.length === 1 ? '' : 's'} ${keys} (a typo?)`;
   }
-  if (issue.code === 'invalid_union' && issue.path.at(-1) === 'kind') {
-    return `${where}: unknown kind; expected one of ${kinds.map((kind) => kind.kind).join(', ')}`;
-  }
-  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-    return `${where}: unknown or missing "kind"; expected one of ${kinds.map((kind) => kind.kind).join(', ')}`;
+  // A discriminated union (a job's `kind`, the store's `engine`) names its own key and values: the
+  // message must name those, not the job kinds, wherever the union is.
+  if (issue.code === 'invalid_union' && 'options' in issue && Array.isArray(issue.options)) {
+    const values = issue.options.map((value) => String(value)).join(', ');
+    return `${where}: expected one of ${values}`;
   }
   return `${where}: ${issue.message}`;
 }

@@ -70,30 +70,42 @@ export type StoreConfig = z.infer<typeof storeSchema>;
 const serverSchema = z.strictObject({
   host: z.string().default('0.0.0.0').describe('Address of the health/status/metrics endpoints.'),
   port: z.number().int().min(0).max(65535).default(8080).describe('Port of the endpoints; 0 picks a free one.'),
+  tokens: z
+    .array(z.string().min(16, 'a token must be at least 16 characters (e.g. `openssl rand -hex 32`)'))
+    .default([])
+    .describe(
+      'Bearer tokens for /, /status and /metrics (write them as "${ENV_VAR}" so they stay out of the file); /healthz and /readyz stay open. None: everything is open.',
+    ),
 });
 
 const clientSchema = z.strictObject({
   userAgent: z.string().optional().describe('User-Agent of every request; default dataspace-sync/<version>.'),
-  connectTimeout: duration.default('10s'),
-  headersTimeout: duration.default('60s'),
+  connectTimeout: duration.default('10s').describe('Longest wait for a connection to a remote.'),
+  headersTimeout: duration.default('60s').describe('Longest wait for the response headers after the request was sent.'),
   bodyTimeout: duration.default('120s').describe('Longest pause allowed between two chunks of a body.'),
   retries: z.number().int().min(0).max(10).default(3).describe('Retries of idempotent requests on network errors, 5xx and 429.'),
   maxRetryDelay: duration.default('60s').describe('Longest wait before one retry; a longer Retry-After ends the run instead.'),
 });
 
 const defaultsSchema = z.strictObject({
-  schedules: z.array(scheduleSchema).min(1).default([{ every: '15m' }]),
+  schedules: z.array(scheduleSchema).min(1).default([{ every: '15m' }]).describe('When jobs without schedules of their own run.'),
   alertAfter: duration.default('1d').describe('A stream with no success for this long turns /readyz red.'),
+  firstSyncGrace: duration
+    .default('15m')
+    .describe('A stream that has never synced successfully turns /readyz red once it has failed and the daemon has run this long.'),
   runTimeout: duration.default('6h').describe('A run still going after this long is aborted and rolled back.'),
   backoff: z
-    .strictObject({ initial: duration.default('1m'), max: duration.default('6h') })
+    .strictObject({
+      initial: duration.default('1m').describe('Wait after the first failure; it doubles with each failure in a row.'),
+      max: duration.default('6h').describe('Longest wait between two attempts.'),
+    })
     .prefault({})
     .describe('Exponential backoff after failures, with full jitter.'),
   jitter: duration.default('10s').describe('Random delay added to each scheduled run so instances do not stampede.'),
 });
 
 const logSchema = z.strictObject({
-  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Lowest level logged (JSON lines on stdout).'),
 });
 
 const jobCommon = {
@@ -101,10 +113,11 @@ const jobCommon = {
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected lowercase letters, digits, - and _ (at most 63)')
     .describe('Stable job id; part of every stream id, so renaming it starts the streams afresh.'),
-  enabled: z.boolean().default(true),
-  schedules: z.array(scheduleSchema).min(1).optional().describe('Default: defaults.schedules.'),
-  alertAfter: duration.optional(),
-  runTimeout: duration.optional(),
+  enabled: z.boolean().default(true).describe('A disabled job is not synced; its tables and state stay in the store.'),
+  schedules: z.array(scheduleSchema).min(1).optional().describe('When the job runs. Default: defaults.schedules (RPDE jobs: every pollInterval).'),
+  alertAfter: duration.optional().describe('Default: defaults.alertAfter.'),
+  firstSyncGrace: duration.optional().describe('Default: defaults.firstSyncGrace.'),
+  runTimeout: duration.optional().describe('Default: defaults.runTimeout.'),
 };
 
 export interface CommonJobConfig {
@@ -113,6 +126,7 @@ export interface CommonJobConfig {
   readonly enabled: boolean;
   readonly schedules?: ScheduleConfig[];
   readonly alertAfter?: string;
+  readonly firstSyncGrace?: string;
   readonly runTimeout?: string;
 }
 
@@ -128,11 +142,11 @@ export function buildConfigSchema(kinds: readonly SourceKind[]) {
   return z
     .strictObject({
       $schema: z.string().optional(),
-      store: storeSchema.default({ engine: 'sqlite', path: './data/sync.db' }),
-      server: serverSchema.prefault({}),
-      client: clientSchema.prefault({}),
-      defaults: defaultsSchema.prefault({}),
-      log: logSchema.prefault({}),
+      store: storeSchema.default({ engine: 'sqlite', path: './data/sync.db' }).describe('Where the mirror and sync_state live: SQLite (embedded) or PostgreSQL.'),
+      server: serverSchema.prefault({}).describe('The endpoints: the status page, /healthz, /readyz, /status, /metrics.'),
+      client: clientSchema.prefault({}).describe('Outgoing HTTP to every remote.'),
+      defaults: defaultsSchema.prefault({}).describe('What jobs get unless they say otherwise.'),
+      log: logSchema.prefault({}).describe('Logging: pino JSON lines on stdout, secrets redacted.'),
       concurrency: z.number().int().min(1).max(64).default(4).describe('Streams synced at the same time, at most.'),
       shutdownTimeout: duration.default('30s').describe('How long SIGTERM waits for runs to roll back before exiting.'),
       jobs: z.array(job).describe('What to mirror: one entry per job; a job may expand into many streams.'),

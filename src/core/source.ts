@@ -20,6 +20,14 @@ export type SourceEvent =
        * checkpoint.
        */
       readonly onApplied?: (counts: ApplyCounts) => void;
+      /**
+       * What the rows these ops write mean in the stream's totals and metrics; by default what the
+       * store counted. `deletions`: each row written records a deletion at the source (an RPDE
+       * tombstone is an upserted row, a swept item an updated one). `housekeeping`: the rows change
+       * nothing a reader of the mirror sees as news (pruning tombstones whose deletions were
+       * counted when they were made). onApplied still gets the store's own counts.
+       */
+      readonly countAs?: 'deletions' | 'housekeeping';
     }
   | {
       readonly type: 'checkpoint';
@@ -37,9 +45,15 @@ export interface ReadContext {
   readonly signal: AbortSignal;
   readonly http: HttpClient;
   readonly log: Logger;
+  /**
+   * True when an operator asked for this run (`sync`), false or absent for the daemon's schedule.
+   * A source's own floor between polls (RPDE's poll interval) paces the schedule only: a requested
+   * run always asks the remote.
+   */
+  readonly requested?: boolean;
 }
 
-/** One unit of sync state (DESIGN §1): a dataflow's data, an RPDE feed, a portal's catalog... */
+/** One unit of sync state (docs/architecture.md): a dataflow's data, an RPDE feed, a portal's catalog... */
 export interface StreamSource {
   /** Stable id, e.g. `sdmx:oecd:OECD.CFE:DF_TOURISM(2.0):data`. */
   readonly id: string;

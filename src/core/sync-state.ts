@@ -2,7 +2,7 @@ import type { JsonValue } from './json.js';
 
 export type StreamStatus = 'idle' | 'running' | 'backoff' | 'failed' | 'gone';
 
-/** One row of `sync_state`: everything the daemon knows about one stream (DESIGN §2). */
+/** One row of `sync_state`: everything the daemon knows about one stream (docs/architecture.md, "Sync state"). */
 export interface SyncState {
   readonly streamId: string;
   readonly jobId: string;

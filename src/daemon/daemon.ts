@@ -6,6 +6,7 @@ import type { SourceKind } from '../core/source-kind.js';
 import type { HttpClient } from '../http/client.js';
 import { Scheduler } from '../runner/scheduler.js';
 import type { Store } from '../store/store.js';
+import { EndpointAuth } from './endpoint-auth.js';
 import { createHealthServer, listen } from './http-server.js';
 import { Metrics } from './metrics.js';
 import type { Scrubber } from './secret-scrubber.js';
@@ -62,6 +63,7 @@ export class Daemon {
       metrics,
       scrub: this.parts.scrub,
       log,
+      auth: new EndpointAuth(config.server.tokens),
     });
     const address = await listen(this.server, config.server.port, config.server.host);
     const scheduler = new Scheduler({
@@ -114,7 +116,9 @@ export class Daemon {
   }
 
   async reports(): Promise<StreamReport[]> {
-    return buildReports(this.streams, await this.parts.store.listStates(), new Date(), this.startedAt);
+    const scheduler = this.scheduler;
+    const nextRun = (id: string) => scheduler?.nextRun(id) ?? null;
+    return buildReports(this.streams, await this.parts.store.listStates(), new Date(), this.startedAt, nextRun);
   }
 
   /**

@@ -44,7 +44,7 @@ interface Pending {
 
 /**
  * Jobs whose expansion failed (an RPDE catalog briefly unreachable, say). A remote failure must
- * not stop the daemon (DESIGN §8), so the other jobs run while each of these is retried with the
+ * not stop the daemon (docs/architecture.md, "Bad input and faults"), so the other jobs run while each of these is retried with the
  * streams' backoff until it expands; /readyz and /status show it meanwhile.
  */
 export class PendingJobs {

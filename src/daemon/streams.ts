@@ -8,7 +8,7 @@ import type { KnownStream } from './stream-status.js';
 
 export interface ConfiguredStream extends ScheduledStream, KnownStream {}
 
-const COMMON_JOB_KEYS = new Set(['id', 'kind', 'enabled', 'schedules', 'alertAfter', 'runTimeout']);
+const COMMON_JOB_KEYS = new Set(['id', 'kind', 'enabled', 'schedules', 'alertAfter', 'firstSyncGrace', 'runTimeout']);
 
 export type JobConfig = DaemonConfig['jobs'][number];
 
@@ -27,7 +27,7 @@ export interface ExpansionContext {
 /**
  * Expands every enabled job of the config into its streams. A job that fails is returned in
  * `failures` and the others still expand: one unreachable remote must not take every job down
- * (DESIGN §8). An abort (shutdown) is thrown, not counted as a failure.
+ * (docs/architecture.md, "Bad input and faults"). An abort (shutdown) is thrown, not counted as a failure.
  */
 export async function expandJobs(
   config: DaemonConfig,
@@ -65,7 +65,7 @@ export async function expandJob(
     signal: ctx.signal,
   });
   const configured = (job.schedules ?? config.defaults.schedules).map(toStreamSchedule);
-  const alertAfterMs = ms(job.alertAfter ?? config.defaults.alertAfter);
+  const { alertAfterMs, firstSyncGraceMs } = alertThresholds(job, config);
   const runTimeoutMs = ms(job.runTimeout ?? config.defaults.runTimeout);
   const streams: ConfiguredStream[] = [];
   for (const source of sources) {
@@ -73,9 +73,20 @@ export async function expandJob(
     if (other !== undefined) throw new Error(`stream ${source.id} is produced by both job ${other.jobId} and job ${job.id}`);
     const schedules: StreamSchedule[] =
       job.schedules === undefined && source.pollIntervalMs !== undefined ? [{ everyMs: source.pollIntervalMs }] : configured;
-    streams.push({ source, schedules, runTimeoutMs, id: source.id, jobId: job.id, kind: job.kind, alertAfterMs });
+    streams.push({ source, schedules, runTimeoutMs, id: source.id, jobId: job.id, kind: job.kind, alertAfterMs, firstSyncGraceMs });
   }
   return streams;
+}
+
+/** When a job's streams turn /readyz red: the job's own thresholds, else the config's defaults. */
+export function alertThresholds(
+  job: Pick<JobConfig, 'alertAfter' | 'firstSyncGrace'> | undefined,
+  config: DaemonConfig,
+): { alertAfterMs: number; firstSyncGraceMs: number } {
+  return {
+    alertAfterMs: ms(job?.alertAfter ?? config.defaults.alertAfter),
+    firstSyncGraceMs: ms(job?.firstSyncGrace ?? config.defaults.firstSyncGrace),
+  };
 }
 
 function toStreamSchedule(spec: { cron: string; tz?: string | undefined } | { every: string }): StreamSchedule {

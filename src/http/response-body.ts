@@ -40,34 +40,67 @@ export function decodedBody(raw: Readable, contentEncoding: string | undefined, 
   }
   // Codings are listed in the order they were applied, so they come off in reverse.
   const decoders = [...codings].reverse().map((coding) => (DECODERS[coding] as () => Transform)());
-  const source: Readable = decoders.length === 0 ? raw : (pipeline([raw, ...decoders], () => {}) as Transform);
   const encoding = decoders.length > 0 ? codings.join(', ') : undefined;
-  const output = new BodyRelay(source);
-  // pipeline() forwards any failure upstream (and destroys the rest) to its last stream.
-  source.on('error', (error: Error) => output.destroy(bodyFailure(error, encoding, context)));
-  // A body that breaks while nobody reads it (a caller that only wanted the status) must not take
-  // the daemon down as an unhandled 'error' event. Readers still get the error: for-await,
-  // pipeline() and their own listeners all see it, and `errored` holds it.
-  output.on('error', () => {});
-  return output;
+  const fail = (error: Error): Error => bodyFailure(error, encoding, context);
+  if (decoders.length === 0) return new BodyRelay(raw, fail);
+  // The decoders take undici's body through a relay too: piped directly, it would be read one chunk
+  // at a time. pipeline() forwards any failure upstream (and destroys the rest) to its last
+  // stream, which the caller's relay turns into its own error.
+  const decoded = pipeline([new BodyRelay(raw, (error) => error), ...decoders], () => {}) as Transform;
+  return new BodyRelay(decoded, fail);
 }
 
 /**
- * Relays the decoded bytes with backpressure, and owns the error the caller sees. Letting
- * pipeline() destroy the caller's stream directly would expose undici's anonymous errors through
- * `stream.errored` even if the emitted one were replaced.
+ * How much of a body undici may read ahead of the consumer (its body stream's high-water mark,
+ * passed with each request). See BodyRelay for why this is large.
+ */
+export const BODY_READ_AHEAD_BYTES = 1024 * 1024;
+
+/**
+ * Relays a body with backpressure, and owns the error the caller sees (letting pipeline() destroy
+ * the caller's stream directly would expose undici's anonymous errors through `errored` even if
+ * the emitted one were replaced).
+ *
+ * It takes whatever its source holds in one read, which keeps reading a body linear. When
+ * undici's body stream is full, its HTTP/1 parser pauses and puts the unread bytes back into the
+ * socket's buffer, and every resume copies that backlog again. A consumer that takes one chunk
+ * at a time (a flowing stream, pipe()) lets the parser resume for one chunk and pause
+ * again, so while the consumer is slower than the network the backlog grows and each chunk
+ * copies all of it: the socket reads of a 4 MB body added up to gigabytes. Emptied at once, the
+ * source lets the parser run until it has read ahead BODY_READ_AHEAD_BYTES again: one pause per
+ * megabyte, each copying at most one socket buffer, and no more than that megabyte held.
  */
 class BodyRelay extends Readable {
-  constructor(private readonly source: Readable) {
-    super();
-    source.on('data', (chunk: Buffer) => {
-      if (!this.push(chunk)) source.pause();
-    });
+  /** The consumer wants more (the last push left room). */
+  private wanted = false;
+
+  constructor(
+    private readonly source: Readable,
+    failure: (error: Error) => Error,
+  ) {
+    // No buffer of its own: the source's is the read-ahead, and a second would double it.
+    super({ highWaterMark: 0 });
+    source.on('readable', () => this.pull());
     source.on('end', () => this.push(null));
+    source.on('error', (error: Error) => this.destroy(failure(error)));
+    // A body that breaks while nobody reads it (a caller that only wanted the status) must not take
+    // the daemon down as an unhandled 'error' event. Readers still get the error: for-await,
+    // pipeline() and their own listeners all see it, and `errored` holds it.
+    this.on('error', () => {});
   }
 
   override _read(): void {
-    this.source.resume();
+    this.wanted = true;
+    this.pull();
+  }
+
+  private pull(): void {
+    while (this.wanted) {
+      // read() without a size returns everything buffered, as one chunk.
+      const chunk = this.source.read() as Buffer | null;
+      if (chunk === null) return;
+      this.wanted = this.push(chunk);
+    }
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

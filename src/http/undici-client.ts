@@ -12,7 +12,7 @@ import {
 } from './client.js';
 import { HttpAbortError, HttpNetworkError, HttpTimeoutError } from './errors.js';
 import { redactText, redactUrl, secretsInHeaders, secretsInUrl } from './redact.js';
-import { decodedBody, discard, readSnippet, readText, type BodyContext } from './response-body.js';
+import { BODY_READ_AHEAD_BYTES, decodedBody, discard, readSnippet, readText, type BodyContext } from './response-body.js';
 import {
   backoffDelayMs,
   errorCode,
@@ -121,6 +121,7 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
           signal,
           headersTimeout: options.headersTimeoutMs,
           bodyTimeout: options.bodyTimeoutMs,
+          highWaterMark: BODY_READ_AHEAD_BYTES,
         });
       } catch (error) {
         if (signal?.aborted) throw new HttpAbortError(shown, { cause: signal.reason });

@@ -21,6 +21,8 @@ export interface RunStreamOptions {
   readonly signal: AbortSignal;
   /** Who runs it, for the lease (host:pid of the daemon). */
   readonly owner?: string;
+  /** An operator asked for this run (`sync`): see ReadContext.requested. */
+  readonly requested?: boolean;
   readonly now?: () => Date;
 }
 
@@ -87,7 +89,7 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
     try {
       await store.transaction((tx) => tx.writeState(state));
       signal.throwIfAborted();
-      const events = source.read({ cursor: state.cursor, details: state.details, signal, http, log })[
+      const events = source.read({ cursor: state.cursor, details: state.details, signal, http, log, requested: options.requested ?? false })[
         Symbol.asyncIterator
       ]();
       try {
@@ -106,8 +108,9 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
                 event = step.value;
               }
               if (event.type === 'changes') {
-                const counts = await tx.apply(event.ops);
-                event.onApplied?.(counts);
+                const stored = await tx.apply(event.ops);
+                event.onApplied?.(stored);
+                const counts = countedAs(stored, event.countAs);
                 unit.upserted += counts.upserted;
                 unit.deleted += counts.deleted;
                 unit.updated += counts.updated;
@@ -187,6 +190,18 @@ async function bufferUnitStart(events: AsyncIterator<SourceEvent>): Promise<Sour
     if (step.value.type === 'checkpoint' || step.value.onApplied !== undefined) return buffered;
     for (const op of step.value.ops) rows += 'rows' in op ? op.rows.length : 'keys' in op ? op.keys.length : 1;
     if (rows >= BUFFER_ROWS) return buffered;
+  }
+}
+
+/** The store's counts of one event, as the stream's totals count them (SourceEvent's countAs). */
+function countedAs(counts: ApplyCounts, countAs: 'deletions' | 'housekeeping' | undefined): ApplyCounts {
+  switch (countAs) {
+    case undefined:
+      return counts;
+    case 'deletions':
+      return { upserted: 0, deleted: counts.upserted + counts.deleted + counts.updated, updated: 0 };
+    case 'housekeeping':
+      return { upserted: 0, deleted: 0, updated: 0 };
   }
 }
 

@@ -38,6 +38,8 @@ interface Entry {
   readonly log: Logger;
   readonly cronJobs: schedule.Job[];
   timer?: NodeJS.Timeout | undefined;
+  /** When `timer` fires (ms since the epoch). */
+  timerDueAt?: number | undefined;
   /** No scheduled run starts before this instant (backoff after a failure). */
   notBefore: number;
   queued: boolean;
@@ -108,6 +110,24 @@ export class Scheduler {
     await entry.finished;
   }
 
+  /**
+   * What comes next for a stream: `running`, `queued` (waiting for a free slot), the time of its
+   * next scheduled run (after any backoff), or null when nothing is planned (a gone stream, a
+   * stopped scheduler, an unknown id).
+   */
+  nextRun(streamId: string): 'running' | 'queued' | Date | null {
+    const entry = this.entries.get(streamId);
+    if (!entry || this.stopped) return null;
+    if (entry.running) return 'running';
+    if (entry.queued) return 'queued';
+    // A cron tick inside a backoff is skipped; the timer armed after the failure is due after it.
+    const times = entry.cronJobs
+      .map((job) => job.nextInvocation()?.getTime())
+      .filter((at): at is number => at !== undefined && at >= entry.notBefore);
+    if (entry.timerDueAt !== undefined) times.push(entry.timerDueAt);
+    return times.length > 0 ? new Date(Math.min(...times)) : null;
+  }
+
   /** Ids of the streams running now. */
   running(): string[] {
     return [...this.entries.values()].filter((entry) => entry.running !== undefined).map((entry) => entry.stream.source.id);
@@ -140,7 +160,11 @@ export class Scheduler {
   private tick(entry: Entry): void {
     if (this.stopped) return;
     if (Date.now() < entry.notBefore) {
-      entry.log.debug('scheduled run skipped: backing off after a failure');
+      entry.log.info({ until: new Date(entry.notBefore).toISOString() }, 'scheduled run skipped: backing off after a failure');
+      return;
+    }
+    if (entry.queued || entry.running) {
+      entry.log.info('scheduled run skipped: the previous run of the stream has not ended');
       return;
     }
     this.enqueue(entry);
@@ -149,8 +173,10 @@ export class Scheduler {
   private arm(entry: Entry, delayMs: number): void {
     if (this.stopped) return;
     if (entry.timer) clearTimeout(entry.timer);
+    entry.timerDueAt = Date.now() + delayMs;
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
+      entry.timerDueAt = undefined;
       this.tick(entry);
     }, delayMs);
   }

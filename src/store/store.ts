@@ -3,8 +3,8 @@ import type { SyncState } from '../core/sync-state.js';
 import type { SqlValue } from '../core/tables.js';
 
 /**
- * The one port every engine implements (the SQL engines through sql/sql-store.ts). It speaks of
- * tables, keys and rows and knows nothing of SDMX, RPDE or ODS. A stream's changes and its new
+ * The one port every engine implements (docs/architecture.md, "The store"; the SQL engines
+ * through sql/sql-store.ts). It speaks of tables, keys and rows and knows nothing of SDMX, RPDE or ODS. A stream's changes and its new
  * cursor are written through one `transaction`, so after a crash the store holds either both or
  * neither.
  */

@@ -1,13 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
 const TOKEN = 'tok-5a7c1e9b3d2f';
 
 describe('the CLI error line', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dss-cli-secret-'));
+  const dir = scratchDir('dss-cli-secret-');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('hides a substituted secret that the failing URL carries in its path', async () => {

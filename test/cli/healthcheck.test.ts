@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../helpers/cli.js';
 import { startServer } from '../http/loopback-server.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -15,7 +15,7 @@ async function freePort(): Promise<number> {
 }
 
 describe('dataspace-sync healthcheck', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dss-cli-health-'));
+  const dir = scratchDir('dss-cli-health-');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   function writeConfig(name: string, server: { host: string; port: number }): string {

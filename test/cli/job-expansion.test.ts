@@ -1,17 +1,17 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRpdePublisher, type RpdePublisher } from '../../src/simulators/rpde/publisher.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { startServer } from '../http/loopback-server.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
 describe('`sync` with a job that cannot be expanded', () => {
   let publisher: RpdePublisher;
   let dir: string;
   beforeAll(async () => {
     publisher = await startRpdePublisher({ items: 30, pageSize: 10 });
-    dir = mkdtempSync(join(tmpdir(), 'dss-cli-expand-'));
+    dir = scratchDir('dss-cli-expand-');
   });
   afterAll(async () => {
     await publisher.close();

@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRpdePublisher, type RpdePublisher } from '../../src/simulators/rpde/publisher.js';
 import { runCli } from '../helpers/cli.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
 const STREAM = 'rpde:hostile:session-series';
 
@@ -21,7 +21,7 @@ describe('`status` after a harvest of a hostile RPDE feed', () => {
     const laterPages = { match: (url: URL) => url.search !== '' };
     publisher.injectFault({ type: 'duplicateId' }, laterPages);
     publisher.injectFault({ type: 'regressingModified' }, laterPages);
-    dir = mkdtempSync(join(tmpdir(), 'dss-status-conformance-'));
+    dir = scratchDir('dss-status-conformance-');
     configPath = join(dir, 'sync.config.json');
     writeFileSync(
       configPath,

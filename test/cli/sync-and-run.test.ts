@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNsiSimulator, type NsiSimulator } from '../../src/simulators/nsi/nsi-simulator.js';
 import { runCli, startCli } from '../helpers/cli.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
 const FLOWS = ['DF_ONE', 'DF_TWO', 'DF_THREE'];
 
@@ -35,7 +35,7 @@ describe('the CLI against the NSI simulator', () => {
         }
       });
     }
-    dir = mkdtempSync(join(tmpdir(), 'dss-e2e-'));
+    dir = scratchDir('dss-e2e-');
     configPath = join(dir, 'sync.config.json');
     writeFileSync(
       configPath,

@@ -66,10 +66,15 @@ describe('config validation', () => {
         expect.stringMatching(/^jobs\[0\]\.id: expected lowercase/),
         expect.stringMatching(/^jobs\[1\]\.schedules\[0\]\.cron: not a valid cron expression/),
         expect.stringMatching(/^jobs\[2\]\.schedules\[0\]\.tz: unknown time zone "Mars\/Olympus"/),
-        expect.stringMatching(/^jobs\[3\]\.kind: unknown kind; expected one of test/),
+        expect.stringMatching(/^jobs\[3\]\.kind: expected one of test$/),
       ]),
     );
     expect(problems).toHaveLength(6);
+  });
+
+  it('names the discriminator and its values when the store engine is missing or unknown (not the job kinds)', () => {
+    expect(problemsOf({ store: { kind: 'sqlite' }, jobs: [] })).toEqual(['store.engine: expected one of sqlite, postgres']);
+    expect(problemsOf({ store: { engine: 'mysql' }, jobs: [] })).toEqual(['store.engine: expected one of sqlite, postgres']);
   });
 
   it('rejects duplicate job ids', () => {

@@ -1,84 +1,24 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
-import { Daemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/daemon/logger.js';
-import { createScrubber } from '../../src/daemon/secret-scrubber.js';
-import type { HttpClient } from '../../src/http/client.js';
-import { tempSqliteStore } from '../helpers/stores.js';
-import { testKind, TestSource, type TestSourceScript } from '../helpers/test-source.js';
+import { startTestDaemon, TEST_SECRET, until, type RunningDaemon } from '../helpers/daemon.js';
 import { Writable } from 'node:stream';
 
-const http: HttpClient = { request: () => Promise.reject(new Error('no HTTP in this test')) };
-const SECRET = 'tok-9f8e7d6c5b4a';
-
-interface Running {
-  daemon: Daemon;
-  base: string;
-  sources: TestSource[];
-  logLines: string[];
-  cleanup: () => Promise<void>;
-}
-
-async function startDaemon(script: TestSourceScript, extra: Record<string, unknown> = {}): Promise<Running> {
-  const sources: TestSource[] = [];
-  const kinds = [testKind(script, sources)];
-  const { config, secrets } = parseConfig(
-    JSON.stringify({
-      server: { host: '127.0.0.1', port: 0 },
-      defaults: { jitter: '0s', backoff: { initial: '1h' } },
-      jobs: [{ id: 'demo', kind: 'test', streams: 2, token: '${TEST_TOKEN}', schedules: [{ every: '1h' }], ...extra }],
-    }),
-    'test.json',
-    kinds,
-    { TEST_TOKEN: SECRET },
-  );
-  const logLines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      logLines.push(...String(chunk).split('\n').filter(Boolean));
-      done();
-    },
-  });
-  const log = createLogger({ level: 'debug', secrets, destination });
-  const { store, cleanup } = await tempSqliteStore();
-  const daemon = new Daemon({ config, kinds, store, http, log, scrub: createScrubber(secrets) });
-  const { port } = await daemon.start();
-  return {
-    daemon,
-    base: `http://127.0.0.1:${port}`,
-    sources,
-    logLines,
-    cleanup: async () => {
-      await daemon.stop();
-      await cleanup();
-    },
-  };
-}
-
-async function until(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe('daemon endpoints over HTTP', () => {
-  let running: Running | undefined;
+  let running: RunningDaemon | undefined;
   afterEach(async () => {
     await running?.cleanup();
     running = undefined;
   });
 
   it('/healthz answers while the process is alive', async () => {
-    running = await startDaemon({ units: 1 });
+    running = await startTestDaemon({ units: 1 });
     const response = await fetch(`${running.base}/healthz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: 'ok' });
   });
 
   it('/status lists every stream with cursor, counts and last success', async () => {
-    running = await startDaemon({ units: 2, rowsPerUnit: 5 });
+    running = await startTestDaemon({ units: 2, rowsPerUnit: 5 });
     const { base } = running;
     await until(async () => {
       const body = (await (await fetch(`${base}/status`)).json()) as { streams: { lastSuccessAt: string | null }[] };
@@ -92,18 +32,38 @@ describe('daemon endpoints over HTTP', () => {
   });
 
   it('/readyz is 200 while streams are fresh and 503 once one is past its alertAfter', async () => {
-    running = await startDaemon({ units: 1, failInUnit: 0 }, { alertAfter: '300ms' });
+    running = await startTestDaemon({ units: 1, failInUnit: 0 }, { alertAfter: '300ms' });
     const { base } = running;
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 400));
     const response = await fetch(`${base}/readyz`);
     expect(response.status).toBe(503);
     const body = (await response.json()) as { problems: string[] };
-    expect(body.problems.join('\n')).toMatch(/test:demo:0: no successful sync/);
+    expect(body.problems.join('\n')).toMatch(/test:demo:0: never synced successfully; 1 failed run, the last: /);
+  });
+
+  it('/readyz turns 503 for a stream that never succeeded once it has failed past firstSyncGrace, long before alertAfter', async () => {
+    running = await startTestDaemon({ units: 1, failInUnit: 0 }, { firstSyncGrace: '300ms' });
+    const { base, daemon } = running;
+    await until(async () => (await daemon.reports()).every((r) => r.consecutiveFailures > 0));
+    await until(async () => (await fetch(`${base}/readyz`)).status === 503);
+    const body = (await (await fetch(`${base}/readyz`)).json()) as { problems: string[] };
+    expect(body.problems).toEqual([
+      expect.stringMatching(/^test:demo:0: never synced successfully; 1 failed run, the last: /),
+      expect.stringMatching(/^test:demo:1: never synced successfully; 1 failed run, the last: /),
+    ]);
+  });
+
+  it('/readyz stays 200 past firstSyncGrace for streams that succeeded, and for one that never failed', async () => {
+    running = await startTestDaemon({ units: 1 }, { firstSyncGrace: '100ms' });
+    const { base, daemon } = running;
+    await until(async () => (await daemon.reports()).every((r) => r.lastSuccessAt !== null));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
   });
 
   it('/readyz is 503 when the store does not answer', async () => {
-    running = await startDaemon({ units: 1 });
+    running = await startTestDaemon({ units: 1 });
     const { base, daemon } = running;
     await until(async () => (await daemon.reports()).every((r) => r.lastSuccessAt !== null));
     const store = (daemon as unknown as { parts: { store: { ping: () => Promise<void> } } }).parts.store;
@@ -116,7 +76,7 @@ describe('daemon endpoints over HTTP', () => {
   });
 
   it('/metrics exposes runs, rows, lag and failures in Prometheus format', async () => {
-    running = await startDaemon({ units: 3, rowsPerUnit: 2 });
+    running = await startTestDaemon({ units: 3, rowsPerUnit: 2 });
     const { base, daemon } = running;
     await until(async () => (await daemon.reports()).every((r) => r.lastSuccessAt !== null));
     const response = await fetch(`${base}/metrics`);
@@ -130,7 +90,7 @@ describe('daemon endpoints over HTTP', () => {
 
   it('/metrics counts the lag of a stream that never succeeded from the daemon start', async () => {
     const started = Date.now();
-    running = await startDaemon({ units: 1, failInUnit: 0 });
+    running = await startTestDaemon({ units: 1, failInUnit: 0 });
     const { base, daemon } = running;
     await until(async () => (await daemon.reports()).every((r) => r.consecutiveFailures > 0));
     await new Promise((resolve) => setTimeout(resolve, 1_600));
@@ -145,27 +105,27 @@ describe('daemon endpoints over HTTP', () => {
   });
 
   it('unknown paths are 404 and other methods 405', async () => {
-    running = await startDaemon({ units: 1 });
+    running = await startTestDaemon({ units: 1 });
     expect((await fetch(`${running.base}/nope`)).status).toBe(404);
     expect((await fetch(`${running.base}/status`, { method: 'POST' })).status).toBe(405);
   });
 
   it('never shows a config secret in logs or /status, even inside errors and cursors', async () => {
-    running = await startDaemon({
+    running = await startTestDaemon({
       units: 1,
       failInUnit: 0,
-      failWith: () => new Error(`HTTP 401 from https://portal.example/api?apikey=${SECRET}&rows=10 (token ${SECRET})`),
+      failWith: () => new Error(`HTTP 401 from https://portal.example/api?apikey=${TEST_SECRET}&rows=10 (token ${TEST_SECRET})`),
     });
     const { base, daemon, logLines } = running;
     await until(async () => (await daemon.reports()).every((r) => r.lastError !== null));
     const status = await (await fetch(`${base}/status`)).text();
     expect(status).toContain('HTTP 401');
     expect(status).toContain('apikey=***');
-    expect(status).not.toContain(SECRET);
+    expect(status).not.toContain(TEST_SECRET);
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    expect(metrics).not.toContain(SECRET);
+    expect(metrics).not.toContain(TEST_SECRET);
     await until(() => logLines.some((line) => line.includes('sync failed')));
-    expect(logLines.join('\n')).not.toContain(SECRET);
+    expect(logLines.join('\n')).not.toContain(TEST_SECRET);
     expect(logLines.join('\n')).toContain('HTTP 401');
     expect(logLines.join('\n')).toContain('apikey=***&rows=10 (token ***)');
   });
@@ -175,7 +135,7 @@ describe('logger', () => {
   it('redacts secret keys in logged objects and substituted secrets wherever they appear', async () => {
     const sink: string[] = [];
     const logger = createLogger({
-      secrets: [SECRET],
+      secrets: [TEST_SECRET],
       destination: new Writable({
         write(chunk, _encoding, done) {
           sink.push(...String(chunk).split('\n').filter(Boolean));
@@ -184,11 +144,11 @@ describe('logger', () => {
       }),
     });
     logger.info({ request: { headers: { authorization: 'Bearer abc' }, apikey: 'k-123456' }, password: 'p4ssw0rd' }, 'by key');
-    logger.error({ err: `GET https://feeds.example/${SECRET}/items failed`, rows: 10 }, 'by value');
+    logger.error({ err: `GET https://feeds.example/${TEST_SECRET}/items failed`, rows: 10 }, 'by value');
     logger.flush();
     await new Promise((resolve) => setImmediate(resolve));
     const text = sink.join('\n');
-    for (const secret of ['Bearer abc', 'k-123456', 'p4ssw0rd', SECRET]) expect(text).not.toContain(secret);
+    for (const secret of ['Bearer abc', 'k-123456', 'p4ssw0rd', TEST_SECRET]) expect(text).not.toContain(secret);
     const lines = sink.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatchObject({ msg: 'by key', password: '***', request: { apikey: '***', headers: { authorization: '***' } } });

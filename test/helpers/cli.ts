@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+import { compiled } from './compiled.js';
 
 export interface CliResult {
   code: number | null;
@@ -9,10 +7,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the CLI from source (through tsx) as a child process, the way a user runs it. */
+/** Runs the CLI, compiled once per test run, as a child process: the way a user runs it. */
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    const child = spawn(process.execPath, [compiled('src/main.ts'), ...args], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -38,9 +36,9 @@ export interface CliProcess {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts a long-running CLI command (e.g. `run`) from source; the test stops it. */
+/** Starts a long-running CLI command (e.g. `run`); the test stops it. */
 export function startCli(args: string[]): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [compiled('src/main.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { scratchDir } from './scratch-dir.js';
 
 /** A fresh SQLite store in its own temp folder; `cleanup` closes it and removes the folder. */
 export async function tempSqliteStore(): Promise<{ store: SqliteStore; path: string; cleanup: () => Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'dss-test-'));
+  const dir = scratchDir('dss-test-');
   const path = join(dir, 'sync.db');
   const store = new SqliteStore({ path });
   await store.open();

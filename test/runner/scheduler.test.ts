@@ -144,6 +144,30 @@ describe('Scheduler', () => {
     expect((await store.readState('s'))?.consecutiveFailures).toBe(3);
   });
 
+  it('tells the next run of each stream: running, queued, an interval after the run, the end of a backoff, the next cron tick', async () => {
+    const { ready } = start(
+      [
+        { id: 'slow', script: { units: 1, unitDelayMs: 10_000 }, schedules: [{ everyMs: 60_000 }] },
+        { id: 'waiting', script: { units: 1 }, schedules: [{ everyMs: 60_000 }] },
+        { id: 'failing', script: { units: 1, failInUnit: 0 }, schedules: [{ cron: '0 * * * *' }] },
+        { id: 'hourly', script: { units: 1 }, schedules: [{ cron: '0 * * * *' }] },
+      ],
+      { concurrency: 1 },
+    );
+    await ready;
+    await vi.advanceTimersByTimeAsync(10);
+    const active = scheduler as Scheduler;
+    expect(active.nextRun('slow')).toBe('running');
+    expect(active.nextRun('waiting')).toBe('queued');
+    await vi.advanceTimersByTimeAsync(10_000);
+    // Each ran once the slow one ended at 10:00:10; the failing one backs off 60 s, before its 11:00 tick.
+    expect(active.nextRun('slow')).toEqual(new Date('2026-11-22T10:01:10.000Z'));
+    expect(active.nextRun('waiting')).toEqual(new Date('2026-11-22T10:01:10.000Z'));
+    expect(active.nextRun('failing')).toEqual(new Date('2026-11-22T10:01:10.000Z'));
+    expect(active.nextRun('hourly')).toEqual(new Date('2026-11-22T11:00:00.000Z'));
+    expect(active.nextRun('nope')).toBeNull();
+  });
+
   it('stops within the bound while a run is in flight, rolling back its open transaction', async () => {
     const { sources, ready } = start([
       { id: 's', script: { units: 100, inTransaction: true, delayInUnitMs: 1_000 }, schedules: [{ everyMs: 60_000 }] },

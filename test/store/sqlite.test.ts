@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -8,8 +7,9 @@ import type { TableSpec } from '../../src/core/tables.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { StoreLockedError } from '../../src/store/store.js';
 import { describeStoreContract } from './store-contract.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
-const root = mkdtempSync(join(tmpdir(), 'dss-sqlite-'));
+const root = scratchDir('dss-sqlite-');
 let counter = 0;
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

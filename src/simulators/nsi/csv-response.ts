@@ -8,7 +8,7 @@ import { matchesAttachment, matchesKey, matchesMetadata, mayTouch, type KeyFilte
  * million observations never sit in memory as text.
  *
  * Without `updatedAfter`: the current content, one row per observation plus one row per
- * higher-level attribute record. With it (.Stat's synchronisation answer, sdmx.md §3.1): first
+ * higher-level attribute record. With it (.Stat's synchronisation answer, docs/sdmx.md): first
  * the deletions made since then as Delete rows (the Delete rows as uploaded, wildcards and
  * `*`-marked components included, plus whole observations that went away otherwise), then a
  * Replace row for every observation and attribute record changed since then, with all its current

@@ -3,7 +3,7 @@ import type { DataflowStructure } from './dataflow-structure.js';
 
 /**
  * The data of one dataflow (observations and higher-level attribute values) and .Stat's action
- * semantics applied to it (research/sdmx.md §1.8(d)). It remembers when every record changed and
+ * semantics applied to it (docs/sdmx.md, "Applying actions"). It remembers when every record changed and
  * keeps every deletion as a tombstone, because an `updatedAfter` answer must tell what went away.
  */
 

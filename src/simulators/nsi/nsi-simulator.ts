@@ -15,9 +15,9 @@ import { parseUpdatedAfter, type UnencodedPlusBehaviour } from './updated-after.
 /**
  * A .Stat-like NSI web service over real HTTP, for tests, benchmarks and `demo`. It serves the
  * data space's structures (SDMX-JSON 1.0/2.0, SDMX-ML 2.1), data and referential metadata in
- * SDMX-CSV 2.0, full or `updatedAfter` (research/sdmx.md §2, §3), with fault injection.
+ * SDMX-CSV 2.0, full or `updatedAfter` (docs/sdmx.md, "Queries"), with fault injection.
  *
- * Where the research leaves .Stat's behaviour UNCONFIRMED (sdmx.md §6), the simulator decides so:
+ * Where the documentation leaves .Stat's behaviour open (docs/sdmx.md, "What the simulator decides"), the simulator decides so:
  * - `updatedAfter` is inclusive (changes at or after it); a replayed window is harmless.
  * - An answer with `updatedAfter` carries D rows first (Delete rows as uploaded, wildcards and `*`
  *   markers kept; observations emptied otherwise, by full key), then R rows with every current value

@@ -2,7 +2,7 @@ import type { ArtefactRef, AttributeDefinition, DataflowStructure } from './data
 
 /**
  * Structure messages in SDMX-JSON 1.0 (what .Stat's NSI and OECD serve) and 2.0 (SDMX 3.0), with
- * the spelling differences a client must cope with (sdmx.md §2.5): `timeDimensions` (array) vs
+ * the spelling differences a client must cope with (docs/sdmx.md, "Structure"): `timeDimensions` (array) vs
  * `timeDimension` (object), `primaryMeasure` vs `measures[]`, `assignmentStatus` vs `usage`, and
  * the two vocabularies of `attributeRelationship`.
  */

@@ -1,6 +1,6 @@
 /**
  * Reads `updatedAfter` the way the NSI does. The value is an xs:dateTime; without an offset the
- * service's local time is meant (sdmx.md §3.1, REST1 §4.4). The query string is decoded by the
+ * service's local time is meant (docs/sdmx.md, "Queries"; REST1 §4.4). The query string is decoded by the
  * URL parser first, so a `+` the client did not encode as `%2B` arrives as a space and the value
  * no longer parses: the NSI answers 400 (its date parser accepts no space there). The other mode
  * reproduces the quieter failure some gateways show, where the broken offset is dropped and the

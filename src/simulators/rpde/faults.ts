@@ -1,6 +1,6 @@
 /**
  * What a misbehaving publisher or the network in front of it can do to one response
- * (research/rpde.md §6 and §7). Transport faults replace the response; page faults serve a real
+ * (docs/rpde.md, "Errors" and "Conformance checks"). Transport faults replace the response; page faults serve a real
  * page with one defect in it.
  */
 export type RpdeFault = TransportFault | PageFault;

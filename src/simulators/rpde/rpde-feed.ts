@@ -1,12 +1,12 @@
 import type { JsonValue } from '../../core/json.js';
 import { sessionData, type SessionKind } from './session-data.js';
 
-/** RPDE 1.0's two ordering strategies (research/rpde.md §1.3). */
+/** RPDE 1.0's two ordering strategies (docs/rpde.md, "Ordering strategies"). */
 export type OrderingStrategy = 'modified-id' | 'change-number';
 
 /**
  * A `modified` base above 2^53, like the SQL Server rowversion / .NET ticks values real feeds emit
- * (research/rpde.md §1.9): any consumer that reads `modified` through a JS number gets it wrong.
+ * (docs/rpde.md, "Ordering strategies"): any consumer that reads `modified` through a JS number gets it wrong.
  */
 export const LARGE_MODIFIED_BASE = 16868761346890000001n;
 

@@ -2,7 +2,7 @@ import { findingsOf, type Finding, type Findings, type FindingSeverity } from '.
 import type { JsonValue } from '../../core/json.js';
 
 /**
- * The passive conformance checks of research/rpde.md §7, run while harvesting at no extra cost.
+ * The passive conformance checks (docs/rpde.md, "Conformance checks"), run while harvesting at no extra cost.
  * A variant after `:` splits one check where the research asks to report cases apart (a case-only
  * `state` mismatch, an id-only ordering problem, which HTTP status).
  */

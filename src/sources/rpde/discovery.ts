@@ -4,7 +4,7 @@ import type { HttpClient, HttpResponse } from '../../http/client.js';
 import { normaliseFeedUrl } from './feed-url.js';
 
 /**
- * Feed discovery (research/rpde.md §4): a data catalog lists catalogs (`hasPart`) and dataset
+ * Feed discovery (docs/rpde.md, "Discovery"): a data catalog lists catalogs (`hasPart`) and dataset
  * sites (`dataset`); a dataset site carries JSON-LD (raw, or in a `<script type="application/ld+json">`
  * of its HTML page) whose `distribution` lists the feeds, RPDE ones with the encodingFormat
  * `application/vnd.openactive.rpde+json`. Catalogs may nest, repeat and refer to each other: every

@@ -2,7 +2,7 @@
  * URL rules of RPDE paging. `next` is persisted verbatim, but deciding "is this the last page?"
  * needs a comparison that tolerates the same URL spelt differently (parameter order, `%7B` vs
  * `{`, host case, default port, a trailing slash): an exact comparison turns a publisher's
- * re-rendered last-page URL into a hot loop (research/rpde.md §6.2).
+ * re-rendered last-page URL into a hot loop (docs/rpde.md, "Paging and the last page").
  */
 
 export interface ResolvedNext {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { detailsWithFindings } from '../../core/findings.js';
 import type { JsonValue } from '../../core/json.js';
-import type { ChangeOp } from '../../core/ops.js';
+import type { ApplyCounts, ChangeOp } from '../../core/ops.js';
 import type { ReadContext, SourceEvent, StreamSource } from '../../core/source.js';
 import { ConformanceReport } from './conformance.js';
 import { cursorJson, readCursor, type RpdeCursor } from './cursor.js';
@@ -42,7 +42,7 @@ const DEFAULT_MAX_PAGE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_PRUNE_EVERY_MS = 3_600_000;
 
 /**
- * One RPDE feed mirrored into one table (DESIGN §5). Each page is one commit: its items are
+ * One RPDE feed mirrored into one table (docs/rpde.md). Each page is one commit: its items are
  * upserted or tombstoned (newest `modified` wins) together with the page's `next`, so a crash
  * anywhere replays at most one page, harmlessly. A run follows `next` until the last page (no
  * items and `next` is the page's own URL, after normalisation) and returns; the scheduler polls
@@ -77,7 +77,7 @@ export class RpdeFeedSource implements StreamSource {
     const { log, signal } = ctx;
     const report = ConformanceReport.fromDetails(ctx.details, this.now);
     let lastResync = lastResyncOf(ctx.details);
-    let cursor = this.startingPoint(readCursor(ctx.cursor), passOfDetails(ctx.details), log);
+    let cursor = this.startingPoint(readCursor(ctx.cursor), passOfDetails(ctx.details), log, ctx.requested ?? false);
     if (cursor === undefined) return;
     let committed: JsonValue = ctx.cursor;
     const details = (): JsonValue =>
@@ -139,7 +139,7 @@ export class RpdeFeedSource implements StreamSource {
           throw new RpdePageError(`page ${servedAt}: next ${JSON.stringify(page.next)} is not an http(s) URL`);
         }
         if (resolved.relative) report.record('C6', `next ${JSON.stringify(page.next)} resolved to ${resolved.url.href}`);
-        // A redirected page may name either URL as its own (research/rpde.md §6.2).
+        // A redirected page may name either URL as its own (docs/rpde.md, "Paging and the last page").
         const nextIsSelf = sameFeedUrl(resolved.url, requestUrl) || sameFeedUrl(resolved.url, url);
         const isLast = page.itemCount === 0 && nextIsSelf;
         if (isLast && page.next !== url && page.next !== servedAt) report.record('C9', `last page ${servedAt} gives next ${page.next}`);
@@ -187,16 +187,21 @@ export class RpdeFeedSource implements StreamSource {
           // (bench: time spent waiting for pages 1.18 -> 0.78 s over three 100k-item harvests).
           await new Promise((resolve) => setImmediate(resolve));
         }
-        if (ops.length > 0) yield { type: 'changes', ops };
+        // Creating the table and pruning old tombstones are not news: the deletions were counted when made.
+        if (ops.length > 0) yield { type: 'changes', ops, countAs: 'housekeeping' };
         if (items.length > 0) {
           let written = 0;
-          yield {
-            type: 'changes',
-            ops: [upsertItemsOp(this.table, items, cursor.pass, nowIso)],
-            onApplied: (counts) => {
-              written = counts.upserted;
-            },
+          const onApplied = (counts: ApplyCounts) => {
+            written += counts.upserted;
           };
+          // Tombstones apart, so that they count as deletions; the page's order does not matter
+          // between the two, since ids are unique within a page (checked) and newest wins.
+          const live = items.filter((item) => item.state === 'updated');
+          const gone = items.filter((item) => item.state === 'deleted');
+          if (live.length > 0) yield { type: 'changes', ops: [upsertItemsOp(this.table, live, cursor.pass, nowIso)], onApplied };
+          if (gone.length > 0) {
+            yield { type: 'changes', ops: [upsertItemsOp(this.table, gone, cursor.pass, nowIso)], onApplied, countAs: 'deletions' };
+          }
           // The feed still lists the items whose version was refused: unstamped, the sweep would tombstone them.
           if (checks.storeRefused(requestUrl, items.length, written) > 0) {
             yield { type: 'changes', ops: markSeenOps(this.table, items, cursor.pass) };
@@ -210,6 +215,7 @@ export class RpdeFeedSource implements StreamSource {
             onApplied: (counts) => {
               vanished = counts.updated;
             },
+            countAs: 'deletions',
           };
           const passStart = new Date(cursor.pass).toISOString();
           if (vanished > 0) report.record('C31', `${vanished} items not seen by the full pass started ${passStart}`, vanished);
@@ -239,8 +245,11 @@ export class RpdeFeedSource implements StreamSource {
     }
   }
 
-  /** Where this run starts: the committed cursor, a new full pass, or nowhere (polled too recently). */
-  private startingPoint(committed: RpdeCursor | undefined, lastPass: number, log: Logger): RpdeCursor | undefined {
+  /**
+   * Where this run starts: the committed cursor, a new full pass, or nowhere (a scheduled run that
+   * comes less than the poll interval after the last page was reached; a requested one always reads).
+   */
+  private startingPoint(committed: RpdeCursor | undefined, lastPass: number, log: Logger, requested: boolean): RpdeCursor | undefined {
     const now = this.now();
     const fullPass = (previous: RpdeCursor | undefined): RpdeCursor => ({
       next: this.feedUrl,
@@ -267,8 +276,11 @@ export class RpdeFeedSource implements StreamSource {
       );
       return fullPass(committed);
     }
-    if (committed.atEnd && sinceMs < this.pollIntervalMs) {
-      log.debug({ feed: this.feedUrl, lastReached: committed.at }, 'RPDE feed polled less than the poll interval ago; skipped');
+    if (committed.atEnd && sinceMs < this.pollIntervalMs && !requested) {
+      log.info(
+        { feed: this.feedUrl, lastReached: committed.at, pollIntervalMs: this.pollIntervalMs },
+        `run skipped: the feed's last page was read ${Math.round(sinceMs / 1000)} s ago, less than its pollInterval`,
+      );
       return undefined;
     }
     return committed;

@@ -6,8 +6,8 @@ import { formatArtefact, type DataStructure } from './structure.js';
 import { OpBatcher } from './op-batcher.js';
 
 /**
- * Turns SDMX-CSV rows into store operations with .Stat's action semantics (DESIGN §4,
- * research/sdmx.md §1.8(d)), row by row in file order:
+ * Turns SDMX-CSV rows into store operations with .Stat's action semantics (docs/sdmx.md,
+ * "Applying actions"), row by row in file order:
  *
  * - a row is an observation row (every dimension given), a partial-key row (some) or a
  *   dataflow-level row (none);
@@ -257,7 +257,7 @@ function planHeader(structure: DataStructure, layout: DataflowLayout, header: Sd
 
 /**
  * CSV 2.1 switches a dimension off with `~` where a higher-level attribute is not attached to it
- * (research/sdmx.md §5 item 11); .Stat data leaves the cell empty instead (transfer#491).
+ * (docs/sdmx.md, "Referential metadata"); .Stat data leaves the cell empty instead (transfer#491).
  */
 const SWITCHED_OFF = '~';
 

@@ -7,7 +7,7 @@ import type { DataflowLayout, LayoutTable } from './layout.js';
 import { OpBatcher } from './op-batcher.js';
 import type { DataStructure } from './structure.js';
 
-/** A dimension the metadata is not attached to (research/sdmx.md §5 item 11). */
+/** A dimension the metadata is not attached to (docs/sdmx.md, "Referential metadata"). */
 const NOT_ATTACHED = '~';
 /** In a D row: any value the metadata is attached to, i.e. not `~` (.Stat's "IS NOT NULL"). */
 const ANY_ATTACHED = '*';

@@ -2,12 +2,12 @@ import type { Readable } from 'node:stream';
 import { CsvSyntaxError, CsvTokenizer, type CsvField } from './csv-tokenizer.js';
 
 /**
- * A streaming SDMX-CSV reader (1.0 and 2.x; research/sdmx.md §1 and §5). It knows the message layout,
+ * A streaming SDMX-CSV reader (1.0 and 2.x; docs/sdmx.md, "Reading SDMX-CSV"). It knows the message layout,
  * not the data structure: columns are mapped by name to component ids, and each row says which
  * structure it belongs to, its action and, per component, whether the cell was omitted or held a value.
  */
 
-/** I and A are read as Merge, as .Stat does (research/sdmx.md §1.8(d)). */
+/** I and A are read as Merge, as .Stat does (docs/sdmx.md, "Reading SDMX-CSV"). */
 export type SdmxAction = 'M' | 'R' | 'D';
 
 export type StructureType = 'dataflow' | 'datastructure' | 'dataprovision';

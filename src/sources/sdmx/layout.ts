@@ -3,7 +3,7 @@ import { assertIdentifier, MAX_IDENTIFIER_LENGTH, TableLayoutError } from '../..
 import { formatArtefact, type DataStructure } from './structure.js';
 
 /**
- * The tables that mirror one dataflow (DESIGN §4). Every value is kept as text, exactly as the
+ * The tables that mirror one dataflow (docs/sdmx.md). Every value is kept as text, exactly as the
  * data space wrote it: `NaN`, `#N/A` and the decimal digits of a measure survive unchanged.
  */
 export interface DataflowLayout {

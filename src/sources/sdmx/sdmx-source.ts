@@ -50,7 +50,7 @@ const DATA_ACCEPT = 'application/vnd.sdmx.data+csv;version=2.0.0';
 const NO_RECORDS = /NoRecordsFound|NoResultsFound|No\s+Records\s+Found|No\s+Results\s+Found/i;
 
 /**
- * One SDMX stream: a dataflow's data or its referential metadata (DESIGN §4). Each run fetches the
+ * One SDMX stream: a dataflow's data or its referential metadata (docs/sdmx.md). Each run fetches the
  * structure (which also reads the server's clock), notes the watermark, asks for what changed since
  * the cursor (everything on a full load) as SDMX-CSV 2.0, and turns the rows into operations in file
  * order. The whole response is one transaction, committed with the new cursor.

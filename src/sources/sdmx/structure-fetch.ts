@@ -25,7 +25,7 @@ export interface StructureFetchOptions {
 }
 
 /**
- * Fetches a dataflow with its DSD (`references=children`, DESIGN §4). JSON is asked first; with
+ * Fetches a dataflow with its DSD (`references=children`, docs/sdmx.md). JSON is asked first; with
  * `auto`, a 406 (some deployments offer no JSON structure format) falls back to SDMX-ML 2.1.
  */
 export async function fetchStructure(dataflow: ArtefactRef, options: StructureFetchOptions): Promise<FetchedStructure> {

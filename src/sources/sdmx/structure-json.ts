@@ -11,8 +11,8 @@ import {
 } from './structure.js';
 
 /**
- * Reads a dataflow and its DSD from an SDMX-JSON structure message, 1.0 or 2.0 (research/sdmx.md
- * §2.5 and §5 item 18): `timeDimension` or `timeDimensions`, `primaryMeasure` or `measures[]`, and
+ * Reads a dataflow and its DSD from an SDMX-JSON structure message, 1.0 or 2.0 (docs/sdmx.md,
+ * "Structure"): `timeDimension` or `timeDimensions`, `primaryMeasure` or `measures[]`, and
  * every `attributeRelationship` form. Positions are ignored (0- or 1-based in the wild): array order is DSD order.
  */
 export function parseStructureJson(message: unknown, dataflow: ArtefactRef | undefined): DataStructure {

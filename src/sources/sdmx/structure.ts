@@ -1,5 +1,5 @@
 /**
- * What the client needs to know of a dataflow's structure (research/sdmx.md §2.5): its dimensions
+ * What the client needs to know of a dataflow's structure (docs/sdmx.md, "Structure"): its dimensions
  * in DSD order with the time dimension last, its measures, its attributes with the level they are
  * attached at, and the metadata attributes of the linked MSD. Parsed from SDMX-JSON
  * (structure-json.ts) or SDMX-ML 2.1 (structure-xml.ts); nothing here depends on the format.

@@ -3,7 +3,7 @@ import type { DataflowStructure } from '../../../src/simulators/nsi/dataflow-str
 import type { NsiSnapshot, SnapshotEntry } from '../../../src/simulators/nsi/snapshot.js';
 
 /**
- * A deliberately small, slow and separate reading of DESIGN §4's action rules, used to check the
+ * A deliberately small, slow and separate reading of the action rules in docs/sdmx.md, used to check the
  * simulator's answers: apply an SDMX-CSV 2.0 message to a copy and compare with the snapshot.
  * It shares nothing with the simulator but the structure description.
  */

@@ -56,7 +56,7 @@ const isB = (e: SnapshotEntry): boolean => e.key[1] === 'B';
 const isAB = (e: SnapshotEntry): boolean => e.key[0] === 'A' && e.key[1] === 'B';
 const isAB2021 = (e: SnapshotEntry): boolean => isAB(e) && e.key[2] === '2021';
 
-describe('the .Stat delete matrix (sdmx.md §1.8(d)) applied to the DF_TEST_DELETE base data', () => {
+describe('the .Stat delete matrix (docs/sdmx.md) applied to the DF_TEST_DELETE base data', () => {
   it('loads the SDMX-CSV 1.0 base file as Merge rows', () => {
     expect(loaded().snapshot()).toEqual(baseSnapshot());
   });

@@ -1,7 +1,7 @@
 /**
  * A harvesting daemon in a child process, for the kill -9 test: it mirrors one RPDE feed into a
  * SQLite file until the last page, and is meant to be killed before it gets there.
- * Usage: node --import tsx harvest-child.ts <feed url> <sqlite path>
+ * Usage: node --import tsx harvest-child.ts <feed url> <sqlite path> (the test runs a compiled copy).
  */
 import { createHttpClient } from '../../../src/http/undici-client.js';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';

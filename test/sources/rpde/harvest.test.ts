@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RetryLaterError, StreamGoneError } from '../../../src/core/source.js';
 import { createHttpClient, type UndiciHttpClient } from '../../../src/http/undici-client.js';
-import { StreamRunError } from '../../../src/runner/run-stream.js';
+import { runStream, StreamRunError } from '../../../src/runner/run-stream.js';
+import { memoryLogger } from '../../helpers/silent-log.js';
 import { LARGE_MODIFIED_BASE } from '../../../src/simulators/rpde/rpde-feed.js';
 import { startRpdePublisher, type RpdePublisher, type RpdePublisherOptions } from '../../../src/simulators/rpde/publisher.js';
 import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
@@ -107,6 +108,49 @@ describe('RPDE harvest into SQLite', () => {
     expect(later.map((request) => request.items)).toEqual([3, 0]);
     expect(later[0]?.url).toBe(pub.requests[before - 1]?.url);
     await expectMirrorOf(store, TABLE, pub.feed.liveItems());
+  });
+
+  it('a scheduled run within the poll interval is skipped with the reason at info level; a requested one (sync) reads anyway', async () => {
+    const pub = await publish({ items: 120, pageSize: 100 });
+    const source = feedSource(pub.url, clock, { pollIntervalMs: 30_000 });
+    await harvest(store, source, http);
+    const before = pub.requests.length;
+    pub.feed.upsert(pub.feed.newId());
+    clock.advance(5_000);
+
+    const scheduled = memoryLogger('info');
+    const skipped = await runStream({ store, source, http, log: scheduled.log, signal: new AbortController().signal });
+    expect(skipped.commits).toBe(0);
+    expect(pub.requests.length).toBe(before);
+    const line = scheduled.lines.map((text) => JSON.parse(text) as { level: number; msg: string }).find((entry) => /skipped/.test(entry.msg));
+    expect(line?.level).toBe(30);
+    expect(line?.msg).toMatch(/last page was read 5 s ago, less than its pollInterval/);
+
+    const requested = await runStream({ store, source, http, log: memoryLogger('warn').log, signal: new AbortController().signal, requested: true });
+    expect(requested.upserted).toBe(1);
+    expect(pub.requests.length).toBeGreaterThan(before);
+    await expectMirrorOf(store, TABLE, pub.feed.liveItems());
+  });
+
+  it('counts deleted items as deletions in the run result and the stream totals, and pruning tombstones as neither', async () => {
+    const pub = await publish({ items: 200, pageSize: 50 });
+    const source = feedSource(pub.url, clock, { tombstoneRetentionMs: MINUTE, pruneEveryMs: 0 });
+    const first = await harvest(store, source, http);
+    expect(first).toMatchObject({ upserted: 200, deleted: 0 });
+
+    const ids = [...pub.feed.liveItems().keys()];
+    for (const id of ids.slice(0, 40)) pub.feed.upsert(id);
+    pub.feed.deleteMany(ids.slice(40, 65));
+    clock.advance(8_000);
+    const second = await harvest(store, source, http);
+    expect(second).toMatchObject({ upserted: 40, deleted: 25 });
+    expect(await store.readState(STREAM)).toMatchObject({ rowsUpserted: 240, rowsDeleted: 25 });
+
+    clock.advance(2 * MINUTE);
+    const third = await harvest(store, source, http);
+    expect([...(await mirrorRows(store, TABLE)).values()].filter((row) => row.state === 'deleted')).toHaveLength(0);
+    expect(third).toMatchObject({ upserted: 0, deleted: 0 });
+    expect(await store.readState(STREAM)).toMatchObject({ rowsUpserted: 240, rowsDeleted: 25 });
   });
 
   it('follows empty pages that are not the last (in-stream filtering) and reports them as C10', async () => {

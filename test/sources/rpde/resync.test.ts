@@ -51,7 +51,7 @@ function lastResync(details: JsonValue | undefined): JsonValue {
 }
 
 describe('RPDE resync', () => {
-  it('re-reads the whole feed when it was not reached for longer than resyncAfter, tombstoning what vanished (C31) without counting it as upserted', async () => {
+  it('re-reads the whole feed when it was not reached for longer than resyncAfter, tombstoning what vanished (C31) and counting it as deleted, not upserted', async () => {
     const source = feedSource(publisher.url, clock);
     await harvest(store, source, http);
     const ids = [...publisher.feed.liveItems().keys()];
@@ -67,8 +67,8 @@ describe('RPDE resync', () => {
     expect((await conformanceCounts(store, STREAM))['C31']).toBe(7);
     const state = await store.readState(STREAM);
     expect(lastResync(state?.details)).toMatchObject({ vanished: 7 });
-    // Two passes wrote 250 and 243 item versions; the 7 the sweep tombstoned are C31, not upserts.
-    expect(state).toMatchObject({ rowsUpserted: 250 + 243, rowsDeleted: 0 });
+    // Two passes wrote 250 and 243 item versions; the 7 the sweep tombstoned (C31) are deletions, not upserts.
+    expect(state).toMatchObject({ rowsUpserted: 250 + 243, rowsDeleted: 7 });
     // The whole feed was read from its start again.
     expect(publisher.requests.filter((request) => request.url === publisher.url)).toHaveLength(2);
   });

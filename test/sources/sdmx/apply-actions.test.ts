@@ -146,7 +146,7 @@ describe('the .Stat base data and delete examples', () => {
   });
 });
 
-describe('the delete matrix of research/sdmx.md §1.8(d)', () => {
+describe('the delete matrix of docs/sdmx.md', () => {
   const isAB = (row: readonly unknown[]): boolean => row[0] === 'A' && row[1] === 'B';
   const notSeriesAB = (row: readonly unknown[]): boolean => !isAB(row);
   const cases: [string, string, (before: Content) => Content][] = [

@@ -1,0 +1,23 @@
+import type { Store } from '../../store/store.js';
+
+/**
+ * One source of the demo: a local simulator, the jobs that mirror it, changes to make at it while
+ * the daemon runs, and a comparison of the mirror with it. The demo is the list of its parts
+ * (demo-parts.ts): a new kind of source joins it by adding one.
+ */
+export interface DemoPart {
+  /** Lines saying what runs where, e.g. `a .Stat-like data space at http://...`. */
+  readonly describe: readonly string[];
+  /** Job entries for the config (each with its `id` and `kind`). */
+  readonly jobs: readonly Record<string, unknown>[];
+  /** Changes the source a little (the `round`th time); says what it did, one line per change. */
+  change(round: number): string[];
+  /** How the mirror differs from the source, one line per difference; empty when in step. */
+  compare(store: Store): Promise<string[]>;
+  /** One line per mirrored table: what it holds now. */
+  summary(store: Store): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Starts a part's simulator; the part is ready to be mirrored when it resolves. */
+export type DemoPartFactory = () => Promise<DemoPart>;

@@ -1,0 +1,43 @@
+import { startRpdePublisher } from '../../simulators/rpde/publisher.js';
+import type { DemoPart } from './demo-part.js';
+
+const PREFIX = 'sessions';
+
+/**
+ * RPDE: an OpenActive publisher of session series, mirrored into `sessions_items`. Each round
+ * updates some items, deletes some (tombstones in the mirror, counted as deletions) and publishes
+ * new ones.
+ */
+export async function startRpdePart(): Promise<DemoPart> {
+  const rpde = await startRpdePublisher({ items: 1200, pageSize: 250 });
+  const { feed } = rpde;
+  return {
+    describe: [`RPDE: an OpenActive publisher at ${rpde.url} (1200 session series, 250 a page)`],
+    jobs: [{ id: 'demo-feed', kind: 'rpde', feeds: [{ url: rpde.url, prefix: PREFIX }], pollInterval: '8s' }],
+    change(round) {
+      const live = [...feed.liveItems().keys()];
+      const start = (round * 37) % Math.max(1, live.length - 60);
+      for (const id of live.slice(start, start + 20)) feed.upsert(id);
+      feed.deleteMany(live.slice(start + 20, start + 30));
+      for (let i = 0; i < 10; i += 1) feed.upsert(feed.newId());
+      return ['RPDE: 20 items updated, 10 deleted, 10 published'];
+    },
+    async compare(store) {
+      const rows = await store.readTable(`${PREFIX}_items`);
+      const mirrored = new Map(rows.filter((row) => row['state'] === 'updated').map((row) => [String(row['id']), String(row['modified_raw'])]));
+      const source = feed.liveItems();
+      const problems: string[] = [];
+      for (const [id, item] of source) {
+        if (mirrored.get(id) !== item.modified.toString()) problems.push(`RPDE item ${id}: modified ${item.modified} at the source, ${mirrored.get(id) ?? 'missing'} in the mirror`);
+      }
+      for (const id of mirrored.keys()) if (!source.has(id)) problems.push(`RPDE item ${id}: deleted at the source, live in the mirror`);
+      return problems.length > 5 ? [...problems.slice(0, 5), `... and ${problems.length - 5} more RPDE differences`] : problems;
+    },
+    async summary(store) {
+      const rows = await store.readTable(`${PREFIX}_items`);
+      const tombstones = rows.filter((row) => row['state'] === 'deleted').length;
+      return [`${PREFIX}_items: ${rows.length - tombstones} live items and ${tombstones} tombstones of deleted ones`];
+    },
+    close: () => rpde.close(),
+  };
+}
