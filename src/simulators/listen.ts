@@ -11,6 +11,10 @@ export interface Listening {
 
 /** Starts a simulator's server (port 0: any free one) and says where it listens; a failure to bind rejects. */
 export async function listen(server: Server, port = 0, host = '127.0.0.1'): Promise<Listening> {
+  // Idle keep-alive connections are closed by the client, as in front of real servers: with Node's
+  // 5 s default a busy test process could reuse a socket the server was closing (ECONNRESET).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
