@@ -13,7 +13,10 @@ export type ChangeOp =
   | DeleteWhereOp
   | SetNullOp
   | PruneOp
-  | UpdateWhereOp;
+  | UpdateWhereOp
+  | BeginStagingOp
+  | StageRowsOp
+  | ApplyStagedOp;
 
 /** Create the table if it is missing; fail with a clear message if it exists with other columns or key. */
 export interface EnsureTableOp {
@@ -84,14 +87,62 @@ export interface UpdateWhereOp {
 }
 
 /**
+ * Staging: a source that can only read a remote's whole content (a snapshot without change
+ * markers) stages it row by row, and the store then applies the difference to the table in a few
+ * set-based statements, inside the same transaction: rows that did not change are not written,
+ * and the source never holds the snapshot in memory nor reads the table.
+ *
+ * Begin (or begin again, which empties it) an empty staging area for `table`: the listed columns,
+ * which must include the whole primary key. The area is private to the transaction and never
+ * outlives it (applyStaged ends it; a rollback drops it).
+ */
+export interface BeginStagingOp {
+  readonly op: 'beginStaging';
+  readonly table: string;
+  readonly columns: readonly string[];
+}
+
+/**
+ * Adds rows to the table's staging area, cells in the order of the begun columns (no `undefined`:
+ * a staged row says everything about its columns). A key staged twice keeps its later row.
+ */
+export interface StageRowsOp {
+  readonly op: 'stageRows';
+  readonly table: string;
+  readonly rows: readonly (readonly SqlValue[])[];
+}
+
+/**
+ * Makes the table follow its staging area, then ends the staging.
+ * - `staged: 'write'`: rows with a new key are inserted, stored rows whose staged columns differ
+ *   are updated (columns not staged keep their values), and equal rows are left alone;
+ *   `'ignore'`: the staged rows only name keys (a reconciliation pass: which rows still exist).
+ * - `unstaged`: what happens to stored rows whose key was not staged: kept, deleted, or given the
+ *   values of `set` where every condition of `where` also holds (e.g. marked as missing).
+ * Idempotent: applying the same staged rows again changes nothing more.
+ */
+export interface ApplyStagedOp {
+  readonly op: 'applyStaged';
+  readonly table: string;
+  readonly staged: 'write' | 'ignore';
+  readonly unstaged: UnstagedRows;
+}
+
+export type UnstagedRows =
+  | { readonly action: 'keep' }
+  | { readonly action: 'delete' }
+  | { readonly action: 'set'; readonly set: Readonly<Record<string, SqlValue>>; readonly where?: readonly Condition[] };
+
+/**
  * What applying operations did, for metrics and the sync_state totals. `updated` is kept apart
  * from `upserted`: rows changed in place by an updateWhere (an RPDE sweep tombstoning unseen
  * items, marking old tombstones for pruning) are neither new versions of rows nor deletions, and
  * adding them to either would misstate what a source wrote.
  */
 export interface ApplyCounts {
+  /** Rows inserted or updated by upsert, setNull, and applyStaged's staged rows. */
   upserted: number;
   deleted: number;
-  /** Rows changed by updateWhere. */
+  /** Rows changed by updateWhere, and unstaged rows given values by applyStaged. */
   updated: number;
 }

@@ -53,6 +53,20 @@ describe('loading a config file', () => {
     ]);
   });
 
+  it('refuses an ods-records table that an SDMX or an RPDE job would write too, naming both places', async () => {
+    const file = configFile({
+      jobs: [
+        { id: 'stats', kind: 'sdmx', endpoint: 'http://nsi.example/rest', dataflows: [{ ref: 'A:DF(1.0)', prefix: 'van' }] },
+        { id: 'leisure', kind: 'rpde', feeds: [{ url: 'https://e.com/feeds/sessions', prefix: 'trees' }] },
+        { id: 'van', kind: 'ods-records', portal: 'https://opendata.example.org', datasets: ['obs', { id: 'public-trees', table: 'trees_items' }, 'fine'] },
+      ],
+    });
+    expect(await problemsOf(file)).toEqual([
+      'jobs[2].datasets[0]: dataset obs of https://opendata.example.org would write table van_obs, which dataflow A:DF(1.0) of job stats (jobs[0].dataflows[0]) writes too; give one of them another table prefix',
+      'jobs[2].datasets[1]: dataset public-trees of https://opendata.example.org would write table trees_items, which feed https://e.com/feeds/sessions of job leisure (jobs[1].feeds[0]) writes too; give one of them another table prefix',
+    ]);
+  });
+
   it('names a missing environment variable', async () => {
     const file = configFile({ store: { engine: 'postgres', url: 'postgres://u:${NO_SUCH_PASSWORD_VAR}@db/x' }, jobs: [] });
     expect(await problemsOf(file, {})).toEqual(['store.url: environment variable NO_SUCH_PASSWORD_VAR is not set']);

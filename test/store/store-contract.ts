@@ -552,6 +552,141 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(lastHours(histories.get('s2'), new Date('2026-12-03T12:30:00Z')).slice(-1)).toEqual([1]);
     });
 
+    describe('staging: a snapshot applied as a difference', () => {
+      const items: TableSpec = {
+        name: 'items',
+        columns: [
+          { name: 'id', type: 'text' },
+          { name: 'n', type: 'integer' },
+          { name: 'doc', type: 'json' },
+          { name: 'ok', type: 'boolean' },
+          { name: 'note', type: 'text' },
+          { name: 'missing_since', type: 'integer' },
+        ],
+        primaryKey: ['id'],
+      };
+      const staged = ['id', 'n', 'doc', 'ok', 'missing_since'];
+      const stored = (id: string, n: SqlValue, doc: SqlValue, ok: SqlValue, note: SqlValue = null, missing: SqlValue = null) => ({ id, n, doc, ok, note, missing_since: missing });
+
+      async function seed(): Promise<void> {
+        await apply({ op: 'ensureTable', spec: items }, {
+          op: 'upsert',
+          table: 'items',
+          columns: ['id', 'n', 'doc', 'ok', 'note'],
+          rows: [
+            ['a', 1, '{"x":1}', true, 'kept'],
+            ['b', 2, null, false, 'kept'],
+            ['c', 3, '[1]', null, 'kept'],
+            ['d', 4, '{}', true, 'kept'],
+          ],
+        });
+      }
+
+      it('inserts the new keys, updates only rows whose staged cells differ (NULLs and JSON included), deletes the unstaged, in one transaction', async () => {
+        await seed();
+        const counts = await store.transaction(async (tx) => {
+          await tx.apply([{ op: 'beginStaging', table: 'items', columns: staged }]);
+          await tx.apply([{ op: 'stageRows', table: 'items', rows: [['a', 1, '{"x":1}', true, null], ['b', 2, '{"y":null}', false, null]] }]);
+          await tx.apply([{ op: 'stageRows', table: 'items', rows: [['c', 3, '[1]', null, null], ['e', 5, null, true, null], ['e', 6, null, true, null]] }]);
+          return tx.apply([{ op: 'applyStaged', table: 'items', staged: 'write', unstaged: { action: 'delete' } }]);
+        });
+        // b changed (NULL -> JSON), e is new (its later staged row wins), d was not staged; a and c are equal.
+        expect(counts).toEqual({ upserted: 2, deleted: 1, updated: 0 });
+        expect(await store.readTable('items')).toEqual([
+          stored('a', 1, '{"x":1}', true, 'kept'),
+          stored('b', 2, '{"y":null}', false, 'kept'),
+          stored('c', 3, '[1]', null, 'kept'),
+          stored('e', 6, null, true),
+        ]);
+        // The same snapshot again: nothing to write.
+        const again = await store.transaction(async (tx) => {
+          await tx.apply([{ op: 'beginStaging', table: 'items', columns: staged }]);
+          await tx.apply([{ op: 'stageRows', table: 'items', rows: [['a', 1, '{"x":1}', true, null], ['b', 2, '{"y":null}', false, null], ['c', 3, '[1]', null, null], ['e', 6, null, true, null]] }]);
+          return tx.apply([{ op: 'applyStaged', table: 'items', staged: 'write', unstaged: { action: 'delete' } }]);
+        });
+        expect(again).toEqual({ upserted: 0, deleted: 0, updated: 0 });
+      });
+
+      it('keeps or marks unstaged rows, the mark only where its conditions hold; staged keys alone delete nothing else', async () => {
+        await seed();
+        await apply({ op: 'updateWhere', table: 'items', set: { missing_since: 7 }, where: [{ column: 'id', op: '=', value: 'd' }] });
+        const marked = await store.transaction(async (tx) => {
+          await tx.apply([{ op: 'beginStaging', table: 'items', columns: staged }, { op: 'stageRows', table: 'items', rows: [['a', 1, '{"x":1}', true, null]] }]);
+          return tx.apply([
+            { op: 'applyStaged', table: 'items', staged: 'write', unstaged: { action: 'set', set: { missing_since: 9 }, where: [{ column: 'missing_since', op: 'is null' }] } },
+          ]);
+        });
+        expect(marked).toEqual({ upserted: 0, deleted: 0, updated: 2 });
+        expect((await store.readTable('items')).map((item) => [item['id'], item['missing_since']])).toEqual([['a', null], ['b', 9], ['c', 9], ['d', 7]]);
+        const reconciled = await store.transaction(async (tx) =>
+          tx.apply([
+            { op: 'beginStaging', table: 'items', columns: ['id'] },
+            { op: 'stageRows', table: 'items', rows: [['a'], ['c'], ['zz']] },
+            { op: 'applyStaged', table: 'items', staged: 'ignore', unstaged: { action: 'delete' } },
+          ]),
+        );
+        expect(reconciled).toEqual({ upserted: 0, deleted: 2, updated: 0 });
+        expect((await store.readTable('items')).map((item) => item['id'])).toEqual(['a', 'c']);
+        await apply(
+          { op: 'beginStaging', table: 'items', columns: ['id', 'n'] },
+          { op: 'stageRows', table: 'items', rows: [['f', 8]] },
+          { op: 'applyStaged', table: 'items', staged: 'write', unstaged: { action: 'keep' } },
+        );
+        expect((await store.readTable('items')).map((item) => [item['id'], item['n'], item['note']])).toEqual([['a', 1, 'kept'], ['c', 3, 'kept'], ['f', 8, null]]);
+      });
+
+      it('rolls staged changes back with the transaction, and begins again on an empty area', async () => {
+        await seed();
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.apply([{ op: 'beginStaging', table: 'items', columns: staged }, { op: 'stageRows', table: 'items', rows: [['z', 1, null, null, null]] }]);
+            await tx.apply([{ op: 'applyStaged', table: 'items', staged: 'write', unstaged: { action: 'delete' } }]);
+            throw new Error('the export was cut');
+          }),
+        ).rejects.toThrow('the export was cut');
+        expect((await store.readTable('items')).map((item) => item['id'])).toEqual(['a', 'b', 'c', 'd']);
+        await apply(
+          { op: 'beginStaging', table: 'items', columns: staged },
+          { op: 'stageRows', table: 'items', rows: [['stale', 1, null, null, null]] },
+          { op: 'beginStaging', table: 'items', columns: staged },
+          { op: 'stageRows', table: 'items', rows: [['a', 1, '{"x":1}', true, null]] },
+          { op: 'applyStaged', table: 'items', staged: 'write', unstaged: { action: 'delete' } },
+        );
+        expect((await store.readTable('items')).map((item) => item['id'])).toEqual(['a']);
+      });
+
+      it('refuses staging without its key, rows of the wrong width, and stageRows or applyStaged without beginStaging', async () => {
+        await seed();
+        await expect(apply({ op: 'beginStaging', table: 'items', columns: ['n'] })).rejects.toThrow('table items: beginStaging lacks key column id');
+        await expect(apply({ op: 'beginStaging', table: 'items', columns: ['id', 'nope'] })).rejects.toThrow(/nope.*does not have/);
+        await expect(apply({ op: 'stageRows', table: 'items', rows: [['a']] })).rejects.toThrow('table items: stageRows without beginStaging in this transaction');
+        await expect(apply({ op: 'applyStaged', table: 'items', staged: 'write', unstaged: { action: 'keep' } })).rejects.toThrow('without beginStaging');
+        await expect(apply({ op: 'beginStaging', table: 'items', columns: ['id', 'n'] }, { op: 'stageRows', table: 'items', rows: [['a']] })).rejects.toThrow(
+          'table items: staged row 0 does not give exactly the 2 begun columns',
+        );
+        await expect(apply({ op: 'beginStaging', table: 'items', columns: ['id'] }, { op: 'stageRows', table: 'items', rows: [[null]] })).rejects.toThrow(/id/);
+        // A staging area never outlives its transaction, applied or not.
+        await apply({ op: 'beginStaging', table: 'items', columns: ['id'] });
+        await expect(apply({ op: 'applyStaged', table: 'items', staged: 'ignore', unstaged: { action: 'delete' } })).rejects.toThrow('without beginStaging');
+        expect(await store.readTable('items')).toHaveLength(4);
+      });
+
+      it('stages into a table replaced in the same transaction, and applies a large snapshot in batches', async () => {
+        await seed();
+        const rows = Array.from({ length: 2500 }, (_, index): SqlValue[] => [`k${String(index).padStart(5, '0')}`, index, null, index % 2 === 0, null]);
+        const counts = await store.transaction(async (tx) => {
+          await tx.apply([{ op: 'replaceTable', spec: items }, { op: 'beginStaging', table: 'items', columns: staged }]);
+          for (let start = 0; start < rows.length; start += 1000) await tx.apply([{ op: 'stageRows', table: 'items', rows: rows.slice(start, start + 1000) }]);
+          return tx.apply([{ op: 'applyStaged', table: 'items', staged: 'write', unstaged: { action: 'delete' } }]);
+        });
+        expect(counts).toEqual({ upserted: 2500, deleted: 0, updated: 0 });
+        const back = await store.readTable('items');
+        expect(back).toHaveLength(2500);
+        expect(back[1]).toEqual(stored('k00001', 1, null, false));
+      });
+    });
+
+
     it('answers ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

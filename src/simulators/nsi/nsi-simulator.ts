@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../listen.js';
 import { streamLines } from './body-writer.js';
 import { acceptsCsv20, chooseStructureFormat, type StructureFormat } from './content-negotiation.js';
 import { dataLines, metadataLines } from './csv-response.js';
@@ -307,18 +307,10 @@ export async function startNsiSimulator(options: NsiSimulatorOptions = {}): Prom
     return false;
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const { origin } = await listen(server, options.port, options.host);
 
   return {
-    url: `http://${host}:${address.port}/rest`,
+    url: `${origin}/rest`,
     dataSpace,
     settings,
     faults,

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../listen.js';
 import {
   FaultQueue,
   isTransportFault,
@@ -204,17 +204,10 @@ export async function startRpdePublisher(options: RpdePublisherOptions = {}): Pr
 
   const server = createServer(handle);
   server.on('clientError', (_error, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  origin = `http://${hostPart}:${address.port}`;
-  foreignOrigin = `http://${hostPart === 'localhost' ? '127.0.0.1' : 'localhost'}:${address.port}`;
+  const listening = await listen(server, options.port, host);
+  const hostPart = listening.host;
+  origin = listening.origin;
+  foreignOrigin = `http://${hostPart === 'localhost' ? '127.0.0.1' : 'localhost'}:${listening.port}`;
 
   return {
     url: `${origin}${path}`,

@@ -2,6 +2,7 @@ import type { ColumnType, TableSpec } from '../../core/tables.js';
 import type { SqlDialect } from '../sql/engine.js';
 import { internalColumnsSql } from '../sql/internal-tables.js';
 import { quoteIdent } from '../sql/quote.js';
+import { updateFromSql } from '../sql/staging.js';
 import { indexName, isNullableColumn, primaryKeyName } from '../sql/table-spec.js';
 
 export const POSTGRES_TYPES: Record<ColumnType, string> = {
@@ -31,14 +32,8 @@ export function postgresDialect(schema: string): SqlDialect {
     foldsCase: false,
     columnType: (type) => POSTGRES_TYPES[type],
     createTableSql: (spec, physicalName) => {
-      // Text compares byte-wise (COLLATE "C"), as in SQLite: "newer wins" on text stamps and key
-      // order must not depend on the database's locale.
-      const columns = spec.columns.map((column) => {
-        const collate = POSTGRES_TYPES[column.type] === 'TEXT' ? ' COLLATE "C"' : '';
-        return `${quoteIdent(column.name)} ${POSTGRES_TYPES[column.type]}${collate}${isNullableColumn(spec, column) ? '' : ' NOT NULL'}`;
-      });
-      const key = `CONSTRAINT ${quoteIdent(primaryKeyName(physicalName))} PRIMARY KEY (${spec.primaryKey.map((column) => quoteIdent(column)).join(', ')})`;
-      return `CREATE TABLE ${relation(physicalName)} (${columns.join(', ')}, ${key})`;
+      const key = `CONSTRAINT ${quoteIdent(primaryKeyName(physicalName))} PRIMARY KEY (${keyList(spec)})`;
+      return `CREATE TABLE ${relation(physicalName)} (${columnsSql(spec)}, ${key})`;
     },
     createIndexSql: (physicalName, index, columns) =>
       `CREATE INDEX IF NOT EXISTS ${quoteIdent(index)} ON ${relation(physicalName)} (${columns.map((column) => quoteIdent(column)).join(', ')})`,
@@ -49,7 +44,32 @@ export function postgresDialect(schema: string): SqlDialect {
     orderBy: (column) => (column.type === 'text' ? `${quoteIdent(column.name)} COLLATE "C"` : quoteIdent(column.name)),
     lockedRead: { afterTable: '', atEnd: ' FOR UPDATE' },
     rebuild: { kind: 'swap', swapSql: (shadow, name, spec) => swapSql(relation, shadow, name, spec) },
+    // pg_temp is the connection's own schema; ON COMMIT DROP ends a staging table with its
+    // transaction. json has no equality operator: its text (kept verbatim) is compared.
+    staging: {
+      relation: (name) => `pg_temp.${quoteIdent(name)}`,
+      createSql: (spec, name) => `CREATE TEMP TABLE ${quoteIdent(name)} (${columnsSql(spec)}, PRIMARY KEY (${keyList(spec)})) ON COMMIT DROP`,
+      distinct: (a, b, type) => (type === 'json' ? `${a}::text IS DISTINCT FROM ${b}::text` : `${a} IS DISTINCT FROM ${b}`),
+      updateFromSql,
+    },
   };
+}
+
+/**
+ * Column definitions. Text compares byte-wise (COLLATE "C"), as in SQLite: "newer wins" on text
+ * stamps and key order must not depend on the database's locale.
+ */
+function columnsSql(spec: TableSpec): string {
+  return spec.columns
+    .map((column) => {
+      const collate = POSTGRES_TYPES[column.type] === 'TEXT' ? ' COLLATE "C"' : '';
+      return `${quoteIdent(column.name)} ${POSTGRES_TYPES[column.type]}${collate}${isNullableColumn(spec, column) ? '' : ' NOT NULL'}`;
+    })
+    .join(', ');
+}
+
+function keyList(spec: TableSpec): string {
+  return spec.primaryKey.map((column) => quoteIdent(column)).join(', ');
 }
 
 /** Drops the old table and gives the shadow its name, its primary key's and its indexes' (they were named after the shadow). */

@@ -49,6 +49,14 @@ async function applyOne(session: EngineSession, catalog: SqlCatalog, op: ChangeO
       return { ...NONE, deleted: await prune(session, await catalog.target(op.table), op) };
     case 'updateWhere':
       return { ...NONE, updated: await updateWhere(session, catalog.dialect, await catalog.target(op.table), op) };
+    case 'beginStaging':
+      await catalog.staging.begin(await catalog.target(op.table), op.columns);
+      return NONE;
+    case 'stageRows':
+      await catalog.staging.stage(op.table, op.rows);
+      return NONE;
+    case 'applyStaged':
+      return catalog.staging.apply(await catalog.target(op.table), op);
   }
   // Only a caller outside the type system (plain JavaScript, a parsed file) gets here.
   throw new Error(`unknown change operation ${JSON.stringify((op as { op: unknown }).op)}`);
@@ -116,20 +124,30 @@ async function prune(session: EngineSession, target: Target, op: PruneOp): Promi
   return deleted;
 }
 
-/** One statement whatever the engine: `UPDATE t SET a = ?, b = ? WHERE ...`, every value bound. */
-export async function updateWhere(session: EngineSession, dialect: SqlDialect, target: Target, op: Omit<UpdateWhereOp, 'op' | 'table'>): Promise<number> {
+/**
+ * One statement whatever the engine: `UPDATE t SET a = ?, b = ? WHERE ...`, every value bound.
+ * `also` adds conditions the store itself wrote (never text from a source), e.g. "not staged".
+ */
+export async function updateWhere(
+  session: EngineSession,
+  dialect: SqlDialect,
+  target: Target,
+  op: Omit<UpdateWhereOp, 'op' | 'table'>,
+  what = 'updateWhere',
+  also: readonly string[] = [],
+): Promise<number> {
   const { spec } = target;
   const names = Object.keys(op.set);
   if (names.length === 0) return 0;
   const bound: Bound[] = [];
   for (const name of names) {
-    const column = columnOf(spec, name, 'updateWhere');
+    const column = columnOf(spec, name, what);
     const value = op.set[name];
-    if (value === undefined) throw new StoreSchemaError(`table ${spec.name}: updateWhere sets column ${name} to undefined`);
-    if (value === null && !isNullableColumn(spec, column)) throw new StoreSchemaError(`table ${spec.name}: updateWhere sets column ${name}, which cannot be null, to null`);
+    if (value === undefined) throw new StoreSchemaError(`table ${spec.name}: ${what} sets column ${name} to undefined`);
+    if (value === null && !isNullableColumn(spec, column)) throw new StoreSchemaError(`table ${spec.name}: ${what} sets column ${name}, which cannot be null, to null`);
     bound.push({ value, type: column.type });
   }
-  const where = compileConditions(spec, op.where, 'updateWhere');
+  const where = compileConditions(spec, op.where, what);
   const set = names.map((name, index) => `${dialect.quote(name)} = ${dialect.param(index)}`).join(', ');
-  return session.run(`UPDATE ${target.relation} SET ${set}${whereClause(where.conditions(dialect, names.length))}`, [...bound, ...where.bound]);
+  return session.run(`UPDATE ${target.relation} SET ${set}${whereClause([...where.conditions(dialect, names.length), ...also])}`, [...bound, ...where.bound]);
 }

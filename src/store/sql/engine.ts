@@ -1,5 +1,6 @@
 import type { Cell, ColumnSpec, ColumnType, SqlValue, TableSpec } from '../../core/tables.js';
 import type { InternalTable } from './internal-tables.js';
+import type { StagingDialect } from './staging.js';
 import type { KeyTest } from './where-sql.js';
 
 /**
@@ -70,6 +71,8 @@ export interface SqlDialect {
    * whose DROP would lock readers out until the commit).
    */
   readonly rebuild: { readonly kind: 'inPlace' } | { readonly kind: 'swap'; swapSql(shadow: string, name: string, spec: TableSpec): string[] };
+  /** Staging tables for beginStaging / stageRows / applyStaged (sql/staging.ts writes the rest once). */
+  readonly staging: StagingDialect;
 }
 
 /** One connection as the shared code uses it (a transaction's, or the reader outside transactions). */

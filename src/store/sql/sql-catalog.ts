@@ -15,6 +15,7 @@ import {
   specToJson,
   validateTableSpec,
 } from './table-spec.js';
+import { StagingAreas } from './staging.js';
 import { planView, viewTables } from './view-sql.js';
 
 interface Entry {
@@ -43,12 +44,16 @@ export class SqlCatalog {
   private readonly written = new Set<string>();
   /** Tables rebuilt under a shadow name in this transaction (dialect.rebuild `swap`), by catalog key. */
   private readonly shadows = new Map<string, { readonly name: string; readonly shadow: string }>();
+  /** The transaction's staging tables (beginStaging ... applyStaged). */
+  readonly staging: StagingAreas;
 
   constructor(
     private readonly session: EngineSession,
     readonly dialect: SqlDialect,
     private readonly cache: SpecCache | undefined,
-  ) {}
+  ) {
+    this.staging = new StagingAreas(session, dialect);
+  }
 
   /** Where a table's rows are written in this transaction; throws when the store never made it. */
   async target(name: string): Promise<Target> {
@@ -136,10 +141,11 @@ export class SqlCatalog {
   }
 
   /**
-   * Swaps the tables rebuilt under shadow names in, with the views over them; the last step before
-   * COMMIT, so readers are locked out only for that instant.
+   * Drops staging tables left over, and swaps the tables rebuilt under shadow names in, with the
+   * views over them; the last step before COMMIT, so readers are locked out only for that instant.
    */
   async beforeCommit(): Promise<void> {
+    await this.staging.dropAll();
     if (this.shadows.size === 0) return;
     const { rebuild } = this.dialect;
     if (rebuild.kind !== 'swap') return;

@@ -2,6 +2,7 @@ import type { ColumnType, TableSpec } from '../../core/tables.js';
 import type { SqlDialect } from '../sql/engine.js';
 import { internalColumnsSql } from '../sql/internal-tables.js';
 import { quoteIdent } from '../sql/quote.js';
+import { updateFromSql } from '../sql/staging.js';
 import { isNullableColumn } from '../sql/table-spec.js';
 
 const SQLITE_TYPES: Record<ColumnType, string> = {
@@ -23,7 +24,7 @@ export const sqliteDialect: SqlDialect = {
   relation: (name) => quoteIdent(name),
   foldsCase: true,
   columnType: (type) => SQLITE_TYPES[type],
-  createTableSql,
+  createTableSql: (spec, physicalName) => createTableSql(spec, physicalName),
   createIndexSql: (physicalName, indexName, columns) =>
     `CREATE INDEX IF NOT EXISTS ${quoteIdent(indexName)} ON ${quoteIdent(physicalName)} (${columns.map((column) => quoteIdent(column)).join(', ')})`,
   createInternalTableSql: (table) =>
@@ -31,6 +32,14 @@ export const sqliteDialect: SqlDialect = {
   orderBy: (column) => quoteIdent(column.name),
   lockedRead: { afterTable: '', atEnd: '' },
   rebuild: { kind: 'inPlace' },
+  // The temp schema belongs to the connection; a temporary table created in a transaction goes
+  // with its rollback. `IS NOT` is SQLite's null-safe inequality.
+  staging: {
+    relation: (name) => `temp.${quoteIdent(name)}`,
+    createSql: (spec, name) => createTableSql(spec, name, 'TEMP '),
+    distinct: (a, b) => `${a} IS NOT ${b}`,
+    updateFromSql,
+  },
 };
 
 /**
@@ -40,7 +49,7 @@ export const sqliteDialect: SqlDialect = {
  * Rows carrying JSON documents stay in rowid tables, where large rows are cheaper to move, and so
  * does a single integer key, which is the rowid itself.
  */
-function createTableSql(spec: TableSpec, physicalName: string): string {
+function createTableSql(spec: TableSpec, physicalName: string, temporary: '' | 'TEMP ' = ''): string {
   const columns = spec.columns.map((column) => {
     const notNull = !isNullableColumn(spec, column) ? ' NOT NULL' : '';
     return `${quoteIdent(column.name)} ${SQLITE_TYPES[column.type]}${notNull}`;
@@ -48,5 +57,5 @@ function createTableSql(spec: TableSpec, physicalName: string): string {
   const key = `PRIMARY KEY (${spec.primaryKey.map((column) => quoteIdent(column)).join(', ')})`;
   const integerKey = spec.primaryKey.length === 1 && spec.columns.find((column) => column.name === spec.primaryKey[0])?.type === 'integer';
   const withoutRowid = !integerKey && !spec.columns.some((column) => column.type === 'json');
-  return `CREATE TABLE ${quoteIdent(physicalName, 'table name')} (${columns.join(', ')}, ${key})${withoutRowid ? ' WITHOUT ROWID' : ''}`;
+  return `CREATE ${temporary}TABLE ${quoteIdent(physicalName, 'table name')} (${columns.join(', ')}, ${key})${withoutRowid ? ' WITHOUT ROWID' : ''}`;
 }

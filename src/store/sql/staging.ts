@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import type { ApplyCounts, ApplyStagedOp } from '../../core/ops.js';
+import type { ColumnSpec, ColumnType, SqlValue, TableSpec } from '../../core/tables.js';
+import { StoreSchemaError } from '../store.js';
+import { updateWhere, upsert } from './change-applier.js';
+import type { EngineSession, SqlDialect, Target } from './engine.js';
+import { columnOf } from './table-spec.js';
+
+/** One table's staging area in the open transaction. */
+interface Area {
+  /** The table's own name, as the operations give it. */
+  readonly table: string;
+  /** The staging table: the staged columns, keyed like the table. */
+  readonly target: Target;
+  readonly columns: readonly ColumnSpec[];
+}
+
+/** The alias of the staging table in the statements applyStaged writes. */
+const STAGED = '"stg"';
+
+/**
+ * Staging for beginStaging, stageRows and applyStaged, written once for every engine: the dialect
+ * supplies the temporary table and two primitives of SQL text (`staging.distinct`,
+ * `staging.updateFromSql`); rows are staged through the engine's own bulk upsert, so a key staged
+ * twice keeps its later row. Areas live as long as their transaction: applyStaged drops one, a
+ * rollback drops them with everything else, and a commit drops any left over.
+ */
+export class StagingAreas {
+  private readonly areas = new Map<string, Area>();
+
+  constructor(
+    private readonly session: EngineSession,
+    private readonly dialect: SqlDialect,
+  ) {}
+
+  /** Creates (or empties, when begun again) the staging table of `target` for `columns`. */
+  async begin(target: Target, columns: readonly string[]): Promise<void> {
+    const { spec } = target;
+    if (columns.length === 0) throw new StoreSchemaError(`table ${spec.name}: beginStaging names no column`);
+    if (new Set(columns).size !== columns.length) throw new StoreSchemaError(`table ${spec.name}: beginStaging names a column twice`);
+    const staged = columns.map((name) => columnOf(spec, name, 'beginStaging'));
+    for (const name of spec.primaryKey) {
+      if (!columns.includes(name)) throw new StoreSchemaError(`table ${spec.name}: beginStaging lacks key column ${name}`);
+    }
+    const name = stagingName(spec.name);
+    const stagingSpec: TableSpec = { name, columns: staged, primaryKey: spec.primaryKey };
+    const relation = this.dialect.staging.relation(name);
+    await this.session.run(`DROP TABLE IF EXISTS ${relation}`);
+    await this.session.run(this.dialect.staging.createSql(stagingSpec, name));
+    this.areas.set(this.key(spec.name), { table: spec.name, target: { spec: stagingSpec, relation }, columns: staged });
+  }
+
+  async stage(table: string, rows: readonly (readonly SqlValue[])[]): Promise<void> {
+    const area = this.area(table, 'stageRows');
+    rows.forEach((row, index) => {
+      if (row.length !== area.columns.length || row.some((cell: unknown) => cell === undefined)) {
+        throw new StoreSchemaError(`table ${table}: staged row ${index} does not give exactly the ${area.columns.length} begun columns`);
+      }
+    });
+    await upsert(this.session, area.target, { columns: area.columns.map((column) => column.name), rows });
+  }
+
+  /** Makes the table follow its staged rows, set-based, then drops the staging table. */
+  async apply(target: Target, op: ApplyStagedOp): Promise<ApplyCounts> {
+    const area = this.area(op.table, 'applyStaged');
+    const { spec, relation } = target;
+    for (const column of area.columns) {
+      if (columnOf(spec, column.name, 'applyStaged').type !== column.type) {
+        throw new StoreSchemaError(`table ${spec.name}: column ${column.name} changed type since beginStaging`);
+      }
+    }
+    const q = (name: string) => this.dialect.quote(name);
+    const keyMatch = spec.primaryKey.map((name) => `${STAGED}.${q(name)} = ${relation}.${q(name)}`).join(' AND ');
+    const notStaged = `NOT EXISTS (SELECT 1 FROM ${area.target.relation} AS ${STAGED} WHERE ${keyMatch})`;
+    const counts: ApplyCounts = { upserted: 0, deleted: 0, updated: 0 };
+    const { unstaged } = op;
+    switch (unstaged.action) {
+      case 'keep':
+        break;
+      case 'delete':
+        counts.deleted += await this.session.run(`DELETE FROM ${relation} WHERE ${notStaged}`);
+        break;
+      case 'set':
+        counts.updated += await updateWhere(this.session, this.dialect, target, { set: unstaged.set, where: unstaged.where ?? [] }, 'applyStaged', [notStaged]);
+        break;
+    }
+    if (op.staged === 'write') {
+      const values = area.columns.filter((column) => !spec.primaryKey.includes(column.name));
+      if (values.length > 0) {
+        const changed = values.map((column) => this.dialect.staging.distinct(`${relation}.${q(column.name)}`, `${STAGED}.${q(column.name)}`, column.type));
+        counts.upserted += await this.session.run(
+          this.dialect.staging.updateFromSql({
+            target: relation,
+            source: `${area.target.relation} AS ${STAGED}`,
+            set: values.map((column) => `${q(column.name)} = ${STAGED}.${q(column.name)}`),
+            where: `${keyMatch} AND (${changed.join(' OR ')})`,
+          }),
+        );
+      }
+      const names = area.columns.map((column) => q(column.name));
+      counts.upserted += await this.session.run(
+        `INSERT INTO ${relation} (${names.join(', ')}) SELECT ${names.map((name) => `${STAGED}.${name}`).join(', ')} FROM ${area.target.relation} AS ${STAGED} ` +
+          `WHERE NOT EXISTS (SELECT 1 FROM ${relation} WHERE ${keyMatch})`,
+      );
+    }
+    await this.session.run(`DROP TABLE IF EXISTS ${area.target.relation}`);
+    this.areas.delete(this.key(op.table));
+    return counts;
+  }
+
+  /** Before COMMIT: staging tables never outlive their transaction, even one left unapplied. */
+  async dropAll(): Promise<void> {
+    for (const area of this.areas.values()) await this.session.run(`DROP TABLE IF EXISTS ${area.target.relation}`);
+    this.areas.clear();
+  }
+
+  private area(table: string, what: string): Area {
+    const area = this.areas.get(this.key(table));
+    if (area === undefined) throw new StoreSchemaError(`table ${table}: ${what} without beginStaging in this transaction`);
+    return area;
+  }
+
+  private key(table: string): string {
+    return this.dialect.foldsCase ? table.toLowerCase() : table;
+  }
+}
+
+/** A staging table's name: private to the connection, so only unique per table. */
+function stagingName(table: string): string {
+  return `dss_stage_${createHash('sha256').update(table.toLowerCase()).digest('hex').slice(0, 16)}`;
+}
+
+/** The parts of `UPDATE target ... FROM source WHERE ...`, for the dialect to spell. */
+export interface UpdateFrom {
+  readonly target: string;
+  /** The source relation with its alias. */
+  readonly source: string;
+  /** `"col" = source.col` assignments. */
+  readonly set: readonly string[];
+  /** Refers to the target by its relation and to the source by its alias. */
+  readonly where: string;
+}
+
+/** `UPDATE t SET ... FROM s WHERE ...`, as SQLite (3.33+) and PostgreSQL write it. */
+export function updateFromSql(update: UpdateFrom): string {
+  return `UPDATE ${update.target} SET ${update.set.join(', ')} FROM ${update.source} WHERE ${update.where}`;
+}
+
+/** The staging primitives an engine's dialect spells its own way. */
+export interface StagingDialect {
+  /** How statements name a staging table (the engine's temporary schema). */
+  relation(name: string): string;
+  /** CREATE of a temporary staging table, gone at the latest when the transaction ends. */
+  createSql(spec: TableSpec, name: string): string;
+  /** `a` differs from `b`, where NULL equals NULL (values of a column of `type`). */
+  distinct(a: string, b: string, type: ColumnType): string;
+  updateFromSql(update: UpdateFrom): string;
+}
