@@ -48,14 +48,14 @@ export function outline(requests: readonly FakeRequest[]): string[] {
  * later transactions: this answers those reads with what was written (rolled back or not), and
  * grants application locks.
  */
-export function rememberTables(): Responder {
+export function rememberTables(schema = 'mirror'): Responder {
   const specs = new Map<string, string>();
   return (request) => {
-    if (request.kind === 'rpc' && request.sql.includes('MERGE INTO [mirror].[dss_tables]')) {
+    if (request.kind === 'rpc' && request.sql.includes(`MERGE INTO [${schema}].[dss_tables]`)) {
       const [name, spec] = request.params.map((param) => String(param.value));
       specs.set((name ?? '').toLowerCase(), spec ?? '');
     }
-    if (request.kind === 'rpc' && request.sql.startsWith('SELECT spec FROM [mirror].[dss_tables]')) {
+    if (request.kind === 'rpc' && request.sql.startsWith(`SELECT spec FROM [${schema}].[dss_tables]`)) {
       const spec = specs.get(String(request.params[0]?.value).toLowerCase());
       return spec === undefined ? undefined : { rows: [{ spec }] };
     }
