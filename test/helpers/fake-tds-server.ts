@@ -67,7 +67,13 @@ export type FakeRequest =
       readonly columns: readonly { readonly name: string; readonly wireType: string; readonly length: number | undefined; readonly nullable: boolean }[];
       readonly rows: readonly (readonly unknown[])[];
     }
-  | { readonly kind: 'begin' | 'commit' | 'rollback'; readonly connection: number; readonly transaction: string | undefined };
+  | {
+      readonly kind: 'begin' | 'commit' | 'rollback';
+      readonly connection: number;
+      readonly transaction: string | undefined;
+      /** A rollback the server made itself: a statement failed under XACT_ABORT ON. */
+      readonly byServer?: true;
+    };
 
 /** What a statement answers: rows (columns typed from their first non-null value), a count, or an error. */
 export interface FakeAnswer {
@@ -172,7 +178,7 @@ export class FakeTdsServer {
       // With XACT_ABORT ON the server rolls the whole transaction back on a run-time error.
       if (session.xactAbort && session.transaction !== undefined) {
         tokens.push(envChange(ENV.ROLLBACK, Buffer.alloc(0), descriptor(session.transaction)));
-        this.requests.push({ kind: 'rollback', connection: session.id, transaction: session.transaction });
+        this.requests.push({ kind: 'rollback', connection: session.id, transaction: session.transaction, byServer: true });
         session.transaction = undefined;
       }
       return [...tokens, done(0, false, 0x02)];

@@ -334,6 +334,8 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     const requests = sent();
     expect(outline(requests)).toEqual(['begin', 'rpc SELECT spec FROM', 'rpc MERGE INTO [mirror].[obs]', 'rpc SELECT * FROM', 'rpc MERGE INTO [mirror].[sync_state]', 'rollback']);
     expect(requests.some((request) => request.kind === 'commit')).toBe(false);
+    // The server rolled back the whole transaction at the failed statement (XACT_ABORT ON), not only that statement.
+    expect(requests.at(-1)).toMatchObject({ kind: 'rollback', byServer: true });
     // The connection goes back to the pool and serves the next transaction.
     server.respond = base;
     await store.transaction((tx) => tx.writeState(initialState('s2', 'job', 'sdmx')));
