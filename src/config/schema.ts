@@ -93,7 +93,9 @@ const defaultsSchema = z.strictObject({
   firstSyncGrace: duration
     .default('15m')
     .describe('A stream that has never synced successfully turns /readyz red once it has failed and the daemon has run this long.'),
-  runTimeout: duration.default('6h').describe('A run still going after this long is aborted and rolled back.'),
+  runTimeout: duration
+    .default('6h')
+    .describe('A run still going after this long (daemon, sync or demo) is aborted, rolled back and recorded as a failure, then backed off.'),
   backoff: z
     .strictObject({
       initial: duration.default('1m').describe('Wait after the first failure; it doubles with each failure in a row.'),
