@@ -33,6 +33,13 @@ export interface HttpResponse {
   readonly serverDate: Date | undefined;
   /** The decoded body as a stream; consume it or call `dump()`. */
   readonly body: Readable;
+  /**
+   * Whether the end of the body can be told from a cut: it had a Content-Length or chunked framing
+   * (the client fails a body that stops short of either), or a content coding whose stream marks
+   * its own end (gzip, deflate, br). False for a body delimited only by the connection closing,
+   * whose last bytes may be anywhere the connection broke.
+   */
+  readonly endVerified: boolean;
   text(): Promise<string>;
   json(): Promise<unknown>;
   dump(): Promise<void>;

@@ -148,6 +148,7 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
           headers: responseHeaders,
           serverDate,
           body,
+          endVerified: endVerified(responseHeaders),
           text: () => readText(body),
           json: async () => parseJson(await readText(body), bodyContext),
           dump: () => discard(body),
@@ -174,6 +175,14 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
       await ownAgent?.close();
     },
   };
+}
+
+/** See HttpResponse.endVerified. */
+function endVerified(headers: Readonly<Record<string, string>>): boolean {
+  if (headers['content-length'] !== undefined) return true;
+  if (/\bchunked\b/i.test(headers['transfer-encoding'] ?? '')) return true;
+  const codings = (headers['content-encoding'] ?? '').split(',').map((coding) => coding.trim().toLowerCase());
+  return codings.some((coding) => coding === 'gzip' || coding === 'x-gzip' || coding === 'deflate' || coding === 'br');
 }
 
 function parseUrl(input: string | URL): URL {

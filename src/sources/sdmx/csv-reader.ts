@@ -51,8 +51,6 @@ export interface SdmxCsvRow {
 
 export interface SdmxCsvStats {
   rows: number;
-  /** Rows with fewer cells than the header (missing cells read as omitted). */
-  shortRows: number;
   /** Rows with empty cells past the header's last column (sdmx-csv issue #30), tolerated. */
   trailingEmptyCells: number;
 }
@@ -73,6 +71,12 @@ export interface SdmxCsvOptions {
    * listed in `unknownColumns` (custom columns such as VALID_FROM, or a structure change).
    */
   readonly knownComponents?: ReadonlySet<string>;
+  /**
+   * Whether the body's end can be told from a cut (HttpResponse.endVerified; a file). When it
+   * cannot, a last line without its line break is refused: SDMX-CSV answers end every line with
+   * one, so such a line was cut, and a cut R row would read as one that omits (deletes) values.
+   */
+  readonly endVerified?: boolean;
 }
 
 export class SdmxCsvError extends Error {
@@ -130,13 +134,26 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
     headerNames = fields.map((field) => field ?? '');
     return false;
   };
+  const endVerified = options.endVerified ?? false;
+  /** Refuses a body that ends inside a record it may have lost the rest of (see SdmxCsvOptions.endVerified). */
+  const checkEnd = (): void => {
+    const open = tokenizer.openRecordLine();
+    if (open === undefined || endVerified) return;
+    throw new SdmxCsvError(
+      `${label}: line ${open}: the answer ends inside this line (no line break after it) and its length was not announced: it was cut short; nothing of it is applied`,
+      open,
+    );
+  };
   try {
     tokenizer.push(decode(prefix), onHeader);
     while (headerNames === undefined) {
       const step = await chunks.next();
       if (step.done) {
         tokenizer.push(decoder.decode(), onHeader);
-        tokenizer.end(onHeader);
+        if (headerNames === undefined) {
+          checkEnd();
+          tokenizer.end(onHeader);
+        }
         break;
       }
       tokenizer.push(decode(step.value), onHeader);
@@ -151,7 +168,7 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
   const layout = mapHeader(headerNames, format, options.knownComponents, label);
   const header: SdmxCsvHeader = { ...layout.header, format, delimiter, subFieldSeparator };
 
-  const stats: SdmxCsvStats = { rows: 0, shortRows: 0, trailingEmptyCells: 0 };
+  const stats: SdmxCsvStats = { rows: 0, trailingEmptyCells: 0 };
   const width = headerNames.length;
   const { componentColumns, actionColumn, typeColumn, refColumn } = layout;
   const refs = new Map<string, StructureRef>();
@@ -174,7 +191,11 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
       }
       stats.trailingEmptyCells += 1;
     } else if (record.length < width) {
-      stats.shortRows += 1;
+      // Not read as omitted cells: a row cut short would then delete the values it lost.
+      throw new SdmxCsvError(
+        `${label}: line ${rowLine}${refSuffix(record[refColumn])}: the row has ${record.length} cells but the header has ${width}`,
+        rowLine,
+      );
     }
     const typeText = typeColumn < 0 ? 'dataflow' : (record[typeColumn] ?? '');
     const refText = record[refColumn] ?? '';
@@ -221,6 +242,7 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
         tokenizer.push(decode(step.value), onRow);
       }
       tokenizer.push(decoder.decode(), onRow);
+      checkEnd();
       tokenizer.end(onRow);
       if (batch.length > 0) yield batch;
     } catch (error) {

@@ -55,6 +55,15 @@ export class CsvTokenizer {
     return this.scan(this.pending === '' ? text : this.pending + text, false, onRecord);
   }
 
+  /**
+   * The line a last record starts on when the text so far ends inside it (no line break after it
+   * yet), else undefined. At the end of the input, that record was either written without a final
+   * line break or cut short.
+   */
+  openRecordLine(): number | undefined {
+    return this.pending === '' || this.pending === '\r' ? undefined : this.line;
+  }
+
   /** Tokenizes the rest at the end of the input; fails if it ends inside a quoted cell. */
   end(onRecord: CsvRecordHandler): boolean {
     return this.scan(this.pending, true, onRecord);

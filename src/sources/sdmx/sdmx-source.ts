@@ -100,7 +100,12 @@ export class SdmxSource implements StreamSource {
     }
 
     const known = this.knownComponents(fetched.structure);
-    const message = await openSdmxCsv(response.body, { label: this.label, knownComponents: known, batchSize: this.options.batchSize ?? 1000 }).catch((error: unknown) => {
+    const message = await openSdmxCsv(response.body, {
+      label: this.label,
+      knownComponents: known,
+      batchSize: this.options.batchSize ?? 1000,
+      endVerified: response.endVerified,
+    }).catch((error: unknown) => {
       throw this.brokeOff(error, 0, undefined);
     });
     if (message.header.delimiter !== ',') {
@@ -145,8 +150,8 @@ export class SdmxSource implements StreamSource {
       throw this.brokeOff(error, rows, lastLine);
     }
     if (first) yield { type: 'changes', ops: this.tableOps(layout, cursor === null) };
-    if (message.stats.shortRows > 0 || message.stats.trailingEmptyCells > 0) {
-      log.info({ shortRows: message.stats.shortRows, trailingEmptyCells: message.stats.trailingEmptyCells }, `${this.label}: tolerated ragged rows`);
+    if (message.stats.trailingEmptyCells > 0) {
+      log.info({ trailingEmptyCells: message.stats.trailingEmptyCells }, `${this.label}: tolerated empty cells past the last column`);
     }
     yield { type: 'checkpoint', cursor: cursorToJson(next()), details: { rows, lastResponse: `${rows} rows (HTTP ${response.status})` } };
   }
