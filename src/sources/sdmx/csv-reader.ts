@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { LimitExceededError } from '../../core/limits.js';
 import { CsvSyntaxError, CsvTokenizer, type CsvField } from './csv-tokenizer.js';
 
 /**
@@ -77,6 +78,10 @@ export interface SdmxCsvOptions {
    * one, so such a line was cut, and a cut R row would read as one that omits (deletes) values.
    */
   readonly endVerified?: boolean;
+  /** Bounds on one answer (core/limits.ts); none by default. */
+  readonly limits?: { readonly lineBytes?: number; readonly cellBytes?: number; readonly rowsPerResponse?: number };
+  /** Checked between chunks: a stop (SIGTERM, the run timeout) ends the reading at once, even inside a long line. */
+  readonly signal?: AbortSignal;
 }
 
 export class SdmxCsvError extends Error {
@@ -100,6 +105,11 @@ const FIRST_CELL = /^"?(STRUCTURE|DATAFLOW)(?:\[([^\]]*)\])?"?([^\r\n]?)/i;
 /** `AGENCY:ID(VERSION)`, `AGENCY:ID`, each optionally followed by `: name` (labels=both). */
 const STRUCTURE_ID = /^([^:(),\s]+):([^:(),\s]+)(?:\(([^()\s]*)\))?(?::\s.*)?$/s;
 const PEEK_LIMIT = 4096;
+/**
+ * Text read past which a batch is handed on even if it has fewer than batchSize rows: long rows
+ * must not pile up batchSize deep (1000 rows of 16 MB each).
+ */
+const BATCH_CHARS = 8 * 1024 * 1024;
 
 /** Reads the header and returns the rows as batches; fails at once if the body is not SDMX-CSV. */
 export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}): Promise<SdmxCsvMessage> {
@@ -123,7 +133,9 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
   }
   const subFieldSeparator = first[2] === undefined || first[2] === '' ? undefined : first[2].charAt(0);
 
-  const tokenizer = new CsvTokenizer(delimiter);
+  const tokenizer = new CsvTokenizer(delimiter, options.limits ?? {});
+  const maxRows = options.limits?.rowsPerResponse ?? Number.MAX_SAFE_INTEGER;
+  const signal = options.signal;
   const decoder = new TextDecoder('utf-8');
   const chunks = (body as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
   const decode = (chunk: Buffer | string): string => (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
@@ -147,6 +159,7 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
   try {
     tokenizer.push(decode(prefix), onHeader);
     while (headerNames === undefined) {
+      signal?.throwIfAborted();
       const step = await chunks.next();
       if (step.done) {
         tokenizer.push(decoder.decode(), onHeader);
@@ -180,6 +193,7 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
 
   const toRow = (record: CsvField[], rowLine: number): SdmxCsvRow => {
     stats.rows += 1;
+    if (stats.rows > maxRows) throw new LimitExceededError('rowsPerResponse', maxRows, `${label}: the answer (row on line ${rowLine})`);
     if (record.length > width) {
       for (let i = width; i < record.length; i += 1) {
         if (record[i] !== undefined && record[i] !== '') {
@@ -230,16 +244,22 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
     const onRow = (fields: CsvField[], line: number): void => {
       batch.push(toRow(fields, line));
     };
+    let read = 0;
     try {
       tokenizer.push('', onRow);
       for (;;) {
-        if (batch.length >= batchSize) {
+        if (batch.length >= batchSize || (read >= BATCH_CHARS && batch.length > 0)) {
           yield batch;
           batch = [];
+          read = 0;
         }
+        signal?.throwIfAborted();
         const step = await chunks.next();
         if (step.done) break;
-        tokenizer.push(decode(step.value), onRow);
+        signal?.throwIfAborted();
+        const text = decode(step.value);
+        read += text.length;
+        tokenizer.push(text, onRow);
       }
       tokenizer.push(decoder.decode(), onRow);
       checkEnd();
@@ -400,5 +420,7 @@ function refSuffix(refText: string | undefined): string {
 
 function wrapParseError(error: unknown, label: string): unknown {
   if (error instanceof CsvSyntaxError) return new SdmxCsvError(`${label}: malformed CSV at ${error.message}`, error.line);
+  // The tokenizer names the line; the rows limit is named here already.
+  if (error instanceof LimitExceededError && error.key !== 'rowsPerResponse') return error.within(`${label}: `);
   return error;
 }
