@@ -35,6 +35,25 @@ export const LIMIT_KEYS: readonly LimitKey[] = [
   'recordsPerResponse',
 ];
 
+const MiB = 2 ** 20;
+const GiB = 2 ** 30;
+
+/**
+ * The defaults every kind starts from (docs/limits.md). Large enough for the biggest real answers
+ * seen (an SDMX full load of tens of millions of observations, an ODS export of millions of
+ * records), small enough that a remote answering without end stops long before the disk fills.
+ */
+export const DEFAULT_LIMITS: SourceLimits = Object.freeze({
+  responseBytes: 4 * GiB,
+  decodedBytes: 4 * GiB,
+  documentBytes: 64 * MiB,
+  lineBytes: 16 * MiB,
+  cellBytes: 4 * MiB,
+  rowsPerResponse: 50_000_000,
+  itemsPerPage: 50_000,
+  recordsPerResponse: 50_000_000,
+});
+
 /** Limits as an operator wrote them (sizes parsed): any subset. */
 export type GivenLimits = Partial<Record<LimitKey, number>>;
 
@@ -52,8 +71,6 @@ export function resolveLimits(kindDefaults: SourceLimits, ...given: (GivenLimits
 
 /** What went past a limit; the message names the limit, its value and the config key to raise. */
 export class LimitExceededError extends Error {
-  readonly code = 'LIMIT_EXCEEDED';
-
   constructor(
     readonly key: LimitKey,
     readonly limit: number,

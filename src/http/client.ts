@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { SourceLimits } from '../core/limits.js';
 
 /**
  * The HTTP port every source uses (implemented on undici in http/undici-client.ts). Bodies are
@@ -22,7 +23,15 @@ export interface HttpRequestOptions {
   readonly retry?: boolean;
   /** Origins (`https://host:port`) this request may go to; others are refused before connecting. */
   readonly allowedOrigins?: readonly string[];
+  /**
+   * Bounds on the response (docs/limits.md), enforced while it is read: bytes received, bytes after
+   * decompression, and bytes `text()`/`json()` may hold. Past one the body fails with a
+   * LimitExceededError naming it; none by default.
+   */
+  readonly limits?: ResponseLimits;
 }
+
+export type ResponseLimits = Partial<Pick<SourceLimits, 'responseBytes' | 'decodedBytes' | 'documentBytes'>>;
 
 export interface HttpResponse {
   /** The final URL, with secrets redacted for logs. */
@@ -40,7 +49,9 @@ export interface HttpResponse {
    * whose last bytes may be anywhere the connection broke.
    */
   readonly endVerified: boolean;
+  /** The whole body as text (at most `limits.documentBytes`). */
   text(): Promise<string>;
+  /** The whole body parsed as JSON (at most `limits.documentBytes`). */
   json(): Promise<unknown>;
   dump(): Promise<void>;
 }

@@ -10,6 +10,7 @@ import {
   type HttpRequestOptions,
   type HttpResponse,
 } from './client.js';
+import { LimitExceededError } from '../core/limits.js';
 import { HttpAbortError, HttpNetworkError, HttpTimeoutError } from './errors.js';
 import { redactText, redactUrl, secretsInHeaders, secretsInUrl } from './redact.js';
 import { BODY_READ_AHEAD_BYTES, decodedBody, discard, readSnippet, readText, type BodyContext } from './response-body.js';
@@ -106,7 +107,8 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
     const headers = requestHeaders(requestOptions.headers, options.userAgent);
     moveUserinfoToBasicAuth(url, headers);
     if (headers['authorization'] !== undefined) secrets.push(...secretsInHeaders({ authorization: headers['authorization'] }));
-    const bodyContext: BodyContext = { url: shown, secrets, signal, bodyTimeoutMs: options.bodyTimeoutMs };
+    const limits = requestOptions.limits;
+    const bodyContext: BodyContext = { url: shown, secrets, signal, bodyTimeoutMs: options.bodyTimeoutMs, limits };
 
     for (let attempt = 0; ; attempt += 1) {
       if (signal?.aborted) throw new HttpAbortError(shown, { cause: signal.reason });
@@ -141,7 +143,9 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
 
       if ((status >= 200 && status < 300) || requestOptions.acceptStatus?.includes(status)) {
         // From here the body belongs to the caller: no retry can repeat what it has already read.
+        refuseAnnouncedSize(response.body, responseHeaders['content-length'], bodyContext);
         const body = decodedBody(response.body, responseHeaders['content-encoding'], hasBody, bodyContext);
+        const text = () => readText(body, limits?.documentBytes, shown);
         return {
           url: shown,
           status,
@@ -149,8 +153,8 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
           serverDate,
           body,
           endVerified: endVerified(responseHeaders),
-          text: () => readText(body),
-          json: async () => parseJson(await readText(body), bodyContext),
+          text,
+          json: async () => parseJson(await text(), bodyContext),
           dump: () => discard(body),
         };
       }
@@ -175,6 +179,17 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
       await ownAgent?.close();
     },
   };
+}
+
+/** A body announced larger than `limits.responseBytes` is refused before any of it is read. */
+function refuseAnnouncedSize(raw: Dispatcher.ResponseData['body'], contentLength: string | undefined, context: BodyContext): void {
+  const limit = context.limits?.responseBytes;
+  if (limit === undefined || contentLength === undefined || !/^\d+$/.test(contentLength.trim())) return;
+  const announced = Number(contentLength.trim());
+  if (announced <= limit) return;
+  raw.on('error', () => {});
+  raw.destroy();
+  throw new LimitExceededError('responseBytes', limit, `the answer of ${context.url} (Content-Length ${announced})`);
 }
 
 /** See HttpResponse.endVerified. */
