@@ -10,7 +10,7 @@ import { OdsCatalogSource } from '../../src/sources/ods/catalog-source.js';
 import { OdsRecordsSource } from '../../src/sources/ods/records-source.js';
 import { RpdeFeedSource } from '../../src/sources/rpde/rpde-source.js';
 import { SdmxSource } from '../../src/sources/sdmx/sdmx-source.js';
-import type { Store } from '../../src/store/store.js';
+import { StoreSchemaError, type Store } from '../../src/store/store.js';
 import { mirrorRows as odsMirrorRows, portalRows } from '../sources/ods/ods-mirror.js';
 
 export type TestbedKind = 'sdmx' | 'rpde' | 'ods-catalog' | 'ods-records';
@@ -65,7 +65,7 @@ async function rowsOrNothing<T>(read: () => Promise<T>): Promise<T | undefined> 
   try {
     return await read();
   } catch (error) {
-    if (/no such table|does not exist|unknown table|not a table of/i.test((error as Error).message)) return undefined;
+    if (error instanceof StoreSchemaError) return undefined;
     throw error;
   }
 }
