@@ -32,7 +32,7 @@ export async function syncCommand(context: CliContext, names: readonly string[])
       throw new UsageError(`no stream or job named ${unknown.join(', ')}${hint}; see \`dataspace-sync status\``);
     }
     const { failed } = await syncOnce(
-      chosen.map((stream) => stream.source),
+      chosen,
       { store, http: context.http, log: context.log, signal: controller.signal, concurrency: context.loaded.config.concurrency },
     );
     if (unexpanded.length > 0) {

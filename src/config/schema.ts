@@ -2,6 +2,7 @@ import cronParser from 'cron-parser';
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
+import { parseSize, type GivenLimits } from '../core/limits.js';
 import type { SourceKind } from '../core/source-kind.js';
 import { describeClash, findTableClashes, type ClaimingJob } from '../core/table-claims.js';
 import { formatPath } from './format-path.js';
@@ -11,6 +12,40 @@ export const duration = z
   .string()
   .refine((text) => parseDuration(text) !== undefined, { message: 'expected a duration such as 30s, 5m, 1h or 7d' })
   .describe('A duration: a number and a unit (ms, s, m, h, d), e.g. "30s", "5m", "1h30m", "7d".');
+
+const size = z
+  .union([
+    z.number().int().positive(),
+    z.string().refine((text) => parseSize(text) !== undefined, { message: 'expected a size such as 1048576, "512KiB", "64MiB" or "2GB"' }),
+  ])
+  .describe('Bytes: a number, or a number and a unit: "512KiB", "64MiB", "2GiB" (binary) or "500KB", "2GB" (decimal).');
+const count = z.number().int().positive();
+
+/** docs/limits.md: what each bounds, which kinds use it, and the defaults. */
+export const limitsSchema = z
+  .strictObject({
+    responseBytes: size.optional().describe('Bytes of one response as received, before decompression. Every kind.'),
+    decodedBytes: size.optional().describe('Bytes of one response after decompression (stops gzip bombs). Every kind.'),
+    documentBytes: size
+      .optional()
+      .describe('Bytes of an answer read whole before it is parsed: an RPDE page, an SDMX structure, an ODS API answer, a discovery page.'),
+    lineBytes: size.optional().describe('Bytes of one line: an SDMX-CSV record, an ODS JSON Lines record or catalog-export dataset.'),
+    cellBytes: size.optional().describe('Bytes of one SDMX-CSV cell.'),
+    rowsPerResponse: count.optional().describe('SDMX-CSV rows in one response.'),
+    itemsPerPage: count.optional().describe('Items in one RPDE page.'),
+    recordsPerResponse: count.optional().describe('Records in one ODS export (datasets in the catalog export).'),
+  })
+  .describe('Bounds on one remote answer; exceeding one ends the run with an error naming it, nothing applied (docs/limits.md). Defaults depend on the kind.');
+export type LimitsConfig = z.infer<typeof limitsSchema>;
+
+/** The limits as numbers of bytes or items. */
+export function givenLimits(config: LimitsConfig | undefined): GivenLimits {
+  const given: Record<string, number> = {};
+  for (const [key, value] of Object.entries(config ?? {})) {
+    if (value !== undefined) given[key] = typeof value === 'number' ? value : (parseSize(value) as number);
+  }
+  return given;
+}
 
 const cronSchedule = z
   .strictObject({
@@ -110,7 +145,9 @@ const defaultsSchema = z.strictObject({
   firstSyncGrace: duration
     .default('15m')
     .describe('A stream that has never synced successfully turns /readyz red once it has failed and the daemon has run this long.'),
-  runTimeout: duration.default('6h').describe('A run still going after this long is aborted and rolled back.'),
+  runTimeout: duration
+    .default('6h')
+    .describe('A run still going after this long (daemon, sync or demo) is aborted, rolled back and recorded as a failure, then backed off.'),
   backoff: z
     .strictObject({
       initial: duration.default('1m').describe('Wait after the first failure; it doubles with each failure in a row.'),
@@ -119,6 +156,7 @@ const defaultsSchema = z.strictObject({
     .prefault({})
     .describe('Exponential backoff after failures, with full jitter.'),
   jitter: duration.default('10s').describe('Random delay added to each scheduled run so instances do not stampede.'),
+  limits: limitsSchema.optional(),
 });
 
 const logSchema = z.strictObject({
@@ -135,6 +173,7 @@ const jobCommon = {
   alertAfter: duration.optional().describe('Default: defaults.alertAfter.'),
   firstSyncGrace: duration.optional().describe('Default: defaults.firstSyncGrace.'),
   runTimeout: duration.optional().describe('Default: defaults.runTimeout.'),
+  limits: limitsSchema.optional().describe('Bounds on one remote answer; each key overrides defaults.limits (docs/limits.md).'),
 };
 
 export interface CommonJobConfig {
@@ -145,6 +184,7 @@ export interface CommonJobConfig {
   readonly alertAfter?: string;
   readonly firstSyncGrace?: string;
   readonly runTimeout?: string;
+  readonly limits?: LimitsConfig;
 }
 
 /** The whole config schema for the given source kinds (the daemon passes all built-in ones). */

@@ -12,13 +12,20 @@ import { initialState, type StreamStatus, type SyncState } from '../core/sync-st
 import type { HttpClient } from '../http/client.js';
 import type { Store } from '../store/store.js';
 import { describeError } from './describe-error.js';
+import { runDeadline, RunTimeoutError } from './run-timeout.js';
 
 export interface RunStreamOptions {
   readonly store: Store;
   readonly source: StreamSource;
   readonly http: HttpClient;
   readonly log: Logger;
+  /** A shutdown: the run stops and rolls back, and that is not counted as the stream's failure. */
   readonly signal: AbortSignal;
+  /**
+   * The run's `runTimeout`: past it the run is aborted, rolled back and recorded as a failure
+   * (RunTimeoutError). Every way a stream runs (the daemon's schedules, `sync`, the demo) passes here.
+   */
+  readonly runTimeoutMs?: number;
   /** Who runs it, for the lease (host:pid of the daemon). */
   readonly owner?: string;
   /** An operator asked for this run (`sync`): see ReadContext.requested. */
@@ -64,12 +71,14 @@ export class StreamBusyError extends Error {
  * slow server must not hold the store (SQLite has a single writer shared by every stream).
  */
 export async function runStream(options: RunStreamOptions): Promise<RunResult> {
-  const { store, source, http, log, signal } = options;
+  const { store, source, http, log } = options;
   const now = options.now ?? (() => new Date());
   const owner = options.owner ?? `pid:${process.pid}`;
 
   const lease = await store.acquireLease(source.id, owner);
   if (!lease) throw new StreamBusyError(source.id);
+  const deadline = runDeadline(options.signal, options.runTimeoutMs);
+  const { signal } = deadline;
   try {
     let state: SyncState = (await store.readState(source.id)) ?? initialState(source.id, source.jobId, source.kind);
     state = {
@@ -152,7 +161,9 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
       };
       await store.transaction((tx) => tx.writeState(state));
     } catch (error) {
-      const failure = classify(source.id, error, signal);
+      const failure = deadline.timedOut()
+        ? new StreamRunError(source.id, 'failed', undefined, signal.reason as RunTimeoutError)
+        : classify(source.id, error, signal);
       await recordFailure(store, source, owner, lease.epoch, failure, now).catch((stateError: unknown) => {
         log.error({ err: describeError(stateError) }, 'could not record the failure in sync_state');
       });
@@ -160,6 +171,7 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
     }
     return { streamId: source.id, commits, upserted: totals.upserted, deleted: totals.deleted, cursor: state.cursor };
   } finally {
+    deadline.clear();
     await lease.release();
   }
 }

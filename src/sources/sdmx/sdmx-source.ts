@@ -1,5 +1,6 @@
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
+import { DEFAULT_LIMITS, type SourceLimits } from '../../core/limits.js';
 import type { ChangeOp } from '../../core/ops.js';
 import { ActionRequiredError, type ReadContext, type SourceEvent, type StreamSource } from '../../core/source.js';
 import type { TableSpec } from '../../core/tables.js';
@@ -42,9 +43,14 @@ export interface SdmxSourceOptions {
    * RSS than 1000, for no gain in speed (bench/sdmx-full-load-shipped.mjs).
    */
   readonly batchSize?: number;
+  /** Bounds on one answer (docs/limits.md); default SDMX_LIMITS. */
+  readonly limits?: SourceLimits;
   /** The local clock; tests move it. */
   readonly now?: () => Date;
 }
+
+/** SDMX's defaults: structure messages with their codelists can be large. */
+export const SDMX_LIMITS: SourceLimits = Object.freeze({ ...DEFAULT_LIMITS, documentBytes: 256 * 2 ** 20 });
 
 const DATA_ACCEPT = 'application/vnd.sdmx.data+csv;version=2.0.0';
 const NO_RECORDS = /NoRecordsFound|NoResultsFound|No\s+Records\s+Found|No\s+Results\s+Found/i;
@@ -61,12 +67,14 @@ export class SdmxSource implements StreamSource {
   readonly kind = 'sdmx';
   private readonly label: string;
   private readonly endpoint: string;
+  private readonly limits: SourceLimits;
 
   constructor(private readonly options: SdmxSourceOptions) {
     this.id = options.id;
     this.jobId = options.jobId;
     this.endpoint = options.endpoint.replace(/\/+$/, '');
     this.label = `dataflow ${formatArtefact(options.dataflow)}${options.mode === 'metadata' ? ' (referential metadata)' : ''}`;
+    this.limits = options.limits ?? SDMX_LIMITS;
   }
 
   async *read(ctx: ReadContext): AsyncGenerator<SourceEvent> {
@@ -91,6 +99,7 @@ export class SdmxSource implements StreamSource {
       headers: { Accept: DATA_ACCEPT, 'Accept-Language': 'en' },
       signal,
       acceptStatus: [404, 304],
+      limits: this.limits,
     });
 
     if (!(await this.hasData(response))) {
@@ -100,7 +109,14 @@ export class SdmxSource implements StreamSource {
     }
 
     const known = this.knownComponents(fetched.structure);
-    const message = await openSdmxCsv(response.body, { label: this.label, knownComponents: known, batchSize: this.options.batchSize ?? 1000 }).catch((error: unknown) => {
+    const message = await openSdmxCsv(response.body, {
+      label: this.label,
+      knownComponents: known,
+      batchSize: this.options.batchSize ?? 1000,
+      endVerified: response.endVerified,
+      limits: this.limits,
+      signal,
+    }).catch((error: unknown) => {
       throw this.brokeOff(error, 0, undefined);
     });
     if (message.header.delimiter !== ',') {
@@ -145,8 +161,8 @@ export class SdmxSource implements StreamSource {
       throw this.brokeOff(error, rows, lastLine);
     }
     if (first) yield { type: 'changes', ops: this.tableOps(layout, cursor === null) };
-    if (message.stats.shortRows > 0 || message.stats.trailingEmptyCells > 0) {
-      log.info({ shortRows: message.stats.shortRows, trailingEmptyCells: message.stats.trailingEmptyCells }, `${this.label}: tolerated ragged rows`);
+    if (message.stats.trailingEmptyCells > 0) {
+      log.info({ trailingEmptyCells: message.stats.trailingEmptyCells }, `${this.label}: tolerated empty cells past the last column`);
     }
     yield { type: 'checkpoint', cursor: cursorToJson(next()), details: { rows, lastResponse: `${rows} rows (HTTP ${response.status})` } };
   }
@@ -169,6 +185,7 @@ export class SdmxSource implements StreamSource {
       endpoint: this.endpoint,
       format: this.options.structureFormat,
       withMetadata: this.options.mode === 'metadata',
+      limits: this.limits,
     });
   }
 
