@@ -297,6 +297,37 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     ]);
   });
 
+  it('stages a snapshot in a #temp table of the transaction and applies the difference set-based, then drops it', async () => {
+    const items: TableSpec = { name: 'items', columns: [{ name: 'id', type: 'text' }, { name: 'doc', type: 'json' }, { name: 'gone', type: 'integer' }], primaryKey: ['id'] };
+    await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: items }]));
+    sent();
+    await store.transaction((tx) =>
+      tx.apply([
+        { op: 'beginStaging', table: 'items', columns: ['id', 'doc'] },
+        { op: 'stageRows', table: 'items', rows: [['a', '{}'], ['b', null]] },
+        { op: 'applyStaged', table: 'items', staged: 'write', unstaged: { action: 'set', set: { gone: 1 } } },
+      ]),
+    );
+    const requests = sent();
+    const texts = requests.flatMap((request) => (request.kind === 'batch' || request.kind === 'rpc' ? [request.sql] : []));
+    const stage = /#(dss_stage_[0-9a-f]+)/.exec(texts.join('\n'))?.[1] ?? '';
+    expect(stage).not.toBe('');
+    expect(texts.filter((text) => !text.startsWith('SELECT spec') && !text.includes('sp_getapplock'))).toEqual([
+      `DROP TABLE IF EXISTS #${stage}`,
+      `CREATE TABLE #${stage} ([id] NVARCHAR(450) COLLATE Latin1_General_100_BIN2 NOT NULL, [doc] NVARCHAR(MAX) COLLATE Latin1_General_100_BIN2 NULL, PRIMARY KEY ([id]))`,
+      expect.stringContaining(`MERGE INTO #${stage} WITH (UPDLOCK, HOLDLOCK) AS [t] USING (VALUES (@p1, @p2), (@p3, @p4))`),
+      `UPDATE [mirror].[items] SET [gone] = @p1 WHERE NOT EXISTS (SELECT 1 FROM #${stage} AS "stg" WHERE "stg".[id] = [mirror].[items].[id])`,
+      // Only rows whose staged cells differ, NULLs and trailing spaces included.
+      `UPDATE [mirror].[items] SET [doc] = "stg".[doc] FROM #${stage} AS "stg" WHERE "stg".[id] = [mirror].[items].[id] AND ` +
+        '(([mirror].[items].[doc] <> "stg".[doc] OR DATALENGTH([mirror].[items].[doc]) <> DATALENGTH("stg".[doc]) OR ([mirror].[items].[doc] IS NULL AND "stg".[doc] IS NOT NULL) OR ([mirror].[items].[doc] IS NOT NULL AND "stg".[doc] IS NULL)))',
+      `INSERT INTO [mirror].[items] ([id], [doc]) SELECT "stg".[id], "stg".[doc] FROM #${stage} AS "stg" WHERE NOT EXISTS (SELECT 1 FROM [mirror].[items] WHERE "stg".[id] = [mirror].[items].[id])`,
+      `DROP TABLE IF EXISTS #${stage}`,
+    ]);
+    // The #temp table is made in a plain batch, so that it outlives the statement (one made by sp_executesql would not).
+    expect(requests.filter((request) => (request.kind === 'batch' || request.kind === 'rpc') && request.sql.startsWith('CREATE TABLE #')).map((request) => request.kind)).toEqual(['batch']);
+    expect(new Set(requests.map((request) => request.transaction)).size).toBe(1);
+  });
+
   it('writes the changes and the stream\'s state in one transaction on one connection, the epoch read under UPDLOCK, HOLDLOCK', async () => {
     await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: obs }]));
     sent();
