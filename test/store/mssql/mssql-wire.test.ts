@@ -94,6 +94,31 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     expect(lock?.params.map((param) => param.value)).toEqual(['dataspace-sync:relation:mirror:obs']);
   });
 
+  it('adopts a table it did not create when SQL Server\'s catalog describes the same shape, and refuses one that differs', async () => {
+    const legacy: TableSpec = { name: 'legacy', columns: [{ name: 'id', type: 'integer' }, { name: 'label', type: 'text' }], primaryKey: ['id'] };
+    let labelType = 'nvarchar';
+    const introspected: unknown[] = [];
+    server.respond = (request) => {
+      if (request.kind !== 'rpc') return base(request);
+      if (request.sql.startsWith('SELECT RTRIM([type])')) return { rows: [{ type: 'U' }] };
+      if (request.sql.includes('is_primary_key')) return { rows: [{ name: 'id' }] };
+      if (request.sql.includes('FROM sys.columns c')) {
+        introspected.push(request.params[0]?.value);
+        return { rows: [{ name: 'id', type: 'bigint', nullable: false }, { name: 'label', type: labelType, nullable: true }] };
+      }
+      return base(request);
+    };
+    await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: legacy }]));
+    const adopted = sent();
+    expect(introspected).toEqual(['[mirror].[legacy]']);
+    expect(adopted.some((request) => (request.kind === 'batch' || request.kind === 'rpc') && request.sql.startsWith('CREATE TABLE'))).toBe(false);
+    expect(outline(adopted).slice(-2)).toEqual(['rpc MERGE INTO [mirror].[dss_tables]', 'commit']);
+    labelType = 'float';
+    await expect(store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: { ...legacy, name: 'other' } }]))).rejects.toThrow(
+      /table other exists with a different shape: column label type real -> text/,
+    );
+  });
+
   it('refuses a key value longer than its column can hold, naming column and row, before sending it', async () => {
     await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: obs }]));
     sent();
