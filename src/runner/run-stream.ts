@@ -10,6 +10,7 @@ import {
 } from '../core/source.js';
 import { initialState, type StreamStatus, type SyncState } from '../core/sync-state.js';
 import type { HttpClient } from '../http/client.js';
+import type { OutboxTracking } from '../store/delivery.js';
 import type { Store } from '../store/store.js';
 import { describeError } from './describe-error.js';
 import { runDeadline, RunTimeoutError } from './run-timeout.js';
@@ -31,6 +32,8 @@ export interface RunStreamOptions {
   /** An operator asked for this run (`sync`): see ReadContext.requested. */
   readonly requested?: boolean;
   readonly now?: () => Date;
+  /** The stream's records are pushed: each commit records what it changed for these targets. */
+  readonly outbox?: OutboxTracking;
 }
 
 export interface RunResult {
@@ -117,7 +120,8 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
                 event = step.value;
               }
               if (event.type === 'changes') {
-                const stored = await tx.apply(event.ops);
+                // Housekeeping changes nothing a reader sees as news, so nothing to push either.
+                const stored = await tx.apply(event.ops, event.countAs === 'housekeeping' ? undefined : options.outbox);
                 event.onApplied?.(stored);
                 const counts = countedAs(stored, event.countAs);
                 unit.upserted += counts.upserted;
