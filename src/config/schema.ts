@@ -100,7 +100,24 @@ const postgresStore = z.strictObject({
   url: z.string().describe('Connection URL, e.g. "postgres://user:${PGPASSWORD}@db:5432/mirror".'),
   schema: z.string().optional().describe('Schema for the mirror and sync_state; default "public".'),
 });
-export const storeSchema = z.discriminatedUnion('engine', [sqliteStore, postgresStore]);
+const mssqlStore = z
+  .strictObject({
+    engine: z.literal('mssql'),
+    url: z
+      .string()
+      .optional()
+      .describe('Connection URL, e.g. "mssql://sync:${MSSQL_PASSWORD}@db:1433/mirror?encrypt=true"; the fields below override its parts.'),
+    server: z.string().optional().describe('Host name of the server (instead of a url).'),
+    port: z.number().int().min(1).max(65535).optional().describe('TCP port; default 1433.'),
+    database: z.string().optional().describe('Database holding the schema.'),
+    user: z.string().optional().describe('SQL Server login.'),
+    password: z.string().optional().describe('Its password; write it as "${ENV_VAR}" so it stays out of the file.'),
+    encrypt: z.boolean().optional().describe('TLS to the server; default true.'),
+    trustServerCertificate: z.boolean().optional().describe('Accept a certificate no authority signed (a development server); default false.'),
+    schema: z.string().optional().describe('Schema for the mirror and sync_state (created if missing); default "dbo".'),
+  })
+  .refine((store) => store.url !== undefined || store.server !== undefined, { message: 'give a url or a server' });
+export const storeSchema = z.discriminatedUnion('engine', [sqliteStore, postgresStore, mssqlStore]);
 export type StoreConfig = z.infer<typeof storeSchema>;
 
 const serverSchema = z.strictObject({
@@ -184,7 +201,7 @@ export function buildConfigSchema(kinds: readonly SourceKind[]) {
   return z
     .strictObject({
       $schema: z.string().optional(),
-      store: storeSchema.default({ engine: 'sqlite', path: './data/sync.db' }).describe('Where the mirror and sync_state live: SQLite (embedded) or PostgreSQL.'),
+      store: storeSchema.default({ engine: 'sqlite', path: './data/sync.db' }).describe('Where the mirror and sync_state live: SQLite (embedded), PostgreSQL or SQL Server.'),
       server: serverSchema.prefault({}).describe('The endpoints: the status page, /healthz, /readyz, /status, /metrics.'),
       client: clientSchema.prefault({}).describe('Outgoing HTTP to every remote.'),
       defaults: defaultsSchema.prefault({}).describe('What jobs get unless they say otherwise.'),
