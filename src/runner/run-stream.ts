@@ -70,6 +70,9 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
 
   const lease = await store.acquireLease(source.id, owner);
   if (!lease) throw new StreamBusyError(source.id);
+  // The run log: every run of a stream lies between these two lines, wherever it ran (tests check
+  // that no two daemons sharing a store ever overlap on one stream).
+  log.debug({ epoch: lease.epoch, owner }, 'lease taken');
   try {
     let state: SyncState = (await store.readState(source.id)) ?? initialState(source.id, source.jobId, source.kind);
     state = {
@@ -160,6 +163,7 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
     }
     return { streamId: source.id, commits, upserted: totals.upserted, deleted: totals.deleted, cursor: state.cursor };
   } finally {
+    log.debug({ epoch: lease.epoch, owner }, 'releasing the lease');
     await lease.release();
   }
 }
