@@ -10,7 +10,7 @@ import {
 } from '../core/source.js';
 import { initialState, type StreamStatus, type SyncState } from '../core/sync-state.js';
 import type { HttpClient } from '../http/client.js';
-import type { Store } from '../store/store.js';
+import { LeaseLostError, type Store } from '../store/store.js';
 import { describeError } from './describe-error.js';
 
 export interface RunStreamOptions {
@@ -156,7 +156,7 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
       await store.transaction((tx) => tx.writeState(state));
     } catch (error) {
       const failure = classify(source.id, error, signal);
-      await recordFailure(store, source, owner, lease.epoch, failure, now).catch((stateError: unknown) => {
+      await recordFailureOnceReachable(() => recordFailure(store, source, owner, lease.epoch, failure, now), signal, log).catch((stateError: unknown) => {
         log.error({ err: describeError(stateError) }, 'could not record the failure in sync_state');
       });
       throw failure;
@@ -227,6 +227,28 @@ function retryAfterOf(error: unknown): number | undefined {
     return typeof value === 'number' ? value : undefined;
   }
   return undefined;
+}
+
+/**
+ * Waits between attempts to record a failure: a failure that came from the store itself (a
+ * database restart) finds it unreachable for a second or two, and the record (status, cause,
+ * count of failures, which the backoff grows with) must not be lost to that.
+ */
+const RECORD_RETRY_DELAYS_MS = [250, 500, 1_000, 2_000, 4_000];
+
+async function recordFailureOnceReachable(record: () => Promise<void>, signal: AbortSignal, log: Logger): Promise<void> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      await record();
+      return;
+    } catch (error) {
+      const delay = RECORD_RETRY_DELAYS_MS[attempt];
+      // A later lease has the stream (waiting will not change that), or the daemon is stopping.
+      if (delay === undefined || error instanceof LeaseLostError || signal.aborted) throw error;
+      log.warn({ err: describeError(error), retryInMs: delay }, 'could not record the failure in sync_state yet; trying again');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 /** Re-reads the committed state so that nothing of the failed run (cursor, counts) leaks into it. */
