@@ -5,6 +5,7 @@
  *
  * Contenders:
  *   ours        the compiled dist/ (as shipped): SdmxSource -> runStream -> SqliteStore, a fresh file
+ *   ours-main-thread  the same with the store's writing connection on the main thread (writerThread: false)
  *   csv-sqlite  node:http + gunzip + csv-parse, each record inserted with a prepared statement into
  *               better-sqlite3 in one transaction: observations by their 5-dimension key, series
  *               attributes by their 4 (the same tables, pragmas and durability as ours)
@@ -28,7 +29,7 @@ const OBSERVATIONS = Number(observationsArg);
 const dataUrl = `${endpoint}/data/BENCH,${FLOW},1.0/all`;
 
 // The code under test is loaded before the clock starts, as a daemon has it loaded before a sync.
-const dist = contender === 'ours' ? await loadDist() : undefined;
+const dist = contender.startsWith('ours') ? await loadDist() : undefined;
 const baseRss = process.memoryUsage().rss;
 const dir = mkdtempSync(join(tmpdir(), 'dss-bench-scale-'));
 const path = join(dir, 'sync.db');
@@ -36,7 +37,8 @@ try {
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   let rows;
-  if (contender === 'ours') rows = await ours(dist);
+  if (contender === 'ours') rows = await ours(dist, true);
+  else if (contender === 'ours-main-thread') rows = await ours(dist, false);
   else if (contender === 'csv-sqlite') rows = await csvSqlite();
   else if (contender === 'download') rows = await download();
   else throw new Error(`unknown contender ${contender}`);
@@ -45,7 +47,7 @@ try {
   if (contender !== 'download') {
     // Count what was committed, from the file, rather than trusting the contender.
     const db = new Database(path, { readonly: true });
-    const table = contender === 'ours' ? 'bench_obs' : 'obs';
+    const table = contender.startsWith('ours') ? 'bench_obs' : 'obs';
     const { n } = db.prepare(`SELECT count(*) AS n FROM ${table}`).get();
     db.close();
     if (n !== OBSERVATIONS) throw new Error(`${contender}: the file holds ${n} observations, expected ${OBSERVATIONS}`);
@@ -67,9 +69,8 @@ async function loadDist() {
   return { createHttpClient, runStream, SdmxSource, SqliteStore, pino };
 }
 
-async function ours({ createHttpClient, runStream, SdmxSource, SqliteStore, pino }) {
-  // DSS_BENCH_WRITER_THREAD=0 keeps the writing connection on the main thread, for comparison.
-  const store = new SqliteStore({ path, ...(process.env.DSS_BENCH_WRITER_THREAD === '0' ? { writerThread: false } : {}) });
+async function ours({ createHttpClient, runStream, SdmxSource, SqliteStore, pino }, writerThread) {
+  const store = new SqliteStore({ path, writerThread });
   const http = createHttpClient();
   try {
     await store.open();

@@ -4,6 +4,7 @@
  * attribute), each run in a process of its own (bench/_sdmx-scale-child.mjs), reporting wall time,
  * obs/s, CPU seconds and peak RSS per size, for
  *   - ours: the compiled dist/ (SdmxSource -> runStream -> SQLite, as shipped),
+ *   - the same with the store's writing connection on the main thread (writerThread: false),
  *   - csv-parse -> better-sqlite3: the same answer parsed by csv-parse, each record inserted with a
  *     prepared statement in one transaction, into the same tables with the same key and pragmas,
  *   - download + gunzip only,
@@ -12,7 +13,7 @@
  * remote on another machine would: the client has the two cores to itself.
  *
  * Run: node --import tsx bench/sdmx-scale.ts [--sizes 250000,1000000,4000000,10000000] [--runs 3]
- *        [--contenders ours,csv-sqlite,download] [--no-build]
+ *        [--contenders download,csv-sqlite,ours-main-thread,ours] [--no-build]
  */
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -24,7 +25,7 @@ const { values: args } = parseArgs({
   options: {
     sizes: { type: 'string', default: '250000,1000000,4000000,10000000' },
     runs: { type: 'string', default: '3' },
-    contenders: { type: 'string', default: 'download,csv-sqlite,ours' },
+    contenders: { type: 'string', default: 'download,csv-sqlite,ours-main-thread,ours' },
     'no-build': { type: 'boolean', default: false },
   },
 });
@@ -35,9 +36,10 @@ const FLOW = 'DF_FULL';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const child = `${here}_sdmx-scale-child.mjs`;
 
-type Contender = 'ours' | 'csv-sqlite' | 'download';
+type Contender = 'ours' | 'ours-main-thread' | 'csv-sqlite' | 'download';
 const NAMES: Record<Contender, string> = {
   ours: 'dataspace-sync (dist/)',
+  'ours-main-thread': 'dataspace-sync, writer on the main thread',
   'csv-sqlite': 'csv-parse -> better-sqlite3',
   download: 'download + gunzip only',
 };
