@@ -13,7 +13,7 @@
  *
  * Run: node bench/_sdmx-scale-child.mjs <contender> <endpoint> <observations>
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,7 @@ const dir = mkdtempSync(join(tmpdir(), 'dss-bench-scale-'));
 const path = join(dir, 'sync.db');
 try {
   const cpuBefore = process.cpuUsage();
+  const threadsBefore = threadTicks();
   const started = performance.now();
   let rows;
   if (contender === 'ours') rows = await ours(dist, true);
@@ -55,9 +56,39 @@ try {
     throw new Error(`download: ${rows} lines, expected more than ${OBSERVATIONS}`);
   }
   const peakRss = process.resourceUsage().maxRSS * 1024;
-  console.log(JSON.stringify({ contender, observations: OBSERVATIONS, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, baseRss, peakRss, rows }));
+  const { mainCpuSeconds, otherCpuSeconds } = threadCpu(threadsBefore, threadTicks());
+  console.log(
+    JSON.stringify({ contender, observations: OBSERVATIONS, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, mainCpuSeconds, otherCpuSeconds, baseRss, peakRss, rows }),
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** CPU seconds of each thread of this process, by thread id, from /proc (Linux; empty elsewhere). */
+function threadTicks() {
+  const seconds = new Map();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      seconds.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / 100);
+    }
+  } catch {
+    // Not Linux: no per-thread figures.
+  }
+  return seconds;
+}
+
+/**
+ * CPU seconds of the main thread and of the busiest other thread (the SQLite writer thread, or
+ * zlib's in libuv's pool) during the run: on an idle machine with two cores the larger of the two
+ * bounds the wall time, whatever else runs on the VM meanwhile.
+ */
+function threadCpu(before, after) {
+  if (after.size === 0) return { mainCpuSeconds: undefined, otherCpuSeconds: undefined };
+  const used = (tid) => (after.get(tid) ?? 0) - (before.get(tid) ?? 0);
+  const others = [...after.keys()].filter((tid) => tid !== process.pid).map(used);
+  return { mainCpuSeconds: used(process.pid), otherCpuSeconds: Math.max(0, ...others) };
 }
 
 async function loadDist() {
