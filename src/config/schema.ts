@@ -5,6 +5,7 @@ import { parseDuration } from '../core/duration.js';
 import { parseSize, type GivenLimits } from '../core/limits.js';
 import type { SourceKind } from '../core/source-kind.js';
 import { describeClash, findTableClashes, type ClaimingJob } from '../core/table-claims.js';
+import { pushTargetsSchema, type PushTargetConfig } from '../push/push-config.js';
 import { formatPath } from './format-path.js';
 
 /** A duration such as `30s`, `5m`, `1h30m`, `7d`; validated here, parsed where used. */
@@ -185,12 +186,13 @@ export interface CommonJobConfig {
   readonly firstSyncGrace?: string;
   readonly runTimeout?: string;
   readonly limits?: LimitsConfig;
+  readonly push?: PushTargetConfig[];
 }
 
 /** The whole config schema for the given source kinds (the daemon passes all built-in ones). */
 export function buildConfigSchema(kinds: readonly SourceKind[]) {
   const jobVariants = kinds.map((kind) =>
-    z.strictObject({ ...jobCommon, kind: z.literal(kind.kind), ...kind.options.shape }),
+    z.strictObject({ ...jobCommon, kind: z.literal(kind.kind), ...kind.options.shape, ...(kind.pushable ? { push: pushTargetsSchema.optional() } : {}) }),
   );
   const job =
     jobVariants.length === 0

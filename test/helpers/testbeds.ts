@@ -11,7 +11,7 @@ import { OdsRecordsSource } from '../../src/sources/ods/records-source.js';
 import { RpdeFeedSource } from '../../src/sources/rpde/rpde-source.js';
 import { SdmxSource } from '../../src/sources/sdmx/sdmx-source.js';
 import { StoreSchemaError, type Store } from '../../src/store/store.js';
-import { mirrorRows as odsMirrorRows, portalRows } from '../sources/ods/ods-mirror.js';
+import { mirrorRows as odsMirrorRows, portalRows } from '../../src/simulators/ods/mirror-rows.js';
 
 export type TestbedKind = 'sdmx' | 'rpde' | 'ods-catalog' | 'ods-records';
 export const TESTBED_KINDS: readonly TestbedKind[] = ['sdmx', 'rpde', 'ods-catalog', 'ods-records'];

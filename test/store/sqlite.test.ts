@@ -8,6 +8,7 @@ import { initialState } from '../../src/core/sync-state.js';
 import type { TableSpec } from '../../src/core/tables.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { StoreLockedError } from '../../src/store/store.js';
+import { describeDeliveryContract } from './delivery-contract.js';
 import { describeStoreContract } from './store-contract.js';
 import { scratchDir } from '../helpers/scratch-dir.js';
 
@@ -23,6 +24,7 @@ async function freshStore(): Promise<SqliteStore> {
 }
 
 describeStoreContract('SQLite', freshStore);
+describeDeliveryContract('SQLite', freshStore);
 
 describe('SQLite store, single instance', () => {
   const obs: TableSpec = {
@@ -181,7 +183,7 @@ describe('SQLite store, single instance', () => {
     }
     const raw = new Database(path, { readonly: true });
     try {
-      expect(raw.prepare('SELECT version FROM dss_schema_version ORDER BY version').all()).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(raw.prepare('SELECT version FROM dss_schema_version ORDER BY version').all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(raw.prepare('SELECT count(*) AS n FROM obs').get()).toEqual({ n: 3 });
     } finally {
@@ -198,9 +200,9 @@ describe('SQLite store, single instance', () => {
       await tx.writeState({ ...initialState('s1', 'job', 'sdmx'), cursor: { updatedAfter: 'then' } });
     });
     await store.close();
-    // What version 1 left on disk: no history table, no record of version 2.
+    // What version 1 left on disk: no history table nor delivery tables, no record of later versions.
     const raw = new Database(path);
-    raw.exec('DROP TABLE dss_stream_history; DELETE FROM dss_schema_version WHERE version = 2');
+    raw.exec('DROP TABLE dss_stream_history; DROP TABLE dss_outbox; DROP TABLE dss_delivery_targets; DELETE FROM dss_schema_version WHERE version >= 2');
     raw.close();
     const reopened = new SqliteStore({ path });
     await reopened.open();
