@@ -72,7 +72,7 @@ export async function syncCommand(context: CliContext, names: readonly string[])
       throw new UsageError(`no stream or job named ${unknown.join(', ')}${hint}; see \`dataspace-sync status\``);
     }
     const { failed } = await syncOnce(
-      chosen.map((stream) => ({ source: stream.source, outbox: stream.push?.outbox })),
+      chosen.map((stream) => ({ source: stream.source, runTimeoutMs: stream.runTimeoutMs, outbox: stream.push?.outbox })),
       { store, http: context.http, log: context.log, signal: controller.signal, concurrency: context.loaded.config.concurrency },
     );
     const undelivered = await drainPushed(context, store, chosen, controller.signal);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { HttpClient } from '../http/client.js';
+import type { GivenLimits } from './limits.js';
 import type { StreamSource } from './source.js';
 import type { TableClaim } from './table-claims.js';
 
@@ -14,6 +15,8 @@ export interface ExpandContext {
   readonly http: HttpClient;
   readonly log: Logger;
   readonly signal: AbortSignal;
+  /** The limits the operator set for the job (defaults.limits, then its own); the kind's defaults fill the rest. */
+  readonly limits?: GivenLimits;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DaemonConfig } from '../config/schema.js';
+import { givenLimits, type DaemonConfig } from '../config/schema.js';
 import { parseDuration } from '../core/duration.js';
 import type { SourceKind } from '../core/source-kind.js';
 import type { HttpClient } from '../http/client.js';
@@ -9,7 +9,7 @@ import type { KnownStream } from './stream-status.js';
 
 export interface ConfiguredStream extends ScheduledStream, KnownStream {}
 
-const COMMON_JOB_KEYS = new Set(['id', 'kind', 'enabled', 'schedules', 'alertAfter', 'firstSyncGrace', 'runTimeout', 'push']);
+const COMMON_JOB_KEYS = new Set(['id', 'kind', 'enabled', 'schedules', 'alertAfter', 'firstSyncGrace', 'runTimeout', 'limits', 'push']);
 
 export type JobConfig = DaemonConfig['jobs'][number];
 
@@ -64,6 +64,7 @@ export async function expandJob(
     http: ctx.http,
     log: ctx.log.child({ job: job.id }),
     signal: ctx.signal,
+    limits: { ...givenLimits(config.defaults.limits), ...givenLimits(job.limits) },
   });
   const configured = (job.schedules ?? config.defaults.schedules).map(toStreamSchedule);
   const { alertAfterMs, firstSyncGraceMs } = alertThresholds(job, config);

@@ -211,7 +211,6 @@ export class Scheduler {
 
   private async execute(entry: Entry): Promise<void> {
     const { source, runTimeoutMs } = entry.stream;
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(runTimeoutMs)]);
     const started = Date.now();
     this.options.observer?.runStarted?.(source.id);
     let delayAfter = minEvery(entry.stream.schedules);
@@ -221,7 +220,8 @@ export class Scheduler {
         source,
         http: this.options.http,
         log: entry.log,
-        signal,
+        signal: this.shutdown.signal,
+        runTimeoutMs,
         owner: this.options.owner,
         ...(entry.stream.push ? { outbox: entry.stream.push.outbox } : {}),
       });

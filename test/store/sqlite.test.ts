@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -94,6 +96,31 @@ describe('SQLite store, single instance', () => {
     } finally {
       await old.close();
       await next.close();
+    }
+  });
+
+  it('takes over at once a lock held on this host by a process that no longer exists (a killed daemon, restarted)', async () => {
+    const path = newPath();
+    const setup = new SqliteStore({ path });
+    await setup.open();
+    await setup.close();
+    // A pid that existed and is gone: a child that has exited.
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;
+    const raw = new Database(path);
+    // What a daemon killed a moment ago leaves: its row, with a fresh heartbeat.
+    const heldBy = (owner: string) => raw.prepare('INSERT OR REPLACE INTO dss_instance_lock (id, owner, acquired_at, heartbeat_at) VALUES (1, ?, ?, ?)').run(owner, new Date().toISOString(), new Date().toISOString());
+    try {
+      heldBy(`${hostname()}:${deadPid}:cccc`);
+      const restarted = new SqliteStore({ path });
+      await restarted.open();
+      await restarted.close();
+      // A holder whose process still runs is refused, as is a dead pid on another host (left to the heartbeat).
+      for (const owner of [`${hostname()}:${process.ppid}:aaaa`, `elsewhere:${deadPid}:eeee`]) {
+        heldBy(owner);
+        await expect(new SqliteStore({ path }).open()).rejects.toBeInstanceOf(StoreLockedError);
+      }
+    } finally {
+      raw.close();
     }
   });
 
