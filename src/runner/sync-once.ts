@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { OutboxTracking } from '../store/delivery.js';
 import type { HttpClient } from '../http/client.js';
 import type { Store } from '../store/store.js';
 import { describeError } from './describe-error.js';
@@ -23,7 +24,7 @@ export interface SyncOnceOptions {
  * The runs are requested by an operator, so a source's own floor between polls does not hold them back.
  */
 export async function syncOnce(
-  streams: readonly Pick<ScheduledStream, 'source' | 'runTimeoutMs'>[],
+  streams: readonly (Pick<ScheduledStream, 'source' | 'runTimeoutMs'> & { readonly outbox?: OutboxTracking | undefined })[],
   options: SyncOnceOptions,
 ): Promise<{ failed: number }> {
   let failed = 0;
@@ -36,6 +37,7 @@ export async function syncOnce(
           store: options.store,
           source: next.source,
           runTimeoutMs: next.runTimeoutMs,
+          ...(next.outbox ? { outbox: next.outbox } : {}),
           http: options.http,
           log,
           signal: options.signal,

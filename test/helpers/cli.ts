@@ -32,6 +32,8 @@ export interface CliProcess {
   readonly child: ChildProcess;
   /** Everything the process wrote so far, stdout and stderr interleaved. */
   output(): string;
+  /** What it wrote to stderr alone (Node's own warnings go there, e.g. a library's DeprecationWarning). */
+  stderr(): string;
   /** Resolves with the exit code once the process has exited and its output is read. */
   readonly exited: Promise<number | null>;
 }
@@ -43,8 +45,12 @@ export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stderr += chunk.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { child, output: () => output, exited };
+  return { child, output: () => output, stderr: () => stderr, exited };
 }
