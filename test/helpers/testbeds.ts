@@ -32,6 +32,8 @@ export interface Testbed {
   readonly streamId: string;
   /** The requests whose answers carry the changes (where body faults land). */
   readonly dataRequests: RegExp;
+  /** The Content-Type of those answers, for a fault that replaces one. */
+  readonly dataType: string;
   /** Changes the source a little (inserts, edits, deletes), differently each round. */
   change(round: number): void;
   /** What the mirror must hold now, in a canonical form. */
@@ -116,6 +118,7 @@ async function sdmxTestbed(proxy: FaultProxy, id: string): Promise<Testbed> {
     job: { id, kind: 'sdmx', endpoint: `${proxy.origin}/rest`, dataflows: [{ ref, prefix }], overlap: '1m' },
     streamId: source.id,
     dataRequests: /\/data\//,
+    dataType: 'application/vnd.sdmx.data+csv; version=2.0.0; charset=utf-8',
     change(round) {
       const area = AREAS[round % AREAS.length] as string;
       const year = YEARS[round % YEARS.length] as string;
@@ -164,6 +167,7 @@ async function rpdeTestbed(proxy: FaultProxy, id: string): Promise<Testbed> {
     job: { id, kind: 'rpde', feeds: [{ url: publisher.url, prefix: id }], pollInterval: '8s' },
     streamId: source.id,
     dataRequests: /\/feeds\//,
+    dataType: 'application/json; charset=utf-8',
     change(round) {
       const live = [...feed.liveItems().keys()];
       const start = (round * 7) % Math.max(1, live.length - 10);
@@ -245,6 +249,7 @@ async function odsTestbed(kind: 'ods-catalog' | 'ods-records', proxy: FaultProxy
       job: { id, kind: 'ods-records', portal: proxy.origin, datasets: [{ id: 'alpha', table }] },
       streamId: source.id,
       dataRequests: /\/datasets\/alpha\/(exports|records)/,
+      dataType: 'application/json; charset=utf-8',
       change: changeRecords,
       expected: () => portalRows(sim.portal.get('alpha')),
       mirrored: (store) => rowsOrNothing(() => odsMirrorRows(store, table)),
@@ -274,6 +279,7 @@ async function odsTestbed(kind: 'ods-catalog' | 'ods-records', proxy: FaultProxy
     job: { id, kind: 'ods-catalog', portal: proxy.origin, prefix: id, includeEmpty: true, goneAfter: 1 },
     streamId: source.id,
     dataRequests: /\/catalog\/(datasets|exports)/,
+    dataType: 'application/json; charset=utf-8',
     change(round) {
       changeRecords(round);
       sim.portal.setMetas(datasets[round % datasets.length] as string, { title: `retitled ${round}` });
