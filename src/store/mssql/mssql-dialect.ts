@@ -122,6 +122,7 @@ export function mssqlDialect(schema: string): SqlDialect {
     createInternalTableSql: (table) => `CREATE TABLE ${relation(table.name)} (${internalColumnsSql(table, quoteMssql, internalType, '')})`,
     orderBy: (column) => (isText(column.type) ? `${quoteMssql(column.name)} COLLATE ${TEXT_COLLATION}` : quoteMssql(column.name)),
     lockedRead: { afterTable: ' WITH (UPDLOCK, HOLDLOCK)', atEnd: '' },
+    firstRows: (count) => ({ afterSelect: `TOP (${Math.trunc(count)}) `, atEnd: '' }),
     rebuild: {
       kind: 'swap',
       swapSql: (shadow, name, spec) => [
