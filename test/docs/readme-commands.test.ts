@@ -25,6 +25,7 @@ const RUNNERS: readonly Runner[] = [
   { command: /^npm test$/, file: '.ci/run', evidence: '\nnpm test -- ' },
   // The unit tier alone: a part of what `npm test` runs in CI (vitest.config.ts names the projects).
   { command: /^npm run test:unit$/, file: 'package.json', evidence: '"test:unit": "vitest run --project unit"' },
+  { command: /^npm run test:hardening$/, file: '.ci/run', evidence: '\nnpm run test:hardening\n' },
   { command: /^npm run build$/, file: '.ci/run', evidence: '\nnpm run build\n' },
   { command: /^npm run lint$/, file: '.ci/run', evidence: '\nnpm run lint\n' },
   { command: /^bash \.ci\/run$/, file: '.ci/run', evidence: 'CI entry point' },

@@ -13,7 +13,8 @@ import { startTestbed, TESTBED_KINDS, type Testbed } from './testbeds.js';
 /**
  * The crash loop (issue 11), run by test/hardening/crash-loop-*.test.ts, one file per engine so
  * that both run at once: the compiled daemon (`run`) mirrors every kind of source (SDMX, RPDE,
- * ODS catalog and records, each behind a fault proxy that now and then stalls an answer) while
+ * ODS catalog and records, each behind a fault proxy that now and then stalls an answer; the
+ * records job also pushes them to an ODS realtime dataset, so the pusher is killed too) while
  * the sources change, and is killed with SIGKILL at random moments, CRASH_KILLS times (50 by
  * default; the seed is printed, CRASH_SEED replays it), restarted each time; on PostgreSQL the
  * server itself restarts in the middle, with the daemon running. Then a last daemon runs until
@@ -27,7 +28,7 @@ import { startTestbed, TESTBED_KINDS, type Testbed } from './testbeds.js';
 
 export const KILLS = Number(process.env['CRASH_KILLS'] ?? 50);
 const SEED = Number(process.env['CRASH_SEED'] ?? Date.now() % 1_000_000);
-const CONVERGENCE_MS = 120_000;
+const CONVERGENCE_MS = Number(process.env["CRASH_CONVERGENCE_MS"] ?? 120_000);
 
 export interface CrashLoopEngine {
   readonly name: 'sqlite' | 'postgres';
@@ -108,19 +109,28 @@ export async function crashLoop(engine: CrashLoopEngine): Promise<void> {
     try {
       let lost = 0;
       let extra = 0;
+      let pushedRecords = 0;
       for (const bed of beds) {
         const mirrored = await bed.mirrored(store);
         expect(mirrored, `${bed.kind} after ${kills} kills (seed ${SEED})`).toEqual(bed.expected());
         const difference = rowDifference(bed.expected(), mirrored);
         lost += difference.lost;
         extra += difference.extra;
+        if (bed.pushed !== undefined) {
+          // The pusher, killed with the daemon, delivered every record once: the realtime dataset equals the mirror.
+          expect(bed.pushed.received(), `${bed.kind} push target after ${kills} kills (seed ${SEED})`).toEqual(bed.pushed.expected());
+          const pushed = rowDifference(bed.pushed.expected(), bed.pushed.received());
+          lost += pushed.lost;
+          extra += pushed.extra;
+          pushedRecords = (bed.pushed.received() as unknown[]).length;
+        }
       }
       const states = await store.listStates();
       expect(states.filter((state) => state.status === 'running').map((state) => state.streamId)).toEqual([]);
       console.log(
         `crash loop on ${engine.name} (seed ${SEED}): ${kills} SIGKILLs survived (${midTransfer} during a transfer) in ${loopSeconds.toFixed(0)} s, ` +
           `${round} source changes, ${engine.server === undefined ? 'no server restart' : '1 PostgreSQL restart under a running daemon'}; ` +
-          `converged ${(convergedAt / 1000).toFixed(1)} s after the last restart; rows lost ${lost}, rows extra or doubled ${extra}; ` +
+          `converged ${(convergedAt / 1000).toFixed(1)} s after the last restart, ${pushedRecords} records pushed to ODS; rows lost ${lost}, rows extra or doubled ${extra}; ` +
           `proxy faults ${JSON.stringify(Object.fromEntries(beds.map((bed) => [bed.kind, bed.proxy.faults.counts()])))}`,
       );
       expect({ lost, extra }).toEqual({ lost: 0, extra: 0 });
@@ -151,6 +161,7 @@ async function convergence(engine: CrashLoopEngine, beds: readonly Testbed[], da
       const pending: string[] = [];
       for (const bed of beds) {
         if (JSON.stringify(await bed.mirrored(store)) !== JSON.stringify(bed.expected())) pending.push(bed.kind);
+        else if (bed.pushed !== undefined && JSON.stringify(bed.pushed.received()) !== JSON.stringify(bed.pushed.expected())) pending.push(`${bed.kind} push`);
       }
       if (pending.length === 0) return Date.now() - start;
       if (Date.now() - start > CONVERGENCE_MS) throw new Error(`not converged after ${CONVERGENCE_MS / 1000} s: ${pending.join(', ')}\n${daemon.output().slice(-4000)}`);

@@ -5,6 +5,7 @@ import { startFaultProxy, type FaultProxy } from '../../src/simulators/fault-pro
 import type { HostedDataflow } from '../../src/simulators/nsi/hosted-dataflow.js';
 import { startNsiSimulator, type NsiSimulator } from '../../src/simulators/nsi/nsi-simulator.js';
 import { startOdsSimulator, type OdsSimulator } from '../../src/simulators/ods/ods-simulator.js';
+import type { RecordValues } from '../../src/simulators/ods/portal-data.js';
 import { startRpdePublisher, type RpdePublisher } from '../../src/simulators/rpde/publisher.js';
 import { OdsCatalogSource } from '../../src/sources/ods/catalog-source.js';
 import { OdsRecordsSource } from '../../src/sources/ods/records-source.js';
@@ -32,12 +33,19 @@ export interface Testbed {
   readonly streamId: string;
   /** The requests whose answers carry the changes (where body faults land). */
   readonly dataRequests: RegExp;
+  /** The Content-Type of those answers, for a fault that replaces one. */
+  readonly dataType: string;
   /** Changes the source a little (inserts, edits, deletes), differently each round. */
   change(round: number): void;
   /** What the mirror must hold now, in a canonical form. */
   expected(): unknown;
   /** What the mirror holds, in the same form; `undefined` before the first sync made its tables. */
   mirrored(store: Store): Promise<unknown>;
+  /**
+   * Where the job's records are pushed (its `push` target, an ODS realtime dataset): what the
+   * target must hold once delivered (the mirror's records), and what it holds.
+   */
+  readonly pushed?: { expected(): unknown; received(): unknown };
   close(): Promise<void>;
 }
 
@@ -116,6 +124,7 @@ async function sdmxTestbed(proxy: FaultProxy, id: string): Promise<Testbed> {
     job: { id, kind: 'sdmx', endpoint: `${proxy.origin}/rest`, dataflows: [{ ref, prefix }], overlap: '1m' },
     streamId: source.id,
     dataRequests: /\/data\//,
+    dataType: 'application/vnd.sdmx.data+csv; version=2.0.0; charset=utf-8',
     change(round) {
       const area = AREAS[round % AREAS.length] as string;
       const year = YEARS[round % YEARS.length] as string;
@@ -164,6 +173,7 @@ async function rpdeTestbed(proxy: FaultProxy, id: string): Promise<Testbed> {
     job: { id, kind: 'rpde', feeds: [{ url: publisher.url, prefix: id }], pollInterval: '8s' },
     streamId: source.id,
     dataRequests: /\/feeds\//,
+    dataType: 'application/json; charset=utf-8',
     change(round) {
       const live = [...feed.liveItems().keys()];
       const start = (round * 7) % Math.max(1, live.length - 10);
@@ -194,6 +204,11 @@ async function rpdeTestbed(proxy: FaultProxy, id: string): Promise<Testbed> {
   };
 }
 
+/** Records' values in a canonical order, to compare two sets of records. */
+function sortedValues(records: readonly RecordValues[]): string[] {
+  return records.map((values) => JSON.stringify(Object.keys(values).sort().map((name) => [name, values[name]]))).sort();
+}
+
 const ODS_FIELDS = [
   { name: 'k', type: 'int' as const },
   { name: 'name', type: 'text' as const },
@@ -201,7 +216,10 @@ const ODS_FIELDS = [
 ];
 
 async function odsTestbed(kind: 'ods-catalog' | 'ods-records', proxy: FaultProxy, id: string): Promise<Testbed> {
-  const sim: OdsSimulator = await startOdsSimulator();
+  // The records job also pushes what it mirrors to a realtime dataset of the same portal (no Unique ID fields: a record is keyed by record_id, which is not pushed).
+  const sim: OdsSimulator = await startOdsSimulator({
+    realtime: kind === 'ods-records' ? [{ dataset: 'pushed', resource: 'realtime', pushKey: 'harness-push-key', fields: ODS_FIELDS }] : [],
+  });
   proxy.forwardTo(sim.url);
   const datasets = ['alpha', 'beta', 'gamma'];
   for (const [index, name] of datasets.entries()) {
@@ -242,12 +260,17 @@ async function odsTestbed(kind: 'ods-catalog' | 'ods-records', proxy: FaultProxy
       kind,
       proxy,
       source,
-      job: { id, kind: 'ods-records', portal: proxy.origin, datasets: [{ id: 'alpha', table }] },
+      job: { id, kind: 'ods-records', portal: proxy.origin, datasets: [{ id: 'alpha', table }], push: [{ url: proxy.via(sim.pushUrl('pushed')) }] },
       streamId: source.id,
       dataRequests: /\/datasets\/alpha\/(exports|records)/,
+      dataType: 'application/json; charset=utf-8',
       change: changeRecords,
       expected: () => portalRows(sim.portal.get('alpha')),
       mirrored: (store) => rowsOrNothing(() => odsMirrorRows(store, table)),
+      pushed: {
+        expected: () => sortedValues([...sim.portal.get('alpha').records.values()].map((record) => record.values)),
+        received: () => sortedValues(sim.push.records('pushed')),
+      },
       close: async () => {
         await proxy.close();
         await sim.close();
@@ -274,6 +297,7 @@ async function odsTestbed(kind: 'ods-catalog' | 'ods-records', proxy: FaultProxy
     job: { id, kind: 'ods-catalog', portal: proxy.origin, prefix: id, includeEmpty: true, goneAfter: 1 },
     streamId: source.id,
     dataRequests: /\/catalog\/(datasets|exports)/,
+    dataType: 'application/json; charset=utf-8',
     change(round) {
       changeRecords(round);
       sim.portal.setMetas(datasets[round % datasets.length] as string, { title: `retitled ${round}` });

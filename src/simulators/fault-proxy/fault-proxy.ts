@@ -121,7 +121,8 @@ export async function startFaultProxy(options: { readonly upstream?: string } = 
         res.end('the fault proxy could not reach its upstream');
       } else res.destroy();
     });
-    // The client left: stop the upstream answer too.
+    // The client left (killed while it sent a body, or while it read the answer): stop the upstream exchange too.
+    req.on('error', () => outgoing.destroy());
     res.on('close', () => {
       if (!res.writableFinished) outgoing.destroy();
     });
