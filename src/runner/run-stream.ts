@@ -10,20 +10,30 @@ import {
 } from '../core/source.js';
 import { initialState, type StreamStatus, type SyncState } from '../core/sync-state.js';
 import type { HttpClient } from '../http/client.js';
+import type { OutboxTracking } from '../store/delivery.js';
 import { LeaseLostError, type Store } from '../store/store.js';
 import { describeError } from './describe-error.js';
+import { runDeadline, RunTimeoutError } from './run-timeout.js';
 
 export interface RunStreamOptions {
   readonly store: Store;
   readonly source: StreamSource;
   readonly http: HttpClient;
   readonly log: Logger;
+  /** A shutdown: the run stops and rolls back, and that is not counted as the stream's failure. */
   readonly signal: AbortSignal;
+  /**
+   * The run's `runTimeout`: past it the run is aborted, rolled back and recorded as a failure
+   * (RunTimeoutError). Every way a stream runs (the daemon's schedules, `sync`, the demo) passes here.
+   */
+  readonly runTimeoutMs?: number;
   /** Who runs it, for the lease (host:pid of the daemon). */
   readonly owner?: string;
   /** An operator asked for this run (`sync`): see ReadContext.requested. */
   readonly requested?: boolean;
   readonly now?: () => Date;
+  /** The stream's records are pushed: each commit records what it changed for these targets. */
+  readonly outbox?: OutboxTracking;
 }
 
 export interface RunResult {
@@ -64,12 +74,14 @@ export class StreamBusyError extends Error {
  * slow server must not hold the store (SQLite has a single writer shared by every stream).
  */
 export async function runStream(options: RunStreamOptions): Promise<RunResult> {
-  const { store, source, http, log, signal } = options;
+  const { store, source, http, log } = options;
   const now = options.now ?? (() => new Date());
   const owner = options.owner ?? `pid:${process.pid}`;
 
   const lease = await store.acquireLease(source.id, owner);
   if (!lease) throw new StreamBusyError(source.id);
+  const deadline = runDeadline(options.signal, options.runTimeoutMs);
+  const { signal } = deadline;
   // The run log: every run of a stream lies between these two lines, wherever it ran (tests check
   // that no two daemons sharing a store ever overlap on one stream).
   log.debug({ epoch: lease.epoch, owner }, 'lease taken');
@@ -111,7 +123,8 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
                 event = step.value;
               }
               if (event.type === 'changes') {
-                const stored = await tx.apply(event.ops);
+                // Housekeeping changes nothing a reader sees as news, so nothing to push either.
+                const stored = await tx.apply(event.ops, event.countAs === 'housekeeping' ? undefined : options.outbox);
                 event.onApplied?.(stored);
                 const counts = countedAs(stored, event.countAs);
                 unit.upserted += counts.upserted;
@@ -155,7 +168,9 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
       };
       await store.transaction((tx) => tx.writeState(state));
     } catch (error) {
-      const failure = classify(source.id, error, signal);
+      const failure = deadline.timedOut()
+        ? new StreamRunError(source.id, 'failed', undefined, signal.reason as RunTimeoutError)
+        : classify(source.id, error, signal);
       await recordFailureOnceReachable(() => recordFailure(store, source, owner, lease.epoch, failure, now), signal, log).catch((stateError: unknown) => {
         log.error({ err: describeError(stateError) }, 'could not record the failure in sync_state');
       });
@@ -163,6 +178,7 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
     }
     return { streamId: source.id, commits, upserted: totals.upserted, deleted: totals.deleted, cursor: state.cursor };
   } finally {
+    deadline.clear();
     log.debug({ epoch: lease.epoch, owner }, 'releasing the lease');
     await lease.release();
   }

@@ -39,8 +39,11 @@ export interface CliProcess {
 }
 
 /** Starts a long-running CLI command (e.g. `run`); the test stops it. */
-export function startCli(args: string[]): CliProcess {
-  const child = spawn(process.execPath, [compiled('src/main.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): CliProcess {
+  const child = spawn(process.execPath, [compiled('src/main.ts'), ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -90,8 +90,11 @@ function seedSeries(m: Parameters<Parameters<HostedDataflow['batch']>[0]>[0], ar
   }
 }
 
-/** The mirror's tables in the simulator's canonical form: only non-null cells, `''` metadata keys as `~`. */
-export async function mirrorSnapshot(store: Store, prefix: string, structure: DataflowStructure): Promise<NsiSnapshot> {
+/**
+ * The mirror's tables in the simulator's canonical form: only non-null cells, `''` metadata keys as
+ * `~`. Without `metadata` (no `...:meta` stream mirrors it), the metadata part is left empty.
+ */
+export async function mirrorSnapshot(store: Store, prefix: string, structure: DataflowStructure, metadata = true): Promise<NsiSnapshot> {
   const entries = (rows: Record<string, SqlValue>[], keys: readonly string[], values: readonly string[], unattached = false): SnapshotEntry[] =>
     rows
       .map((row) => ({
@@ -113,7 +116,7 @@ export async function mirrorSnapshot(store: Store, prefix: string, structure: Da
     observations: entries(await store.readTable(`${prefix}_obs`), structure.dimensions, structure.observationComponents),
     attributes,
     dataflowAttributes,
-    metadata: entries(await store.readTable(`${prefix}_meta`), structure.dimensions, structure.metadataAttributes, true),
+    metadata: metadata ? entries(await store.readTable(`${prefix}_meta`), structure.dimensions, structure.metadataAttributes, true) : [],
   };
 }
 
