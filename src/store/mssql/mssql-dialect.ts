@@ -122,7 +122,6 @@ export function mssqlDialect(schema: string): SqlDialect {
     createInternalTableSql: (table) => `CREATE TABLE ${relation(table.name)} (${internalColumnsSql(table, quoteMssql, internalType, '')})`,
     orderBy: (column) => (isText(column.type) ? `${quoteMssql(column.name)} COLLATE ${TEXT_COLLATION}` : quoteMssql(column.name)),
     lockedRead: { afterTable: ' WITH (UPDLOCK, HOLDLOCK)', atEnd: '' },
-    // T-SQL has no LIMIT: TOP (n) right after SELECT.
     firstRows: (count) => ({ afterSelect: `TOP (${Math.trunc(count)}) `, atEnd: '' }),
     rebuild: {
       kind: 'swap',
