@@ -4,56 +4,13 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { HEALTHCHECK_TIMEOUT_MS } from '../../src/daemon/healthcheck-client.js';
 import { runCli } from '../helpers/cli.js';
+import { all, parseDockerfile, type Stage } from '../helpers/dockerfile.js';
 
 /**
  * No Docker engine runs where the tests do, so the image is checked by reading its Dockerfile:
  * what is checked here is what would break `docker build` or the container at its start.
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-interface Instruction {
-  readonly keyword: string;
-  readonly args: string;
-}
-
-interface Stage {
-  readonly image: string;
-  readonly name: string | undefined;
-  readonly instructions: Instruction[];
-}
-
-/** Instructions by stage: comments dropped, `\` continuations joined. */
-function parseDockerfile(text: string): Stage[] {
-  const logical: string[] = [];
-  let pending = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (pending === '' && (line === '' || line.startsWith('#'))) continue;
-    if (line.startsWith('#')) continue;
-    if (line.endsWith('\\')) {
-      pending += `${line.slice(0, -1).trim()} `;
-      continue;
-    }
-    logical.push(`${pending}${line}`.trim());
-    pending = '';
-  }
-  const stages: Stage[] = [];
-  for (const line of logical) {
-    const [keyword = '', ...rest] = line.split(/\s+/);
-    const args = rest.join(' ');
-    if (keyword.toUpperCase() === 'FROM') {
-      const [image = '', as, name] = args.split(/\s+/);
-      stages.push({ image, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
-      continue;
-    }
-    stages.at(-1)?.instructions.push({ keyword: keyword.toUpperCase(), args });
-  }
-  return stages;
-}
-
-function all(stage: Stage, keyword: string): string[] {
-  return stage.instructions.filter((instruction) => instruction.keyword === keyword).map((instruction) => instruction.args);
-}
 
 const stages = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
 const [build, runtime] = stages as [Stage, Stage];

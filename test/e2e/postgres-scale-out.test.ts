@@ -123,7 +123,7 @@ if (unavailable && postgresRequired()) {
       }
       // SIGKILL once the victim holds a stream in the middle of a run.
       let killedAt: number | undefined;
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + 60_000;
       while (killedAt === undefined) {
         const running = runIntervals(names[0] as string, victim.output(), Date.now()).filter((run) => run.cutShort);
         if (running.length > 0) {
@@ -151,7 +151,7 @@ if (unavailable && postgresRequired()) {
       const store = await readOnlyStore(schema);
       let lagging: string[];
       try {
-        const until = Date.now() + 45_000;
+        const until = Date.now() + 90_000;
         for (;;) {
           const states = await store.listStates();
           lagging = [
@@ -165,7 +165,7 @@ if (unavailable && postgresRequired()) {
       } finally {
         await store.close();
       }
-      expect(lagging).toEqual([]);
+      expect(lagging, 'streams not converged (state or tables differ from the sources)').toEqual([]);
 
       const survivors = daemons.slice(1);
       for (const daemon of survivors) daemon.child.kill('SIGTERM');
@@ -176,14 +176,14 @@ if (unavailable && postgresRequired()) {
       for (const run of cutShort) expect(runs.some((other) => other.stream === run.stream && other.process !== run.process && other.from > run.from)).toBe(true);
       // Each daemon ran streams: the work was shared.
       for (const name of names) expect(runs.filter((run) => run.process === name).length).toBeGreaterThan(0);
-      expect(overlappingRuns(runs)).toEqual([]);
+      expect(overlappingRuns(runs), 'runs of one stream at the same moment').toEqual([]);
       // Nobody's commit was refused: no daemon lost a lease it was using (the victim's died with it).
       for (const daemon of daemons) {
         expect(daemon.output()).not.toMatch(/the commit is refused/);
         expect(daemon.stderr()).not.toMatch(NEVER_PRINTED);
         expect(daemon.output()).not.toMatch(NEVER_PRINTED);
       }
-    }, 150_000);
+    }, 240_000);
 
     it('a process that lost its lease while paused (SIGSTOP) cannot commit after SIGCONT: lease_epoch refuses it', async () => {
       const schema = randomSchemaName('dss_fence');
@@ -250,7 +250,7 @@ if (unavailable && postgresRequired()) {
       expect(await mirrored()).toEqual(new Set(['3']));
       const final = await readState(schema, stream);
       expect(final).toMatchObject({ cursor: afterB?.cursor, leaseEpoch: afterB?.leaseEpoch, lastSuccessAt: afterB?.lastSuccessAt, status: 'idle' });
-    }, 90_000);
+    }, 150_000);
   });
 
   function converged(state: SyncState, changedAt: number): boolean {

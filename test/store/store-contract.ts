@@ -319,6 +319,67 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(JSON.parse(back[0]?.j as string)).toEqual(JSON.parse(json));
     });
 
+    it('writes a batch large enough for the engine\'s bulk path as it writes a small one: every type, escapes, repeated keys, newer-wins', async () => {
+      const spec: TableSpec = {
+        name: 'bulk',
+        columns: [
+          { name: 'id', type: 'text' },
+          { name: 'n', type: 'integer' },
+          { name: 't', type: 'text' },
+          { name: 'r', type: 'real' },
+          { name: 'b', type: 'boolean' },
+          { name: 'j', type: 'json' },
+        ],
+        primaryKey: ['id'],
+      };
+      // Text a bulk format must escape (its delimiters, line ends, escape character, NULL and end-of-data markers).
+      const awkward = ['a\tb', 'line\nbreak', 'cr\r\nlf', 'back\\slash', '\\N', '\\.', '', ' ', 'ünï 🎉', '"quoted"', ',comma'];
+      // Above the size from which an engine may switch to its bulk path (PostgreSQL: COPY from 5000 rows).
+      const size = 6000;
+      const id = (index: number) => `k${String(index).padStart(5, '0')}`;
+      const made = (index: number, round: number): Cell[] => [
+        id(index),
+        index % 7 === 0 ? null : BigInt(index) * 2n ** 40n + BigInt(round),
+        index % 5 === 0 ? null : `${awkward[index % awkward.length] as string}${round}`,
+        index % 11 === 0 ? null : index / 3 + round,
+        index % 13 === 0 ? null : (index + round) % 2 === 0,
+        index % 17 === 0 ? null : `{"i": ${index}, "s": "x\\ty", "round": ${round}}`,
+      ];
+      const rows = Array.from({ length: size }, (_, index) => made(index, 0));
+      // Every tenth key again later in the same upsert: the later row wins.
+      for (let index = 0; index < size; index += 10) rows.push(made(index, 1));
+      const columns = spec.columns.map((column) => column.name);
+      const counts = await apply({ op: 'ensureTable', spec }, { op: 'upsert', table: 'bulk', columns, rows });
+      expect(counts.upserted).toBeGreaterThanOrEqual(size);
+      const expected = (index: number, round: number): Record<string, SqlValue> => {
+        const cells = made(index, round);
+        const n = cells[1] as bigint | null;
+        return {
+          id: cells[0] as string,
+          n: n !== null && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n,
+          t: cells[2] as string | null,
+          r: cells[3] as number | null,
+          b: cells[4] as boolean | null,
+          j: cells[5] as string | null,
+        };
+      };
+      const back = await store.readTable('bulk');
+      expect(back).toHaveLength(size);
+      expect(back).toEqual(Array.from({ length: size }, (_, index) => expected(index, index % 10 === 0 ? 1 : 0)));
+
+      // Newer wins over a large batch too: a row whose stored text stamp is newer is neither written nor counted.
+      const stamps = Array.from({ length: size }, (_, index): Cell[] => [id(index), index % 3 === 0 ? 'a' : `zz${index}`]);
+      const stamped = await apply({ op: 'upsert', table: 'bulk', columns: ['id', 't'], rows: stamps, unlessStoredNewer: 't' });
+      const after = await store.readTable('bulk');
+      const wins = back.filter((stored, index) => stored.t === null || (index % 3 === 0 ? 'a' : `zz${index}`) >= (stored.t as string)).length;
+      expect(stamped.upserted).toBe(wins);
+      after.forEach((stored, index) => {
+        const before = back[index] as Record<string, SqlValue>;
+        const offered = index % 3 === 0 ? 'a' : `zz${index}`;
+        expect(stored).toEqual({ ...before, t: before.t === null || offered >= (before.t as string) ? offered : before.t });
+      });
+    });
+
     it('accepts ensureTable again with the same spec and refuses a different shape, naming the difference', async () => {
       await apply({ op: 'ensureTable', spec: obs }, upsertObs([['A', 'M', '1', '1', null]]));
       await apply({ op: 'ensureTable', spec: obs });

@@ -1,4 +1,7 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { ColumnType, SqlValue, TableSpec } from '../../core/tables.js';
 import type { Bound, DriverRow, RelationKind, SqlConnection } from '../sql/engine.js';
 import { quoteIdent } from '../sql/quote.js';
@@ -90,6 +93,18 @@ export class PostgresConnection implements SqlConnection {
       })),
       primaryKey,
     };
+  }
+
+  /** `COPY ... FROM STDIN` with this text, on a transaction's own client. */
+  protected async copyIn(sql: string, text: string): Promise<void> {
+    const lost = this.loss?.error;
+    if (lost) throw lost;
+    if (!('release' in this.client)) throw new Error('COPY runs on a transaction\'s connection, not on the pool');
+    try {
+      await pipeline(Readable.from([text]), this.client.query(copyFrom(sql)));
+    } catch (error) {
+      throw this.loss && endsSession(error) ? this.loss.record(error) : error;
+    }
   }
 
   protected async query(sql: string, values: readonly unknown[]): Promise<pg.QueryResult> {

@@ -4,6 +4,7 @@ import { quoteIdent } from '../sql/quote.js';
 import { uniqueKeyChunks } from '../sql/unique-key-chunks.js';
 import { isBound, whereClause } from '../sql/where-sql.js';
 import { PostgresConnection, toPg } from './postgres-connection.js';
+import { copyText } from './postgres-copy.js';
 import { POSTGRES_TYPES } from './postgres-dialect.js';
 
 /**
@@ -14,27 +15,46 @@ import { POSTGRES_TYPES } from './postgres-dialect.js';
 const ROWS_PER_STATEMENT = 5000;
 
 /**
- * PostgreSQL's writes on a transaction's connection, set-based: rows and keys travel as typed
- * arrays unnested into a relation, so a batch of thousands of rows or keys is one statement and
- * one round trip.
+ * From this many rows an upsert goes through COPY: the rows travel as COPY text into a temporary
+ * table and one set-based INSERT ... SELECT ... ON CONFLICT moves them into the table. Building
+ * COPY text is a string concatenation, where pg's array parameters escape every element in
+ * JavaScript and the server parses them again. But COPY, the INSERT and emptying the temporary
+ * table are four round trips where unnest is one: for the 1000-row batches a source usually
+ * hands over (an SDMX answer), unnest measured as fast or faster (BENCHMARKS.md), so COPY is
+ * kept for the large ones.
+ */
+const COPY_FROM_ROWS = 5000;
+
+/** Rows per COPY: the text of one is held in memory at once. */
+const ROWS_PER_COPY = 50_000;
+
+/**
+ * PostgreSQL's writes on a transaction's connection, set-based: small batches as typed arrays
+ * unnested into a relation (one statement, one round trip), large ones through COPY into a
+ * temporary table (postgres-copy.ts), so that thousands of rows or keys are one statement.
  */
 export class PostgresSession extends PostgresConnection implements EngineSession {
-  /** INSERT ... SELECT FROM unnest(...) ON CONFLICT: omitted columns are simply not in the statement. */
+  /** The temporary tables COPY fills, one per shape of batch, kept (and emptied) until the transaction ends. */
+  private readonly copyTables = new Map<string, string>();
+
   async upsert(batch: UpsertBatch): Promise<number> {
     const { spec, relation } = batch.target;
-    const arrays = batch.columns.map((column, index) => `$${index + 1}::${POSTGRES_TYPES[column.type]}[]`).join(', ');
     const names = batch.columns.map((column) => column.name);
     const key = spec.primaryKey.map((name) => quoteIdent(name)).join(', ');
     const updates = names.filter((name) => !spec.primaryKey.includes(name)).map((name) => `${quoteIdent(name)} = EXCLUDED.${quoteIdent(name)}`);
-    let sql = `INSERT INTO ${relation} AS "cur" (${names.map((name) => quoteIdent(name)).join(', ')}) SELECT * FROM unnest(${arrays}) ON CONFLICT (${key}) `;
-    if (updates.length === 0) sql += 'DO NOTHING';
+    let conflict = `ON CONFLICT (${key}) `;
+    if (updates.length === 0) conflict += 'DO NOTHING';
     else {
-      sql += `DO UPDATE SET ${updates.join(', ')}`;
+      conflict += `DO UPDATE SET ${updates.join(', ')}`;
       if (batch.unlessStoredNewer !== undefined) {
         const column = quoteIdent(batch.unlessStoredNewer);
-        sql += ` WHERE "cur".${column} IS NULL OR EXCLUDED.${column} >= "cur".${column}`;
+        conflict += ` WHERE "cur".${column} IS NULL OR EXCLUDED.${column} >= "cur".${column}`;
       }
     }
+    const into = `INSERT INTO ${relation} AS "cur" (${names.map((name) => quoteIdent(name)).join(', ')})`;
+    if (batch.rows.length >= COPY_FROM_ROWS) return this.upsertByCopy(batch, into, conflict);
+    const arrays = batch.columns.map((column, index) => `$${index + 1}::${POSTGRES_TYPES[column.type]}[]`).join(', ');
+    const sql = `${into} SELECT * FROM unnest(${arrays}) ${conflict}`;
     let written = 0;
     for (const chunk of uniqueKeyChunks(batch.rows, batch.keyPositions, ROWS_PER_STATEMENT)) {
       const values = batch.positions.map((position, index) => {
@@ -44,12 +64,51 @@ export class PostgresSession extends PostgresConnection implements EngineSession
       try {
         written += (await this.query(sql, values)).rowCount ?? 0;
       } catch (error) {
-        if (this.loss?.error) throw error;
-        const first = batch.rowIndex(chunk[0] as readonly Cell[]);
-        throw new Error(`table ${spec.name}: upsert of ${chunk.length} rows from row ${first} was refused: ${describePgError(error)}`, { cause: error });
+        throw this.refused(batch, chunk, error);
       }
     }
     return written;
+  }
+
+  /**
+   * COPY into a temporary table of the batch's columns, then one INSERT ... SELECT ... ON CONFLICT.
+   * Chunks keep keys unique, as ON CONFLICT DO UPDATE may not touch a row twice in one statement.
+   */
+  private async upsertByCopy(batch: UpsertBatch, into: string, conflict: string): Promise<number> {
+    const staging = await this.copyTable(batch.columns);
+    const names = batch.columns.map((column) => quoteIdent(column.name)).join(', ');
+    let written = 0;
+    for (const chunk of uniqueKeyChunks(batch.rows, batch.keyPositions, ROWS_PER_COPY)) {
+      try {
+        await this.copyIn(`COPY ${staging} (${names}) FROM STDIN`, copyText(chunk, batch.positions, batch.columns));
+        written += (await this.query(`${into} SELECT ${names} FROM ${staging} ${conflict}`, [])).rowCount ?? 0;
+        await this.query(`TRUNCATE ${staging}`, []);
+      } catch (error) {
+        throw this.refused(batch, chunk, error);
+      }
+    }
+    return written;
+  }
+
+  /** A temporary table of these columns (no key: the chunks are unique already), created once per transaction. */
+  private async copyTable(columns: readonly ColumnSpec[]): Promise<string> {
+    const shape = columns.map((column) => `${column.name}:${column.type}`).join(',');
+    let name = this.copyTables.get(shape);
+    if (name === undefined) {
+      const plain = quoteIdent(`dss_copy_${this.copyTables.size}`);
+      const definitions = columns.map((column) => `${quoteIdent(column.name)} ${POSTGRES_TYPES[column.type]}`).join(', ');
+      await this.query(`CREATE TEMP TABLE ${plain} (${definitions}) ON COMMIT DROP`, []);
+      name = `pg_temp.${plain}`;
+      this.copyTables.set(shape, name);
+    }
+    return name;
+  }
+
+  /** The error of a chunk the server refused, naming the table and the rows; a lost connection stays as it is. */
+  private refused(batch: UpsertBatch, chunk: readonly (readonly Cell[])[], error: unknown): unknown {
+    if (this.loss?.error) return error;
+    const first = batch.rowIndex(chunk[0] as readonly Cell[]);
+    return new Error(`table ${batch.target.spec.name}: upsert of ${chunk.length} rows from row ${first} was refused: ${describePgError(error)}`, { cause: error });
   }
 
   async deleteKeys(set: KeySet): Promise<number> {
