@@ -1,10 +1,11 @@
 import type { Cell, ColumnSpec, SqlValue } from '../../core/tables.js';
+import { changedSql } from '../sql/changed-sql.js';
 import type { EngineSession, KeySet, UpsertBatch } from '../sql/engine.js';
 import { quoteIdent } from '../sql/quote.js';
 import { uniqueKeyChunks } from '../sql/unique-key-chunks.js';
 import { isBound, whereClause } from '../sql/where-sql.js';
 import { PostgresConnection, toPg } from './postgres-connection.js';
-import { POSTGRES_TYPES } from './postgres-dialect.js';
+import { POSTGRES_TYPES, postgresDistinct } from './postgres-dialect.js';
 
 /**
  * Rows per INSERT ... SELECT FROM unnest(...): each column travels as one array parameter, so a
@@ -26,14 +27,19 @@ export class PostgresSession extends PostgresConnection implements EngineSession
     const names = batch.columns.map((column) => column.name);
     const key = spec.primaryKey.map((name) => quoteIdent(name)).join(', ');
     const updates = names.filter((name) => !spec.primaryKey.includes(name)).map((name) => `${quoteIdent(name)} = EXCLUDED.${quoteIdent(name)}`);
-    let sql = `INSERT INTO ${relation} AS "cur" (${names.map((name) => quoteIdent(name)).join(', ')}) SELECT * FROM unnest(${arrays}) ON CONFLICT (${key}) `;
-    if (updates.length === 0) sql += 'DO NOTHING';
+    let sql = `INSERT INTO ${relation} AS "cur" (${names.map((name) => quoteIdent(name)).join(', ')}) SELECT * FROM unnest(${arrays})`;
+    if (batch.append) {
+      // A staging heap: no conflict to handle.
+    } else if (updates.length === 0) sql += ` ON CONFLICT (${key}) DO NOTHING`;
     else {
-      sql += `DO UPDATE SET ${updates.join(', ')}`;
+      sql += ` ON CONFLICT (${key}) DO UPDATE SET ${updates.join(', ')}`;
+      const guards: string[] = [];
       if (batch.unlessStoredNewer !== undefined) {
         const column = quoteIdent(batch.unlessStoredNewer);
-        sql += ` WHERE "cur".${column} IS NULL OR EXCLUDED.${column} >= "cur".${column}`;
+        guards.push(`("cur".${column} IS NULL OR EXCLUDED.${column} >= "cur".${column})`);
       }
+      if (batch.onlyChanged) guards.push(changedSql(postgresDistinct, batch.columns.filter((column) => !spec.primaryKey.includes(column.name)), '"cur"', 'EXCLUDED'));
+      if (guards.length > 0) sql += ` WHERE ${guards.join(' AND ')}`;
     }
     let written = 0;
     for (const chunk of uniqueKeyChunks(batch.rows, batch.keyPositions, ROWS_PER_STATEMENT)) {

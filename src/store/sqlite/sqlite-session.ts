@@ -1,9 +1,10 @@
 import type { Cell } from '../../core/tables.js';
+import { changedSql } from '../sql/changed-sql.js';
 import type { EngineSession, KeySet, UpsertBatch } from '../sql/engine.js';
 import { quoteIdent } from '../sql/quote.js';
 import { keyConditions, whereClause } from '../sql/where-sql.js';
 import { SqliteConnection, sqliteValue } from './sqlite-connection.js';
-import { sqliteDialect } from './sqlite-dialect.js';
+import { sqliteDialect, sqliteDistinct } from './sqlite-dialect.js';
 
 /**
  * Bound parameters per multi-row INSERT. Binding dominates the cost of an upsert in
@@ -105,12 +106,15 @@ function upsertSql(batch: UpsertBatch, rowCount: number): string {
   const values = rowCount === 1 ? tuple : new Array<string>(rowCount).fill(tuple).join(', ');
   const key = spec.primaryKey.map((name) => quoteIdent(name)).join(', ');
   const updates = columns.filter((name) => !spec.primaryKey.includes(name)).map((name) => `${quoteIdent(name)} = excluded.${quoteIdent(name)}`);
-  let sql = `INSERT INTO ${table} (${columns.map((name) => quoteIdent(name)).join(', ')}) VALUES ${values} ON CONFLICT (${key}) `;
+  const insert = `INSERT INTO ${table} (${columns.map((name) => quoteIdent(name)).join(', ')}) VALUES ${values}`;
+  if (batch.append) return insert;
+  const sql = `${insert} ON CONFLICT (${key}) `;
   if (updates.length === 0) return `${sql}DO NOTHING`;
-  sql += `DO UPDATE SET ${updates.join(', ')}`;
+  const guards: string[] = [];
   if (batch.unlessStoredNewer !== undefined) {
     const column = quoteIdent(batch.unlessStoredNewer);
-    sql += ` WHERE ${table}.${column} IS NULL OR excluded.${column} >= ${table}.${column}`;
+    guards.push(`(${table}.${column} IS NULL OR excluded.${column} >= ${table}.${column})`);
   }
-  return sql;
+  if (batch.onlyChanged) guards.push(changedSql(sqliteDistinct, batch.columns.filter((column) => !spec.primaryKey.includes(column.name)), table, 'excluded'));
+  return `${sql}DO UPDATE SET ${updates.join(', ')}${guards.length > 0 ? ` WHERE ${guards.join(' AND ')}` : ''}`;
 }
