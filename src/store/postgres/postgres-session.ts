@@ -38,7 +38,7 @@ export class PostgresSession extends PostgresConnection implements EngineSession
         const column = quoteIdent(batch.unlessStoredNewer);
         guards.push(`("cur".${column} IS NULL OR EXCLUDED.${column} >= "cur".${column})`);
       }
-      if (batch.onlyChanged) guards.push(changedSql(postgresDistinct, batch.columns.filter((column) => !spec.primaryKey.includes(column.name)), '"cur"', 'EXCLUDED'));
+      if (batch.onlyChanged) guards.push(changedSql(quoteIdent, postgresDistinct, batch.columns.filter((column) => !spec.primaryKey.includes(column.name)), '"cur"', 'EXCLUDED'));
       if (guards.length > 0) sql += ` WHERE ${guards.join(' AND ')}`;
     }
     let written = 0;

@@ -102,7 +102,7 @@ export class StagingAreas {
             target: relation,
             source: `${area.target.relation} AS ${STAGED}`,
             set: values.map((column) => `${q(column.name)} = ${STAGED}.${q(column.name)}`),
-            where: `${keyMatch} AND ${changedSql(this.dialect.staging.distinct, values, relation, STAGED)}`,
+            where: `${keyMatch} AND ${changedSql(q, this.dialect.staging.distinct, values, relation, STAGED)}`,
           }),
         );
       }
