@@ -27,7 +27,14 @@ export class PostgresSession extends PostgresConnection implements EngineSession
     const names = batch.columns.map((column) => column.name);
     const key = spec.primaryKey.map((name) => quoteIdent(name)).join(', ');
     const updates = names.filter((name) => !spec.primaryKey.includes(name)).map((name) => `${quoteIdent(name)} = EXCLUDED.${quoteIdent(name)}`);
+    const valueColumns = batch.columns.filter((column) => !spec.primaryKey.includes(column.name));
     let sql = `INSERT INTO ${relation} AS "cur" (${names.map((name) => quoteIdent(name)).join(', ')}) SELECT * FROM unnest(${arrays})`;
+    if (batch.onlyChanged && valueColumns.length > 0) {
+      // Rows equal to the stored ones are left out before the INSERT: ON CONFLICT ... WHERE false
+      // would still lock (and so write) each stored row it skips.
+      const match = spec.primaryKey.map((name) => `"old".${quoteIdent(name)} = "s".${quoteIdent(name)}`).join(' AND ');
+      sql += ` AS "s" (${names.map((name) => quoteIdent(name)).join(', ')}) WHERE NOT EXISTS (SELECT 1 FROM ${relation} AS "old" WHERE ${match} AND NOT ${changedSql(quoteIdent, postgresDistinct, valueColumns, '"old"', '"s"')})`;
+    }
     if (batch.append) {
       // A staging heap: no conflict to handle.
     } else if (updates.length === 0) sql += ` ON CONFLICT (${key}) DO NOTHING`;
@@ -38,7 +45,7 @@ export class PostgresSession extends PostgresConnection implements EngineSession
         const column = quoteIdent(batch.unlessStoredNewer);
         guards.push(`("cur".${column} IS NULL OR EXCLUDED.${column} >= "cur".${column})`);
       }
-      if (batch.onlyChanged) guards.push(changedSql(quoteIdent, postgresDistinct, batch.columns.filter((column) => !spec.primaryKey.includes(column.name)), '"cur"', 'EXCLUDED'));
+      if (batch.onlyChanged) guards.push(changedSql(quoteIdent, postgresDistinct, valueColumns, '"cur"', 'EXCLUDED'));
       if (guards.length > 0) sql += ` WHERE ${guards.join(' AND ')}`;
     }
     let written = 0;
