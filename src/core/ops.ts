@@ -53,6 +53,12 @@ export interface UpsertOp {
    * carry a modification stamp and may arrive out of order.
    */
   readonly unlessStoredNewer?: string;
+  /**
+   * Write an existing row only when one of the given cells differs from the stored one (NULL
+   * equals NULL): upserting rows equal to the stored ones writes nothing and counts nothing. For a
+   * source that re-sends everything it read, so that the store's writes follow the changes.
+   */
+  readonly onlyChanged?: boolean;
 }
 
 /** Delete the rows matching each key (union); a column absent from a key matches any value. */

@@ -287,6 +287,38 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect((await store.readTable('stamped')).filter((stored) => stored.modified === 'm5')).toHaveLength(44);
     });
 
+    it('an onlyChanged upsert writes and counts only new rows and rows whose given cells differ (NULL equal to NULL, JSON by its text)', async () => {
+      const spec: TableSpec = {
+        name: 'changing',
+        columns: [
+          { name: 'id', type: 'text' },
+          { name: 'n', type: 'integer' },
+          { name: 'x', type: 'real' },
+          { name: 'doc', type: 'json' },
+          { name: 'ok', type: 'boolean' },
+          { name: 'note', type: 'text' },
+        ],
+        primaryKey: ['id'],
+      };
+      // Enough rows for the multi-row statements an engine batches, and a remainder.
+      const row = (index: number, revision = 0): SqlValue[] => [`r${String(index).padStart(3, '0')}`, index, index / 4, index % 2 === 0 ? null : `{"i":${index}}`, index % 3 === 0 ? null : index % 3 === 1, revision > 0 && index % 10 === 0 ? `rev ${revision}` : null];
+      const upsert = (rows: SqlValue[][]): ChangeOp => ({ op: 'upsert', table: 'changing', columns: ['id', 'n', 'x', 'doc', 'ok', 'note'], rows, onlyChanged: true });
+      const rows = Array.from({ length: 130 }, (_, index) => row(index));
+      expect(await apply({ op: 'ensureTable', spec }, upsert(rows))).toEqual({ upserted: 130, deleted: 0, updated: 0 });
+      expect(await apply(upsert(rows))).toEqual({ upserted: 0, deleted: 0, updated: 0 });
+      // 13 notes changed, one JSON document rewritten, one NULL given a value, one new row.
+      const next = Array.from({ length: 130 }, (_, index) => row(index, 1));
+      next[1] = ['r001', 1, 0.25, '{"i": 1}', true, null];
+      next[2] = ['r002', 2, 0.5, '[]', false, null];
+      next.push(row(200));
+      expect(await apply(upsert(next))).toEqual({ upserted: 13 + 1 + 1 + 1, deleted: 0, updated: 0 });
+      const stored = await store.readTable('changing');
+      expect(stored.find((item) => item['id'] === 'r001')?.['doc']).toBe('{"i": 1}');
+      expect(stored.filter((item) => item['note'] === 'rev 1')).toHaveLength(13);
+      // A cell omitted is not compared: the stored value stays and the row is left alone.
+      expect(await apply({ op: 'upsert', table: 'changing', columns: ['id', 'n'], rows: [['r010', 10]], onlyChanged: true })).toEqual({ upserted: 0, deleted: 0, updated: 0 });
+    });
+
     it('reads back every column type as written', async () => {
       const spec: TableSpec = {
         name: 'typed',
@@ -694,6 +726,21 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           { op: 'applyStaged', table: 'items', staged: 'write', unstaged: { action: 'keep' } },
         );
         expect((await store.readTable('items')).map((item) => [item['id'], item['n'], item['note']])).toEqual([['a', 1, 'kept'], ['c', 3, 'kept'], ['f', 8, null]]);
+      });
+
+      it('an area of keys alone: keys staged twice count once, new keys are inserted once, unstaged rows deleted', async () => {
+        await seed();
+        const keys = Array.from({ length: 300 }, (_, index) => [index % 2 === 0 ? 'a' : 'c']);
+        const reconciled = await store.transaction(async (tx) =>
+          tx.apply([
+            { op: 'beginStaging', table: 'items', columns: ['id'] },
+            { op: 'stageRows', table: 'items', rows: keys },
+            { op: 'stageRows', table: 'items', rows: [['a'], ['new'], ['new']] },
+            { op: 'applyStaged', table: 'items', staged: 'write', unstaged: { action: 'delete' } },
+          ]),
+        );
+        expect(reconciled).toEqual({ upserted: 1, deleted: 2, updated: 0 });
+        expect((await store.readTable('items')).map((item) => [item['id'], item['note']])).toEqual([['a', 'kept'], ['c', 'kept'], ['new', null]]);
       });
 
       it('rolls staged changes back with the transaction, and begins again on an empty area', async () => {

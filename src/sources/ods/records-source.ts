@@ -168,13 +168,25 @@ export class OdsRecordsSource implements StreamSource {
     // and the records pushed meanwhile come with the next incremental run.
     const strict = this.settings.mode === 'snapshot';
     const name = table.spec.name;
-    const begin: ChangeOp[] = first ? [{ op: 'replaceTable', spec: table.spec }] : [{ op: 'ensureTable', spec: table.spec }, { op: 'beginStaging', table: name, columns: table.columns }];
+    // Later snapshots write each row only when it is new or differs (unchanged rows are read, not
+    // written) and stage its key alone; the keys left unstaged are the records the portal dropped.
+    // A snapshot discarded midway may have written rows: the next pass rewrites what differs and
+    // its keys delete the rest, all in the same transaction.
+    const begin: ChangeOp[] = first ? [{ op: 'replaceTable', spec: table.spec }] : [{ op: 'ensureTable', spec: table.spec }, { op: 'beginStaging', table: name, columns: table.key }];
+    const keysOf = (rows: readonly SqlValue[][]): SqlValue[][] => rows.map((row) => table.keyPositions.map((position) => row[position] as SqlValue));
     let current = gate;
     let result: ExportResult | undefined;
     for (let attempt = 1; result === undefined; attempt += 1) {
       yield { type: 'changes', ops: attempt === 1 ? begin : first ? [{ op: 'deleteWhere', table: name, keys: [{}] }] : [begin[1] as ChangeOp] };
       const exported = { count: 0, newest: null };
-      yield* this.exportRows(client, table, technical, {}, exported, (rows) => (first ? { op: 'upsert', table: name, columns: table.columns, rows } : { op: 'stageRows', table: name, rows }));
+      yield* this.exportRows(client, table, technical, {}, exported, (rows) =>
+        first
+          ? [{ op: 'upsert', table: name, columns: table.columns, rows }]
+          : [
+              { op: 'upsert', table: name, columns: table.columns, rows, onlyChanged: true },
+              { op: 'stageRows', table: name, rows: keysOf(rows) },
+            ],
+      );
       const after = await this.lookup(client);
       if (schemaChanges(table.fields, planRecordTable(name, after.fields, this.settings.uniqueKey, this.subject).fields).length > 0) {
         throw new ExploreAnswerError(`${this.subject}: the fields changed while the export was read; the snapshot was discarded`);
@@ -191,7 +203,7 @@ export class OdsRecordsSource implements StreamSource {
     if (strict && current.recordsCount !== null && result.count !== current.recordsCount) {
       throw new ExploreAnswerError(`${this.subject}: the export ended after ${result.count} records, but the dataset has ${current.recordsCount}; was it cut short?`);
     }
-    if (!first) yield { type: 'changes', ops: [{ op: 'applyStaged', table: name, staged: 'write', unstaged: { action: 'delete' } }] };
+    if (!first) yield { type: 'changes', ops: [{ op: 'applyStaged', table: name, staged: 'ignore', unstaged: { action: 'delete' } }] };
     yield this.checkpoint(table, technical, current, result.newest, now().toISOString());
   }
 
@@ -209,7 +221,7 @@ export class OdsRecordsSource implements StreamSource {
     const since = cursor.since === null ? undefined : new Date(Date.parse(cursor.since) - this.settings.overlapMs).toISOString();
     const exported: ExportResult = { count: 0, newest: cursor.since };
     const filter = since === undefined ? {} : { where: `record_timestamp >= date'${since}'` };
-    yield* this.exportRows(client, table, technical, filter, exported, (rows) => ({ op: 'upsert', table: name, columns: table.columns, rows }));
+    yield* this.exportRows(client, table, technical, filter, exported, (rows) => [{ op: 'upsert', table: name, columns: table.columns, rows, onlyChanged: true }]);
     let reconciledAt = cursor.reconciledAt;
     const due = reconciledAt === null || now().getTime() - Date.parse(reconciledAt) >= this.settings.reconcileEveryMs;
     if (due) {
@@ -245,7 +257,7 @@ export class OdsRecordsSource implements StreamSource {
     technical: TechnicalFields,
     filter: { readonly where?: string },
     result: ExportResult,
-    op: (rows: SqlValue[][]) => ChangeOp,
+    ops: (rows: SqlValue[][]) => ChangeOp[],
   ): AsyncGenerator<SourceEvent> {
     // Only the incremental mode keeps record_timestamp: a file-sourced dataset stamps every record
     // with its processing time, so in snapshot mode it would rewrite every row at each reprocessing.
@@ -264,11 +276,11 @@ export class OdsRecordsSource implements StreamSource {
       if (typeof timestamp === 'string' && (result.newest === null || Date.parse(timestamp) > Date.parse(result.newest))) result.newest = timestamp;
       rows.push(row);
       if (rows.length >= BATCH) {
-        yield { type: 'changes', ops: [op(rows)] };
+        yield { type: 'changes', ops: ops(rows) };
         rows = [];
       }
     }
-    if (rows.length > 0) yield { type: 'changes', ops: [op(rows)] };
+    if (rows.length > 0) yield { type: 'changes', ops: ops(rows) };
   }
 
   /** The key columns of every record, staged for a reconciliation. */

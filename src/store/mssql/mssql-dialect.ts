@@ -136,14 +136,20 @@ export function mssqlDialect(schema: string): SqlDialect {
     },
     staging: {
       relation: (name) => tempTable(name),
-      createSql: (spec, name) => `CREATE TABLE ${tempTable(name)} (${columnsSql(spec)}, PRIMARY KEY (${keyList(spec)}))`,
-      // IS DISTINCT FROM only exists from SQL Server 2022 on. DATALENGTH tells 'a' from 'a ',
-      // which = does not (trailing spaces are ignored in comparisons).
-      distinct: (a, b, type) =>
-        `(${a} <> ${b}${isText(type) ? ` OR DATALENGTH(${a}) <> DATALENGTH(${b})` : ''} OR (${a} IS NULL AND ${b} IS NOT NULL) OR (${a} IS NOT NULL AND ${b} IS NULL))`,
+      createSql: (spec, name, keyed) => `CREATE TABLE ${tempTable(name)} (${columnsSql(spec)}${keyed ? `, PRIMARY KEY (${keyList(spec)})` : ''})`,
+      indexSql: (name, columns) => `CREATE INDEX ${quoteMssql(`${name}_key`)} ON ${tempTable(name)} (${columns.map((column) => quoteMssql(column)).join(', ')})`,
+      distinct: mssqlDistinct,
       updateFromSql,
     },
   };
+}
+
+/**
+ * IS DISTINCT FROM only exists from SQL Server 2022 on. DATALENGTH tells 'a' from 'a ', which =
+ * does not (trailing spaces are ignored in comparisons).
+ */
+export function mssqlDistinct(a: string, b: string, type: ColumnType): string {
+  return `(${a} <> ${b}${isText(type) ? ` OR DATALENGTH(${a}) <> DATALENGTH(${b})` : ''} OR (${a} IS NULL AND ${b} IS NOT NULL) OR (${a} IS NOT NULL AND ${b} IS NULL))`;
 }
 
 /** A #temp table of the connection: the name is the store's own, validated all the same. */

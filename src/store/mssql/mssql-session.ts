@@ -1,12 +1,13 @@
 import sql from 'mssql';
 import type { Cell, ColumnType, SqlValue } from '../../core/tables.js';
+import { changedSql } from '../sql/changed-sql.js';
 import type { Bound, EngineSession, KeySet, UpsertBatch } from '../sql/engine.js';
 import { uniqueKeyChunks } from '../sql/unique-key-chunks.js';
 import { isBound, whereClause } from '../sql/where-sql.js';
 import { StoreSchemaError } from '../store.js';
 import { applockGranted, applockResource, getApplockSql } from './mssql-applock.js';
 import { MssqlConnection, mssqlType, toMssql } from './mssql-connection.js';
-import { TEXT_COLLATION, keyTextLengths, quoteMssql as q, tempTable } from './mssql-dialect.js';
+import { TEXT_COLLATION, keyTextLengths, mssqlDistinct, quoteMssql as q, tempTable } from './mssql-dialect.js';
 
 /**
  * A request carries at most 2,100 parameters, and sp_executesql takes two of them for the
@@ -56,6 +57,7 @@ export class MssqlSession extends MssqlConnection implements EngineSession {
     const columns: Column[] = batch.columns.map((column) => ({ name: column.name, type: column.type }));
     const width = columns.length;
     const values = (row: readonly Cell[]): SqlValue[] => batch.positions.map((position) => row[position] as SqlValue);
+    if (batch.append) return this.append(batch, columns, batch.rows.map(values));
     if (batch.rows.length * width <= MAX_PARAMETERS) {
       const perStatement = Math.min(MAX_VALUES_ROWS, Math.floor(MAX_PARAMETERS / width));
       let written = 0;
@@ -70,6 +72,23 @@ export class MssqlSession extends MssqlConnection implements EngineSession {
     const keys = batch.target.spec.primaryKey.map((name) => q(name)).join(', ');
     const dedupe = `WITH [d] AS (SELECT ROW_NUMBER() OVER (PARTITION BY ${keys} ORDER BY ${q(SEQ)} DESC) AS [rn] FROM ${source.sql}) DELETE FROM [d] WHERE [rn] > 1;`;
     return this.refusedAs(batch, batch.rows, () => this.counted(`${dedupe} ${mergeSql(batch, `${source.sql} AS [s]`)}`, source));
+  }
+
+  /** Plain INSERT into a staging heap: a VALUES list while the parameters fit, else a bulk load and INSERT ... SELECT. */
+  private async append(batch: UpsertBatch, columns: readonly Column[], rows: readonly (readonly SqlValue[])[]): Promise<number> {
+    const names = columns.map((column) => q(column.name)).join(', ');
+    const into = `INSERT INTO ${batch.target.relation} (${names}) SELECT ${names} FROM`;
+    if (rows.length * columns.length <= MAX_PARAMETERS) {
+      const perStatement = Math.min(MAX_VALUES_ROWS, Math.floor(MAX_PARAMETERS / columns.length));
+      let written = 0;
+      for (let start = 0; start < rows.length; start += perStatement) {
+        const source = valuesSource(columns, rows.slice(start, start + perStatement));
+        written += await this.counted(`${into} ${source.sql} AS [s] (${names});`, source);
+      }
+      return written;
+    }
+    const source = await this.bulkSource(ROWS, columns, rows);
+    return this.counted(`${into} ${source.sql};`, source);
   }
 
   async deleteKeys(set: KeySet): Promise<number> {
@@ -197,7 +216,8 @@ function mergeSql(batch: UpsertBatch, source: string): string {
   const updates = batch.columns.filter((column) => !spec.primaryKey.includes(column.name)).map((column) => `${q(column.name)} = [s].${q(column.name)}`);
   let text = `MERGE INTO ${relation} WITH (UPDLOCK, HOLDLOCK) AS [t] USING ${using} ON ${on}`;
   if (updates.length > 0) {
-    const guard = batch.unlessStoredNewer === undefined ? '' : ` AND ([t].${q(batch.unlessStoredNewer)} IS NULL OR [s].${q(batch.unlessStoredNewer)} >= [t].${q(batch.unlessStoredNewer)})`;
+    let guard = batch.unlessStoredNewer === undefined ? '' : ` AND ([t].${q(batch.unlessStoredNewer)} IS NULL OR [s].${q(batch.unlessStoredNewer)} >= [t].${q(batch.unlessStoredNewer)})`;
+    if (batch.onlyChanged) guard += ` AND ${changedSql(q, mssqlDistinct, batch.columns.filter((column) => !spec.primaryKey.includes(column.name)), '[t]', '[s]')}`;
     text += ` WHEN MATCHED${guard} THEN UPDATE SET ${updates.join(', ')}`;
   }
   return `${text} WHEN NOT MATCHED BY TARGET THEN INSERT (${names.join(', ')}) VALUES (${names.map((name) => `[s].${name}`).join(', ')});`;

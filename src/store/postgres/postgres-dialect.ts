@@ -2,8 +2,12 @@ import type { ColumnType, TableSpec } from '../../core/tables.js';
 import type { SqlDialect } from '../sql/engine.js';
 import { internalColumnsSql } from '../sql/internal-tables.js';
 import { quoteIdent } from '../sql/quote.js';
+import type { DistinctSql } from '../sql/changed-sql.js';
 import { updateFromSql } from '../sql/staging.js';
 import { indexName, isNullableColumn, primaryKeyName } from '../sql/table-spec.js';
+
+/** json has no equality operator: its text (kept verbatim) is compared. */
+export const postgresDistinct: DistinctSql = (a, b, type) => (type === 'json' ? `${a}::text IS DISTINCT FROM ${b}::text` : `${a} IS DISTINCT FROM ${b}`);
 
 export const POSTGRES_TYPES: Record<ColumnType, string> = {
   text: 'TEXT',
@@ -46,11 +50,12 @@ export function postgresDialect(schema: string): SqlDialect {
     firstRows: (count) => ({ afterSelect: '', atEnd: ` LIMIT ${Math.trunc(count)}` }),
     rebuild: { kind: 'swap', swapSql: (shadow, name, spec) => swapSql(relation, shadow, name, spec) },
     // pg_temp is the connection's own schema; ON COMMIT DROP ends a staging table with its
-    // transaction. json has no equality operator: its text (kept verbatim) is compared.
+    // transaction.
     staging: {
       relation: (name) => `pg_temp.${quoteIdent(name)}`,
-      createSql: (spec, name) => `CREATE TEMP TABLE ${quoteIdent(name)} (${columnsSql(spec)}, PRIMARY KEY (${keyList(spec)})) ON COMMIT DROP`,
-      distinct: (a, b, type) => (type === 'json' ? `${a}::text IS DISTINCT FROM ${b}::text` : `${a} IS DISTINCT FROM ${b}`),
+      createSql: (spec, name, keyed) => `CREATE TEMP TABLE ${quoteIdent(name)} (${columnsSql(spec)}${keyed ? `, PRIMARY KEY (${keyList(spec)})` : ''}) ON COMMIT DROP`,
+      indexSql: (name, columns) => `CREATE INDEX ON pg_temp.${quoteIdent(name)} (${columns.map((column) => quoteIdent(column)).join(', ')})`,
+      distinct: postgresDistinct,
       updateFromSql,
     },
   };

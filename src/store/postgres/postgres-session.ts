@@ -1,11 +1,12 @@
 import type { Cell, ColumnSpec, SqlValue } from '../../core/tables.js';
+import { changedSql } from '../sql/changed-sql.js';
 import type { EngineSession, KeySet, UpsertBatch } from '../sql/engine.js';
 import { quoteIdent } from '../sql/quote.js';
 import { uniqueKeyChunks } from '../sql/unique-key-chunks.js';
 import { isBound, whereClause } from '../sql/where-sql.js';
 import { PostgresConnection, toPg } from './postgres-connection.js';
 import { copyText } from './postgres-copy.js';
-import { POSTGRES_TYPES } from './postgres-dialect.js';
+import { POSTGRES_TYPES, postgresDistinct } from './postgres-dialect.js';
 
 /**
  * Rows per INSERT ... SELECT FROM unnest(...): each column travels as one array parameter, so a
@@ -39,22 +40,38 @@ export class PostgresSession extends PostgresConnection implements EngineSession
 
   async upsert(batch: UpsertBatch): Promise<number> {
     const { spec, relation } = batch.target;
-    const names = batch.columns.map((column) => column.name);
+    const names = batch.columns.map((column) => quoteIdent(column.name)).join(', ');
     const key = spec.primaryKey.map((name) => quoteIdent(name)).join(', ');
-    const updates = names.filter((name) => !spec.primaryKey.includes(name)).map((name) => `${quoteIdent(name)} = EXCLUDED.${quoteIdent(name)}`);
-    let conflict = `ON CONFLICT (${key}) `;
-    if (updates.length === 0) conflict += 'DO NOTHING';
+    const updates = batch.columns
+      .filter((column) => !spec.primaryKey.includes(column.name))
+      .map((column) => `${quoteIdent(column.name)} = EXCLUDED.${quoteIdent(column.name)}`);
+    const valueColumns = batch.columns.filter((column) => !spec.primaryKey.includes(column.name));
+    let unchangedLeftOut = '';
+    if (batch.onlyChanged && valueColumns.length > 0) {
+      // Rows equal to the stored ones are left out before the INSERT: ON CONFLICT ... WHERE false
+      // would still lock (and so write) each stored row it skips.
+      const match = spec.primaryKey.map((name) => `"old".${quoteIdent(name)} = "s".${quoteIdent(name)}`).join(' AND ');
+      unchangedLeftOut = ` WHERE NOT EXISTS (SELECT 1 FROM ${relation} AS "old" WHERE ${match} AND NOT ${changedSql(quoteIdent, postgresDistinct, valueColumns, '"old"', '"s"')})`;
+    }
+    let conflict = '';
+    if (batch.append) {
+      // A staging heap: no conflict to handle.
+    } else if (updates.length === 0) conflict = ` ON CONFLICT (${key}) DO NOTHING`;
     else {
-      conflict += `DO UPDATE SET ${updates.join(', ')}`;
+      conflict = ` ON CONFLICT (${key}) DO UPDATE SET ${updates.join(', ')}`;
+      const guards: string[] = [];
       if (batch.unlessStoredNewer !== undefined) {
         const column = quoteIdent(batch.unlessStoredNewer);
-        conflict += ` WHERE "cur".${column} IS NULL OR EXCLUDED.${column} >= "cur".${column}`;
+        guards.push(`("cur".${column} IS NULL OR EXCLUDED.${column} >= "cur".${column})`);
       }
+      if (batch.onlyChanged) guards.push(changedSql(quoteIdent, postgresDistinct, valueColumns, '"cur"', 'EXCLUDED'));
+      if (guards.length > 0) conflict += ` WHERE ${guards.join(' AND ')}`;
     }
-    const into = `INSERT INTO ${relation} AS "cur" (${names.map((name) => quoteIdent(name)).join(', ')})`;
-    if (batch.rows.length >= COPY_FROM_ROWS) return this.upsertByCopy(batch, into, conflict);
+    // The rows come from a relation named "s": the unnested arrays, or COPY's temporary table.
+    const insertFrom = (rows: string): string => `INSERT INTO ${relation} AS "cur" (${names}) SELECT ${names} FROM ${rows} AS "s" (${names})${unchangedLeftOut}${conflict}`;
+    if (batch.rows.length >= COPY_FROM_ROWS) return this.upsertByCopy(batch, insertFrom);
     const arrays = batch.columns.map((column, index) => `$${index + 1}::${POSTGRES_TYPES[column.type]}[]`).join(', ');
-    const sql = `${into} SELECT * FROM unnest(${arrays}) ${conflict}`;
+    const sql = insertFrom(`unnest(${arrays})`);
     let written = 0;
     for (const chunk of uniqueKeyChunks(batch.rows, batch.keyPositions, ROWS_PER_STATEMENT)) {
       const values = batch.positions.map((position, index) => {
@@ -74,14 +91,15 @@ export class PostgresSession extends PostgresConnection implements EngineSession
    * COPY into a temporary table of the batch's columns, then one INSERT ... SELECT ... ON CONFLICT.
    * Chunks keep keys unique, as ON CONFLICT DO UPDATE may not touch a row twice in one statement.
    */
-  private async upsertByCopy(batch: UpsertBatch, into: string, conflict: string): Promise<number> {
+  private async upsertByCopy(batch: UpsertBatch, insertFrom: (rows: string) => string): Promise<number> {
     const staging = await this.copyTable(batch.columns);
     const names = batch.columns.map((column) => quoteIdent(column.name)).join(', ');
+    const insert = insertFrom(staging);
     let written = 0;
     for (const chunk of uniqueKeyChunks(batch.rows, batch.keyPositions, ROWS_PER_COPY)) {
       try {
         await this.copyIn(`COPY ${staging} (${names}) FROM STDIN`, copyText(chunk, batch.positions, batch.columns));
-        written += (await this.query(`${into} SELECT ${names} FROM ${staging} ${conflict}`, [])).rowCount ?? 0;
+        written += (await this.query(insert, [])).rowCount ?? 0;
         await this.query(`TRUNCATE ${staging}`, []);
       } catch (error) {
         throw this.refused(batch, chunk, error);

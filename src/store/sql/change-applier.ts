@@ -71,7 +71,7 @@ async function applyOne(session: EngineSession, catalog: SqlCatalog, op: ChangeO
 }
 
 /** Upserts rows by key, in groups of rows that give the same cells (an omitted cell keeps the stored value). */
-export async function upsert(session: EngineSession, target: Target, op: Omit<UpsertOp, 'op' | 'table'>): Promise<number> {
+export async function upsert(session: EngineSession, target: Target, op: Omit<UpsertOp, 'op' | 'table'>, append = false): Promise<number> {
   const { spec } = target;
   const seen = new Set<string>();
   const columns = op.columns.map((name) => {
@@ -101,6 +101,8 @@ export async function upsert(session: EngineSession, target: Target, op: Omit<Up
       keyPositions,
       rows: group.rows,
       unlessStoredNewer: op.unlessStoredNewer,
+      onlyChanged: op.onlyChanged === true,
+      append,
       rowIndex,
     });
   }

@@ -119,6 +119,10 @@ export interface UpsertBatch {
    * or equal to the stored one; a stored NULL never blocks. One of `columns`.
    */
   readonly unlessStoredNewer: string | undefined;
+  /** Update a stored row only when a written cell differs from it (SqlDialect.staging.distinct, NULL equal to NULL). */
+  readonly onlyChanged: boolean;
+  /** Plain INSERT, no conflict handling: rows appended to a table without a primary key (a staging heap). */
+  readonly append: boolean;
   /** The row's index in the operation the caller gave, for an error that names it. */
   rowIndex(row: readonly Cell[]): number;
 }

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { ApplyCounts, ApplyStagedOp } from '../../core/ops.js';
-import type { ColumnSpec, ColumnType, SqlValue, TableSpec } from '../../core/tables.js';
+import type { ColumnSpec, SqlValue, TableSpec } from '../../core/tables.js';
 import { StoreSchemaError } from '../store.js';
 import { updateWhere, upsert } from './change-applier.js';
+import { changedSql, type DistinctSql } from './changed-sql.js';
 import type { EngineSession, SqlDialect, Target } from './engine.js';
 import { columnOf } from './table-spec.js';
 
@@ -13,6 +14,13 @@ interface Area {
   /** The staging table: the staged columns, keyed like the table. */
   readonly target: Target;
   readonly columns: readonly ColumnSpec[];
+  /**
+   * Whether the staging table has the primary key. An area of keys alone (a reconciliation, or a
+   * snapshot whose rows were upserted as they came) is a heap instead: appending costs no b-tree
+   * insert a row, a key staged twice is harmless, and one index is built when the area is applied.
+   */
+  readonly keyed: boolean;
+  readonly name: string;
 }
 
 /** The alias of the staging table in the statements applyStaged writes. */
@@ -45,9 +53,10 @@ export class StagingAreas {
     const name = stagingName(spec.name);
     const stagingSpec: TableSpec = { name, columns: staged, primaryKey: spec.primaryKey };
     const relation = this.dialect.staging.relation(name);
+    const keyed = columns.length > spec.primaryKey.length;
     await this.session.run(`DROP TABLE IF EXISTS ${relation}`);
-    await this.session.run(this.dialect.staging.createSql(stagingSpec, name));
-    this.areas.set(this.key(spec.name), { table: spec.name, target: { spec: stagingSpec, relation }, columns: staged });
+    await this.session.run(this.dialect.staging.createSql(stagingSpec, name, keyed));
+    this.areas.set(this.key(spec.name), { table: spec.name, target: { spec: stagingSpec, relation }, columns: staged, keyed, name });
   }
 
   async stage(table: string, rows: readonly (readonly SqlValue[])[]): Promise<void> {
@@ -57,7 +66,7 @@ export class StagingAreas {
         throw new StoreSchemaError(`table ${table}: staged row ${index} does not give exactly the ${area.columns.length} begun columns`);
       }
     });
-    await upsert(this.session, area.target, { columns: area.columns.map((column) => column.name), rows });
+    await upsert(this.session, area.target, { columns: area.columns.map((column) => column.name), rows }, !area.keyed);
   }
 
   /** Makes the table follow its staged rows, set-based, then drops the staging table. */
@@ -70,6 +79,7 @@ export class StagingAreas {
       }
     }
     const q = (name: string) => this.dialect.quote(name);
+    if (!area.keyed) await this.session.run(this.dialect.staging.indexSql(area.name, spec.primaryKey));
     const keyMatch = spec.primaryKey.map((name) => `${STAGED}.${q(name)} = ${relation}.${q(name)}`).join(' AND ');
     const notStaged = `NOT EXISTS (SELECT 1 FROM ${area.target.relation} AS ${STAGED} WHERE ${keyMatch})`;
     const counts: ApplyCounts = { upserted: 0, deleted: 0, updated: 0 };
@@ -87,19 +97,18 @@ export class StagingAreas {
     if (op.staged === 'write') {
       const values = area.columns.filter((column) => !spec.primaryKey.includes(column.name));
       if (values.length > 0) {
-        const changed = values.map((column) => this.dialect.staging.distinct(`${relation}.${q(column.name)}`, `${STAGED}.${q(column.name)}`, column.type));
         counts.upserted += await this.session.run(
           this.dialect.staging.updateFromSql({
             target: relation,
             source: `${area.target.relation} AS ${STAGED}`,
             set: values.map((column) => `${q(column.name)} = ${STAGED}.${q(column.name)}`),
-            where: `${keyMatch} AND (${changed.join(' OR ')})`,
+            where: `${keyMatch} AND ${changedSql(q, this.dialect.staging.distinct, values, relation, STAGED)}`,
           }),
         );
       }
       const names = area.columns.map((column) => q(column.name));
       counts.upserted += await this.session.run(
-        `INSERT INTO ${relation} (${names.join(', ')}) SELECT ${names.map((name) => `${STAGED}.${name}`).join(', ')} FROM ${area.target.relation} AS ${STAGED} ` +
+        `INSERT INTO ${relation} (${names.join(', ')}) SELECT ${area.keyed ? '' : 'DISTINCT '}${names.map((name) => `${STAGED}.${name}`).join(', ')} FROM ${area.target.relation} AS ${STAGED} ` +
           `WHERE NOT EXISTS (SELECT 1 FROM ${relation} WHERE ${keyMatch})`,
       );
     }
@@ -150,9 +159,14 @@ export function updateFromSql(update: UpdateFrom): string {
 export interface StagingDialect {
   /** How statements name a staging table (the engine's temporary schema). */
   relation(name: string): string;
-  /** CREATE of a temporary staging table, gone at the latest when the transaction ends. */
-  createSql(spec: TableSpec, name: string): string;
+  /**
+   * CREATE of a temporary staging table, gone at the latest when the transaction ends: keyed by
+   * the spec's primary key, or (`keyed` false) a heap that rows are only appended to.
+   */
+  createSql(spec: TableSpec, name: string, keyed: boolean): string;
+  /** CREATE INDEX on a staging heap's columns, once its rows are in (one sorted build, not a b-tree insert a row). */
+  indexSql(name: string, columns: readonly string[]): string;
   /** `a` differs from `b`, where NULL equals NULL (values of a column of `type`). */
-  distinct(a: string, b: string, type: ColumnType): string;
+  distinct: DistinctSql;
   updateFromSql(update: UpdateFrom): string;
 }

@@ -37,11 +37,24 @@ export const sqliteDialect: SqlDialect = {
   // with its rollback. `IS NOT` is SQLite's null-safe inequality.
   staging: {
     relation: (name) => `temp.${quoteIdent(name)}`,
-    createSql: (spec, name) => createTableSql(spec, name, 'TEMP '),
-    distinct: (a, b) => `${a} IS NOT ${b}`,
+    createSql: (spec, name, keyed) => (keyed ? createTableSql(spec, name, 'TEMP ') : `CREATE TEMP TABLE ${quoteIdent(name)} (${columnsSql(spec).join(', ')})`),
+    indexSql: (name, columns) => `CREATE INDEX temp.${quoteIdent(`${name}_key`)} ON ${quoteIdent(name)} (${columns.map((column) => quoteIdent(column)).join(', ')})`,
+    distinct: sqliteDistinct,
     updateFromSql,
   },
 };
+
+/** SQLite's `IS NOT` treats NULL as equal to NULL, and compares each stored type as it is. */
+export function sqliteDistinct(a: string, b: string): string {
+  return `${a} IS NOT ${b}`;
+}
+
+function columnsSql(spec: TableSpec): string[] {
+  return spec.columns.map((column) => {
+    const notNull = !isNullableColumn(spec, column) ? ' NOT NULL' : '';
+    return `${quoteIdent(column.name)} ${SQLITE_TYPES[column.type]}${notNull}`;
+  });
+}
 
 /**
  * WITHOUT ROWID stores rows inside the primary-key b-tree, so composite text keys (SDMX
@@ -51,10 +64,7 @@ export const sqliteDialect: SqlDialect = {
  * does a single integer key, which is the rowid itself.
  */
 function createTableSql(spec: TableSpec, physicalName: string, temporary: '' | 'TEMP ' = ''): string {
-  const columns = spec.columns.map((column) => {
-    const notNull = !isNullableColumn(spec, column) ? ' NOT NULL' : '';
-    return `${quoteIdent(column.name)} ${SQLITE_TYPES[column.type]}${notNull}`;
-  });
+  const columns = columnsSql(spec);
   const key = `PRIMARY KEY (${spec.primaryKey.map((column) => quoteIdent(column)).join(', ')})`;
   const integerKey = spec.primaryKey.length === 1 && spec.columns.find((column) => column.name === spec.primaryKey[0])?.type === 'integer';
   const withoutRowid = !integerKey && !spec.columns.some((column) => column.type === 'json');

@@ -1,10 +1,11 @@
 import type { Cell } from '../../core/tables.js';
+import { changedSql } from '../sql/changed-sql.js';
 import type { EngineSession, KeySet, UpsertBatch } from '../sql/engine.js';
 import { quoteIdent } from '../sql/quote.js';
 import { keyConditions, whereClause } from '../sql/where-sql.js';
 import { SqliteConnection, sqliteValue } from './sqlite-connection.js';
+import { sqliteDialect, sqliteDistinct } from './sqlite-dialect.js';
 import type { UpsertStatements } from './sqlite-handle.js';
-import { sqliteDialect } from './sqlite-dialect.js';
 
 /**
  * Bound parameters per multi-row INSERT. Binding dominates the cost of an upsert in
@@ -32,8 +33,10 @@ export class SqliteSession extends SqliteConnection implements EngineSession {
       width,
     };
     // DO UPDATE without a guard writes every row, inserted or updated: the count is known, and the
-    // writer thread may do the work while this thread goes on.
-    const counted = batch.unlessStoredNewer === undefined && batch.columns.some((column) => !batch.target.spec.primaryKey.includes(column.name));
+    // writer thread may do the work while this thread goes on. A guard ("newer wins", "only
+    // changed") or DO NOTHING leaves rows unwritten: the thread counts them.
+    const counted =
+      batch.unlessStoredNewer === undefined && !batch.onlyChanged && !batch.append && batch.columns.some((column) => !batch.target.spec.primaryKey.includes(column.name));
     const failure = (index: number, cause: Error): Error => {
       const row = rows[index] as readonly Cell[];
       const key = batch.target.spec.primaryKey.map((name, k) => `${name}=${JSON.stringify(String(row[batch.keyPositions[k] as number]))}`).join(', ');
@@ -75,12 +78,15 @@ function upsertSql(batch: UpsertBatch, rowCount: number): string {
   const values = rowCount === 1 ? tuple : new Array<string>(rowCount).fill(tuple).join(', ');
   const key = spec.primaryKey.map((name) => quoteIdent(name)).join(', ');
   const updates = columns.filter((name) => !spec.primaryKey.includes(name)).map((name) => `${quoteIdent(name)} = excluded.${quoteIdent(name)}`);
-  let sql = `INSERT INTO ${table} (${columns.map((name) => quoteIdent(name)).join(', ')}) VALUES ${values} ON CONFLICT (${key}) `;
+  const insert = `INSERT INTO ${table} (${columns.map((name) => quoteIdent(name)).join(', ')}) VALUES ${values}`;
+  if (batch.append) return insert;
+  const sql = `${insert} ON CONFLICT (${key}) `;
   if (updates.length === 0) return `${sql}DO NOTHING`;
-  sql += `DO UPDATE SET ${updates.join(', ')}`;
+  const guards: string[] = [];
   if (batch.unlessStoredNewer !== undefined) {
     const column = quoteIdent(batch.unlessStoredNewer);
-    sql += ` WHERE ${table}.${column} IS NULL OR excluded.${column} >= ${table}.${column}`;
+    guards.push(`(${table}.${column} IS NULL OR excluded.${column} >= ${table}.${column})`);
   }
-  return sql;
+  if (batch.onlyChanged) guards.push(changedSql(quoteIdent, sqliteDistinct, batch.columns.filter((column) => !spec.primaryKey.includes(column.name)), table, 'excluded'));
+  return `${sql}DO UPDATE SET ${updates.join(', ')}${guards.length > 0 ? ` WHERE ${guards.join(' AND ')}` : ''}`;
 }
