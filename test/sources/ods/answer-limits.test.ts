@@ -41,7 +41,7 @@ describe('ODS answers past a limit end the run naming it, the dataset and the ke
   });
 
   it('decodedBytes and responseBytes: an export larger than them', async () => {
-    expect(await refused({ decodedBytes: 16 * 1024 })).toMatch(/dataset public-trees: .*\/exports\/jsonl\S* exceeds limits\.decodedBytes \(16 KiB\)/);
+    expect(await refused({ decodedBytes: 16 * 1024 })).toMatch(/dataset public-trees: .*\/exports\/jsonl\S* \(decompressed\) exceeds limits\.decodedBytes \(16 KiB\)/);
     expect(await refused({ responseBytes: 16 * 1024 })).toMatch(/dataset public-trees: .*\/exports\/jsonl\S* exceeds limits\.responseBytes \(16 KiB\)/);
   });
 
