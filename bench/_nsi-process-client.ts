@@ -10,10 +10,14 @@ export interface NsiProcess {
   close(): Promise<void>;
 }
 
-export async function startNsiProcess(flows: readonly { id: string; observations: number }[]): Promise<NsiProcess> {
+export async function startNsiProcess(
+  flows: readonly { id: string; observations: number }[],
+  options: { readonly recorded?: boolean; readonly execArgv?: readonly string[] } = {},
+): Promise<NsiProcess> {
   const here = fileURLToPath(import.meta.url);
   const script = join(dirname(here), `sdmx-nsi-process${extname(here)}`);
-  const child = fork(script, [], { execArgv: process.execArgv.filter((arg) => arg !== '--expose-gc'), stdio: 'inherit' });
+  const execArgv = [...process.execArgv.filter((arg) => arg !== '--expose-gc'), ...(options.execArgv ?? [])];
+  const child = fork(script, [], { execArgv, stdio: 'inherit' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ask = (request: NsiBenchRequest): Promise<NsiBenchReply> =>
     new Promise((resolve, reject) => {
@@ -25,7 +29,7 @@ export async function startNsiProcess(flows: readonly { id: string; observations
       });
       child.send(request);
     });
-  const started = await ask({ type: 'start', flows });
+  const started = await ask({ type: 'start', flows, ...(options.recorded === true ? { recorded: true } : {}) });
   if (started.type !== 'started') throw new Error('unexpected reply from the NSI process');
   return {
     url: started.url,

@@ -1,3 +1,5 @@
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startNsiSimulator, type NsiSimulator } from '../src/simulators/nsi/nsi-simulator.js';
 import type { DataflowDefinition } from '../src/simulators/nsi/dataflow-structure.js';
 
@@ -5,13 +7,16 @@ import type { DataflowDefinition } from '../src/simulators/nsi/dataflow-structur
  * The NSI simulator in its own process for the SDMX benchmarks, so that generating the CSV shares
  * neither an event loop nor a heap with the client being measured. Started by the bench scripts
  * through fork(); talks over IPC:
- *   {type:'start', flows:[{id, observations}]} -> {type:'started', url}
+ *   {type:'start', flows:[{id, observations}], recorded?} -> {type:'started', url}
+ *     recorded: each flow's full answer (gzipped) is generated once and served from memory
+ *     (everything else is passed to the simulator), so the remote costs next to no CPU, as a
+ *     remote on another machine would: on two cores the client is then measured alone.
  *   {type:'changes', id, changes, stride}      -> {type:'changed', revised, deleted}
  *   {type:'close'}
  */
 
 export type NsiBenchRequest =
-  | { readonly type: 'start'; readonly flows: readonly { readonly id: string; readonly observations: number }[] }
+  | { readonly type: 'start'; readonly flows: readonly { readonly id: string; readonly observations: number }[]; readonly recorded?: boolean }
   | { readonly type: 'changes'; readonly id: string; readonly changes: number; readonly stride: number }
   | { readonly type: 'close' };
 
@@ -54,6 +59,7 @@ if (!send) throw new Error('sdmx-nsi-process must be started with fork()');
 // a client's safety overlap must not make the incremental sync re-read it.
 let shiftMs = -3_600_000;
 let nsi: NsiSimulator | undefined;
+let front: Server | undefined;
 
 process.on('message', (message: NsiBenchRequest) => {
   void handle(message).catch((error: unknown) => {
@@ -80,6 +86,12 @@ async function handle(message: NsiBenchRequest): Promise<void> {
       });
     }
     shiftMs = 0;
+    if (message.recorded === true) {
+      front = await recordedFront(nsi, message.flows.map((flow) => `/data/BENCH,${flow.id},1.0/all`));
+      const root = new URL(nsi.url).pathname.replace(/\/+$/, '');
+      send!({ type: 'started', url: `http://127.0.0.1:${(front.address() as AddressInfo).port}${root}` } satisfies NsiBenchReply);
+      return;
+    }
     send!({ type: 'started', url: nsi.url } satisfies NsiBenchReply);
     return;
   }
@@ -109,6 +121,59 @@ async function handle(message: NsiBenchRequest): Promise<void> {
     send!({ type: 'changed', revised, deleted } satisfies NsiBenchReply);
     return;
   }
+  front?.closeAllConnections();
+  await new Promise<void>((resolve) => (front ? front.close(() => resolve()) : resolve()));
   await nsi?.close();
   process.disconnect();
+}
+
+interface Recorded {
+  readonly headers: Record<string, string>;
+  readonly body: Buffer;
+}
+
+/** A server in front of the simulator that answers the given full-answer paths from memory (gzip). */
+async function recordedFront(simulator: NsiSimulator, paths: readonly string[]): Promise<Server> {
+  const origin = new URL(simulator.url);
+  const root = origin.pathname.replace(/\/+$/, '');
+  const recorded = new Map<string, Recorded>();
+  for (const path of paths) {
+    recorded.set(
+      `${root}${path}`,
+      await new Promise<Recorded>((resolve, reject) => {
+        const req = httpRequest(`${origin.origin}${root}${path}`, { headers: { accept: 'application/vnd.sdmx.data+csv;version=2.0.0', 'accept-encoding': 'gzip' } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () => {
+            const headers: Record<string, string> = {};
+            for (const name of ['content-type', 'content-encoding']) {
+              const value = res.headers[name];
+              if (typeof value === 'string') headers[name] = value;
+            }
+            resolve({ headers, body: Buffer.concat(chunks) });
+          });
+        });
+        req.on('error', reject);
+        req.end();
+      }),
+    );
+  }
+  const server = createServer((req, res) => {
+    const answer = recorded.get(req.url ?? '');
+    if (answer !== undefined && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+      res.writeHead(200, { ...answer.headers, 'content-length': String(answer.body.length), date: new Date().toUTCString() });
+      res.end(answer.body);
+      return;
+    }
+    const upstream = httpRequest(`${origin.origin}${req.url ?? '/'}`, { method: req.method, headers: { ...req.headers, host: origin.host } }, (reply) => {
+      res.writeHead(reply.statusCode ?? 502, reply.headers);
+      reply.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
 }

@@ -29,6 +29,11 @@ export interface SourceKind<Options extends z.ZodObject = z.ZodObject> {
   readonly kind: string;
   readonly options: Options;
   /**
+   * Its streams declare the records they publish (StreamSource.records), so its jobs may push them
+   * to targets (the config's `push`).
+   */
+  readonly pushable?: boolean;
+  /**
    * The tables the job's streams will write, from its options alone (no I/O, never throws): the
    * config loader refuses two jobs, of any kinds, whose claims meet. Tables named only after I/O
    * (feeds a dataset site lists, datasets a catalog query finds) are claimed as a family by the

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
-import { PG_URL, dropSchemas, postgresRequired, postgresUnavailable, randomSchemaName } from './pg.js';
+import { dropSchemas, PG_URL, postgresRequired, postgresUnavailable, randomSchemaName } from './pg.js';
 import { scratchDir } from './scratch-dir.js';
 
 /** A fresh SQLite store in its own temp folder; `cleanup` closes it and removes the folder. */
@@ -22,53 +22,39 @@ export async function tempSqliteStore(): Promise<{ store: SqliteStore; path: str
   };
 }
 
-/** A fresh store of one engine; `cleanup` closes it and removes what it created. */
-export interface TestStore {
-  readonly store: Store;
-  cleanup(): Promise<void>;
-}
-
-export interface TestStoreEngine {
-  readonly name: 'SQLite' | 'PostgreSQL';
-  /** Why the engine's tests are skipped (PostgreSQL unreachable outside CI); undefined when they run. */
-  readonly skip: string | undefined;
-  open(): Promise<TestStore>;
+/** A store engine the runner's tests run against: SQLite always, PostgreSQL when it answers (or CI requires it). */
+export interface EngineUnderTest {
+  readonly engine: 'sqlite' | 'postgres';
+  /** A fresh, empty store; `cleanup` closes it and removes what it created. */
+  readonly open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 }
 
 /**
- * Every engine, for tests that must give the same outcome on each: SQLite, and PostgreSQL in a
- * schema of its own. Without a reachable PostgreSQL its tests are skipped, unless CI=true, where
- * opening it fails the test.
+ * The engines to run a behaviour on. Without PostgreSQL it is left out with a visible note, unless
+ * CI=true: then its entry fails to open, so the tests that need it fail rather than skip.
  */
-export async function testStoreEngines(): Promise<TestStoreEngine[]> {
+export async function enginesUnderTest(): Promise<EngineUnderTest[]> {
+  const sqlite: EngineUnderTest = { engine: 'sqlite', open: () => tempSqliteStore() };
   const unavailable = await postgresUnavailable();
-  const skip = unavailable !== undefined && !postgresRequired() ? unavailable : undefined;
-  if (skip !== undefined) console.warn(`SKIPPED: PostgreSQL cases (${skip}; set PGURL to run them)`);
-  return [
-    {
-      name: 'SQLite',
-      skip: undefined,
-      open: async () => {
-        const { store, cleanup } = await tempSqliteStore();
-        return { store, cleanup };
-      },
+  if (unavailable !== undefined && !postgresRequired()) {
+    console.warn(`SKIPPED: the PostgreSQL cases (${unavailable}; set PGURL to run them)`);
+    return [sqlite];
+  }
+  const postgres: EngineUnderTest = {
+    engine: 'postgres',
+    open: async () => {
+      if (unavailable !== undefined) throw new Error(`${unavailable}; CI=true requires the PostgreSQL cases to run (set PGURL)`);
+      const schema = randomSchemaName();
+      const store = new PostgresStore({ url: PG_URL, schema, poolSize: 4 });
+      await store.open();
+      return {
+        store,
+        cleanup: async () => {
+          await store.close().catch(() => undefined);
+          await dropSchemas([schema]);
+        },
+      };
     },
-    {
-      name: 'PostgreSQL',
-      skip,
-      open: async () => {
-        if (unavailable !== undefined) throw new Error(`${unavailable}; CI=true requires the PostgreSQL cases to run (set PGURL)`);
-        const schema = randomSchemaName();
-        const store = new PostgresStore({ url: PG_URL, schema, poolSize: 2 });
-        await store.open();
-        return {
-          store,
-          cleanup: async () => {
-            await store.close().catch(() => undefined);
-            await dropSchemas([schema]);
-          },
-        };
-      },
-    },
-  ];
+  };
+  return [sqlite, postgres];
 }

@@ -25,6 +25,10 @@ export function compileForChild(entry: string, repoRoot: string, outDir: string)
     for (const match of output.matchAll(/(?:from|import)\s*['"](\.{1,2}\/[^'"]+)\.js['"]/g)) {
       queue.push(resolve(dirname(file), `${match[1]}.ts`));
     }
+    // Worker threads' modules, started by name beside the module that starts them (core/worker-module.ts).
+    for (const match of output.matchAll(/workerModuleUrl\(import\.meta\.url, ['"]([\w-]+)['"]\)/g)) {
+      queue.push(resolve(dirname(file), `${match[1]}.ts`));
+    }
   }
   writeFileSync(join(outDir, 'package.json'), '{ "type": "module" }\n');
   symlinkSync(join(repoRoot, 'node_modules'), join(outDir, 'node_modules'), 'dir');

@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { workerModuleUrl } from '../../core/worker-module.js';
 import { FindingLog, type LoggedFinding } from './finding-log.js';
 import { LimitExceededError, type LimitKey } from '../../core/limits.js';
 import { decodePage, RpdePageError, type RpdePage } from './page.js';
@@ -87,7 +86,7 @@ class DecoderThread {
 
   private started(): Worker {
     if (this.worker !== undefined) return this.worker;
-    const worker = new Worker(workerUrl());
+    const worker = new Worker(workerModuleUrl(import.meta.url, 'page-decoder-worker'));
     worker.on('message', (reply: DecodeReply) => {
       const request = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
@@ -122,15 +121,3 @@ function withData(reply: DecodeReply, text: string): DecodedPage {
 }
 
 let decoder: DecoderThread | undefined;
-
-/** The worker's module: compiled JavaScript as shipped; the TypeScript source under tsx (tests, benchmarks). */
-function workerUrl(): URL {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new URL('./page-decoder-worker.js', here);
-  // A worker does not inherit the TypeScript loader (and --import in its execArgv does not register
-  // it on Node 20): a small module registers tsx, then loads the worker's source.
-  const tsx = pathToFileURL(createRequire(here).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  const source = new URL('./page-decoder-worker.ts', here).href;
-  const bootstrap = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(source)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
-}

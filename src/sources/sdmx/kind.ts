@@ -76,6 +76,7 @@ function sdmxTables(options: SdmxOptions): TableClaim[] {
 /** The `sdmx` job kind: one data stream per dataflow, plus a metadata stream each with `metadata: true`. */
 export const sdmxKind = defineSourceKind({
   kind: 'sdmx',
+  pushable: true,
   options: sdmxOptions,
   tables: (_job, options) => sdmxTables(options),
   expand(job, options, ctx) {

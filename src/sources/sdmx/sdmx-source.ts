@@ -2,6 +2,7 @@ import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import { DEFAULT_LIMITS, type SourceLimits } from '../../core/limits.js';
 import type { ChangeOp } from '../../core/ops.js';
+import type { RecordView } from '../../core/records.js';
 import { ActionRequiredError, type ReadContext, type SourceEvent, type StreamSource } from '../../core/source.js';
 import type { TableSpec } from '../../core/tables.js';
 import type { HttpClient, HttpResponse } from '../../http/client.js';
@@ -9,7 +10,7 @@ import { HttpBodyError, HttpTimeoutError } from '../../http/errors.js';
 import { SdmxActionMapper } from './apply-actions.js';
 import { SdmxMetadataMapper } from './apply-metadata.js';
 import { openSdmxCsv, type SdmxCsvHeader } from './csv-reader.js';
-import { planLayout, type DataflowLayout } from './layout.js';
+import { derivePrefix, planLayout, type DataflowLayout } from './layout.js';
 import { cursorFromJson, cursorToJson, type SdmxCursor } from './sdmx-cursor.js';
 import { fetchStructure, type FetchedStructure, type StructureFormat } from './structure-fetch.js';
 import {
@@ -68,10 +69,16 @@ export class SdmxSource implements StreamSource {
   private readonly label: string;
   private readonly endpoint: string;
   private readonly limits: SourceLimits;
+  /**
+   * A dataflow's records are its observations as the view `{p}` shows them (dimensions, measures,
+   * attributes of every level), keyed by the dimensions; its referential metadata publishes none.
+   */
+  readonly records: RecordView | undefined;
 
   constructor(private readonly options: SdmxSourceOptions) {
     this.id = options.id;
     this.jobId = options.jobId;
+    this.records = options.mode === 'data' ? { relation: options.prefix ?? derivePrefix(options.dataflow.id) } : undefined;
     this.endpoint = options.endpoint.replace(/\/+$/, '');
     this.label = `dataflow ${formatArtefact(options.dataflow)}${options.mode === 'metadata' ? ' (referential metadata)' : ''}`;
     this.limits = options.limits ?? SDMX_LIMITS;

@@ -1,35 +1,30 @@
-import type Database from 'better-sqlite3';
 import type { ColumnType, SqlValue, TableSpec } from '../../core/tables.js';
 import type { Bound, DriverRow, RelationKind, SqlConnection } from '../sql/engine.js';
 import { quoteIdent } from '../sql/quote.js';
-
-/** Distinct statement texts kept prepared; shapes are few in practice, this only bounds a pathological caller. */
-const MAX_CACHED_STATEMENTS = 1000;
+import type { BindValue, SqliteHandle } from './sqlite-handle.js';
 
 /**
- * One better-sqlite3 connection: statements are prepared once and kept, and run synchronously
- * (the shared code awaits the plain values they return). Integers are read as bigint where they
- * do not fit a double, as readCell expects.
+ * One SQLite connection as the shared SQL code uses it (in this thread, or the writer thread's):
+ * statements run synchronously (the shared code awaits the plain values they return). Integers
+ * are read as bigint where they do not fit a double, as readCell expects.
  */
 export class SqliteConnection implements SqlConnection {
-  private readonly statements = new Map<string, Database.Statement>();
-
-  constructor(readonly db: Database.Database) {}
+  constructor(readonly db: SqliteHandle) {}
 
   run(sql: string, params: readonly Bound[] = []): number {
-    return this.statement(sql).run(params.map((param) => sqliteValue(param.value))).changes;
+    return this.db.run(sql, params.map((param) => sqliteValue(param.value)));
   }
 
   all(sql: string, params: readonly Bound[] = []): DriverRow[] {
-    return this.statement(sql)
-      .safeIntegers(true)
-      .all(params.map((param) => sqliteValue(param.value))) as DriverRow[];
+    return this.db.all(
+      sql,
+      params.map((param) => sqliteValue(param.value)),
+      true,
+    );
   }
 
   relationKind(name: string): RelationKind | undefined {
-    const row = this.statement("SELECT type FROM sqlite_master WHERE name = ? COLLATE NOCASE AND type IN ('table', 'view')").get(name) as
-      | { type: RelationKind }
-      | undefined;
+    const row = this.db.get("SELECT type FROM sqlite_master WHERE name = ? COLLATE NOCASE AND type IN ('table', 'view')", [name]) as { type: RelationKind } | undefined;
     return row?.type;
   }
 
@@ -51,19 +46,9 @@ export class SqliteConnection implements SqlConnection {
         .map((column) => column.name),
     };
   }
-
-  protected statement(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
-  }
 }
 
 /** SQLite has no boolean: 1 and 0, as it stores them. */
-export function sqliteValue(value: SqlValue | undefined): Exclude<SqlValue, boolean> | undefined {
-  return typeof value === 'boolean' ? (value ? 1 : 0) : value;
+export function sqliteValue(value: SqlValue | undefined): BindValue {
+  return typeof value === 'boolean' ? (value ? 1 : 0) : (value ?? null);
 }

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { fromSync } from '../../core/from-sync.js';
 import { AsyncMutex } from '../sql/async-mutex.js';
 import type { DriverTransaction, SqlConnection, SqlDriver } from '../sql/engine.js';
 import { migrate, storedVersion } from '../sql/migrations.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { sqliteDialect } from './sqlite-dialect.js';
+import { LocalSqliteHandle, type SqliteHandle } from './sqlite-handle.js';
+import { SqliteWriterThread } from './sqlite-writer-thread.js';
 import { INSTANCE_LOCK_TABLE_SQL, SqliteInstanceLock } from './sqlite-instance-lock.js';
 import { SqliteSession } from './sqlite-session.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
@@ -26,7 +27,7 @@ export class SqliteDriver implements SqlDriver {
   readonly singleWriter = true;
   readonly label: string;
   readonly readOnly: boolean;
-  private db: Database.Database | undefined;
+  private db: SqliteHandle | undefined;
   private session: SqliteSession | undefined;
   private readerConnection: SqliteConnection | undefined;
   private lock: SqliteInstanceLock | undefined;
@@ -53,7 +54,10 @@ export class SqliteDriver implements SqlDriver {
       return;
     }
     if (!memory) mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 });
+    const timeout = this.options.busyTimeoutMs ?? 5000;
+    // A file store writes on a thread of its own, so that a full load's B-tree work overlaps the
+    // reading and mapping of the rows (sqlite-writer-thread.ts); `:memory:` has one connection, here.
+    const db: SqliteHandle = memory || this.options.writerThread === false ? LocalSqliteHandle.open(path, { timeout }) : SqliteWriterThread.open(path, { timeout });
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (!memory && mode !== 'wal') throw new Error(`store ${path}: could not switch to WAL journal mode (got ${String(mode)})`);
@@ -83,7 +87,7 @@ export class SqliteDriver implements SqlDriver {
       throw error;
     }
     if (!memory) {
-      const reader = new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 });
+      const reader = LocalSqliteHandle.open(path, { timeout });
       reader.pragma('query_only = ON');
       this.readerConnection = new SqliteConnection(reader);
       this.heartbeat = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 10_000);
@@ -95,9 +99,9 @@ export class SqliteDriver implements SqlDriver {
   }
 
   private async openReadOnly(path: string): Promise<void> {
-    let db: Database.Database;
+    let db: SqliteHandle;
     try {
-      db = new Database(path, { fileMustExist: true, timeout: this.options.busyTimeoutMs ?? 5000 });
+      db = LocalSqliteHandle.open(path, { fileMustExist: true, timeout: this.options.busyTimeoutMs ?? 5000 });
     } catch (error) {
       throw new Error(`store ${path} cannot be opened for reading: ${(error as Error).message}`, { cause: error });
     }

@@ -1,5 +1,6 @@
-import type Database from 'better-sqlite3';
+import { hostname } from 'node:os';
 import { StoreLockedError } from '../store.js';
+import type { SqliteHandle } from './sqlite-handle.js';
 
 /** The lock's table, created with the store's first schema version (sql/migrations.ts runs it). */
 export const INSTANCE_LOCK_TABLE_SQL = `CREATE TABLE dss_instance_lock (
@@ -33,7 +34,7 @@ export class SqliteInstanceLock {
   private readonly now: () => Date;
 
   constructor(
-    private readonly db: Database.Database,
+    private readonly db: SqliteHandle,
     private readonly options: InstanceLockOptions,
   ) {
     this.now = options.now ?? (() => new Date());
@@ -57,10 +58,10 @@ export class SqliteInstanceLock {
     }
     try {
       const now = this.now();
-      const held = this.db.prepare('SELECT owner, acquired_at, heartbeat_at FROM dss_instance_lock WHERE id = 1').get() as LockRow | undefined;
+      const held = this.holder();
       if (held && held.owner !== this.options.owner) {
         const silentMs = now.getTime() - Date.parse(held.heartbeat_at);
-        if (silentMs < this.options.staleAfterMs) {
+        if (silentMs < this.options.staleAfterMs && !deadOnThisHost(held.owner)) {
           throw new StoreLockedError(
             `store ${this.options.path} is held by another daemon (${held.owner}) since ${held.acquired_at}, last heartbeat ${held.heartbeat_at}; ` +
               `only one daemon may write a SQLite store (use a read-only open for status, or wait ${Math.ceil((this.options.staleAfterMs - silentMs) / 1000)} s if that daemon is gone)`,
@@ -68,12 +69,11 @@ export class SqliteInstanceLock {
         }
       }
       const stamp = now.toISOString();
-      this.db
-        .prepare(
-          'INSERT INTO dss_instance_lock (id, owner, acquired_at, heartbeat_at) VALUES (1, ?, ?, ?) ' +
-            'ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at',
-        )
-        .run(this.options.owner, stamp, stamp);
+      this.db.run(
+        'INSERT INTO dss_instance_lock (id, owner, acquired_at, heartbeat_at) VALUES (1, ?, ?, ?) ' +
+          'ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at',
+        [this.options.owner, stamp, stamp],
+      );
       this.db.exec('COMMIT');
       return held && held.owner !== this.options.owner ? held : undefined;
     } catch (error) {
@@ -84,19 +84,16 @@ export class SqliteInstanceLock {
 
   /** Refreshes the heartbeat; false when another daemon has taken the lock in the meantime. */
   refresh(): boolean {
-    const info = this.db
-      .prepare('UPDATE dss_instance_lock SET heartbeat_at = ? WHERE id = 1 AND owner = ?')
-      .run(this.now().toISOString(), this.options.owner);
-    return info.changes === 1;
+    return this.db.run('UPDATE dss_instance_lock SET heartbeat_at = ? WHERE id = 1 AND owner = ?', [this.now().toISOString(), this.options.owner]) === 1;
   }
 
   /** Who holds the lock now, for the error raised when this daemon lost it. */
   holder(): LockRow | undefined {
-    return this.db.prepare('SELECT owner, acquired_at, heartbeat_at FROM dss_instance_lock WHERE id = 1').get() as LockRow | undefined;
+    return this.db.get('SELECT owner, acquired_at, heartbeat_at FROM dss_instance_lock WHERE id = 1') as LockRow | undefined;
   }
 
   release(): void {
-    this.db.prepare('DELETE FROM dss_instance_lock WHERE id = 1 AND owner = ?').run(this.options.owner);
+    this.db.run('DELETE FROM dss_instance_lock WHERE id = 1 AND owner = ?', [this.options.owner]);
   }
 
   lostError(): StoreLockedError {
@@ -106,6 +103,25 @@ export class SqliteInstanceLock {
         (holder ? ` to ${holder.owner} (since ${holder.acquired_at})` : '') +
         '; it was silent past the stale timeout. Writes are refused; restart the daemon.',
     );
+  }
+}
+
+/**
+ * A holder named `host:pid:...` (the default owner) on this very host whose process no longer
+ * exists: a daemon killed (SIGKILL, OOM) and restarted by its supervisor need not wait out the
+ * stale timeout. A pid that answers, or another host, leaves it to the heartbeat; and a wrongful
+ * takeover (two containers given the same hostname) is still fenced: the loser's commits fail.
+ */
+function deadOnThisHost(owner: string): boolean {
+  const [host, pidText] = owner.split(':');
+  if (host !== hostname() || pidText === undefined || !/^\d+$/.test(pidText)) return false;
+  const pid = Number(pidText);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 

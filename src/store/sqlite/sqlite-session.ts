@@ -3,6 +3,7 @@ import type { EngineSession, KeySet, UpsertBatch } from '../sql/engine.js';
 import { quoteIdent } from '../sql/quote.js';
 import { keyConditions, whereClause } from '../sql/where-sql.js';
 import { SqliteConnection, sqliteValue } from './sqlite-connection.js';
+import type { UpsertStatements } from './sqlite-handle.js';
 import { sqliteDialect } from './sqlite-dialect.js';
 
 /**
@@ -14,61 +15,31 @@ const PARAMETERS_PER_STATEMENT = 160;
 
 /**
  * SQLite's writes on its one writing connection, inside the transaction the store opened: upserts
- * through prepared multi-row INSERT ... ON CONFLICT statements (the hot path of a full load: a
- * synchronous loop, no await between statements), deletes and updates one key at a time (each
- * is a cheap in-process call here, so set-based tricks buy nothing).
+ * through prepared multi-row INSERT ... ON CONFLICT statements (the hot path of a full load: the
+ * rows go to the writer thread in one packed batch, see sqlite-writer-thread.ts), deletes and
+ * updates one key at a time (each is a cheap call on the connection, so set-based tricks buy
+ * nothing).
  */
 export class SqliteSession extends SqliteConnection implements EngineSession {
   upsert(batch: UpsertBatch): number {
     const width = batch.columns.length;
     const perStatement = Math.max(1, Math.floor(PARAMETERS_PER_STATEMENT / width));
     const { rows, positions } = batch;
-    let written = 0;
-    let start = 0;
-    if (rows.length >= perStatement) {
-      const many = this.statement(upsertSql(batch, perStatement));
-      const params: Cell[] = new Array<Cell>(perStatement * width);
-      for (; start + perStatement <= rows.length; start += perStatement) {
-        let n = 0;
-        for (let r = start; r < start + perStatement; r++) {
-          const row = rows[r] as readonly Cell[];
-          for (let c = 0; c < width; c++) {
-            // sqliteValue, inlined: this loop runs once per cell of a full load.
-            const cell = row[positions[c] as number];
-            params[n++] = typeof cell === 'boolean' ? (cell ? 1 : 0) : cell;
-          }
-        }
-        try {
-          written += many.run(params).changes;
-        } catch (error) {
-          // The failed statement left no trace; replay its rows one by one to name the bad one (this throws).
-          this.upsertRows(batch, start, start + perStatement, error as Error);
-          throw error;
-        }
-      }
-    }
-    written += this.upsertRows(batch, start, rows.length, undefined);
-    return written;
-  }
-
-  private upsertRows(batch: UpsertBatch, from: number, to: number, batchError: Error | undefined): number {
-    if (from >= to) return 0;
-    const { rows, positions, target } = batch;
-    const one = this.statement(upsertSql(batch, 1));
-    const params: Cell[] = new Array<Cell>(positions.length);
-    let written = 0;
-    for (let r = from; r < to; r++) {
-      const row = rows[r] as readonly Cell[];
-      for (let c = 0; c < positions.length; c++) params[c] = sqliteValue(row[positions[c] as number]);
-      try {
-        written += one.run(params).changes;
-      } catch (error) {
-        const key = target.spec.primaryKey.map((name, index) => `${name}=${JSON.stringify(String(row[batch.keyPositions[index] as number]))}`).join(', ');
-        throw new Error(`table ${target.spec.name}: upsert row ${batch.rowIndex(row)} (${key}) was refused: ${(error as Error).message}`, { cause: error });
-      }
-    }
-    if (batchError !== undefined) throw batchError;
-    return written;
+    const statements: UpsertStatements = {
+      many: rows.length >= perStatement ? upsertSql(batch, perStatement) : undefined,
+      one: upsertSql(batch, 1),
+      perStatement,
+      width,
+    };
+    // DO UPDATE without a guard writes every row, inserted or updated: the count is known, and the
+    // writer thread may do the work while this thread goes on.
+    const counted = batch.unlessStoredNewer === undefined && batch.columns.some((column) => !batch.target.spec.primaryKey.includes(column.name));
+    const failure = (index: number, cause: Error): Error => {
+      const row = rows[index] as readonly Cell[];
+      const key = batch.target.spec.primaryKey.map((name, k) => `${name}=${JSON.stringify(String(row[batch.keyPositions[k] as number]))}`).join(', ');
+      return new Error(`table ${batch.target.spec.name}: upsert row ${batch.rowIndex(row)} (${key}) was refused: ${cause.message}`, { cause });
+    };
+    return this.db.upsert(statements, rows, positions, counted, failure) ?? rows.length;
   }
 
   deleteKeys(set: KeySet): number {
@@ -85,9 +56,8 @@ export class SqliteSession extends SqliteConnection implements EngineSession {
   lockName(): void {}
 
   private eachKey(sql: string, set: KeySet): number {
-    const statement = this.statement(sql);
     let changed = 0;
-    for (const key of set.keys) changed += statement.run(key.map(sqliteValue)).changes;
+    for (const key of set.keys) changed += this.db.run(sql, key.map(sqliteValue));
     return changed;
   }
 }

@@ -19,6 +19,11 @@ export interface SqliteStoreOptions {
   readonly heartbeatMs?: number;
   /** How long a statement waits for another process's write lock (default 5 s). */
   readonly busyTimeoutMs?: number;
+  /**
+   * Write on a thread of its own (default true for a file): bulk upserts then overlap the work of
+   * the thread that produces the rows. False keeps the writing connection in this thread.
+   */
+  readonly writerThread?: boolean;
 }
 
 /** The embedded store (the default): the shared SQL store over the better-sqlite3 driver. */
