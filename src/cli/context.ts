@@ -1,13 +1,12 @@
 import type { Logger } from 'pino';
 import { loadConfigFile, type LoadedConfig } from '../config/load.js';
-import { parseDuration } from '../core/duration.js';
 import type { SourceKind } from '../core/source-kind.js';
 import { createLogger } from '../daemon/logger.js';
 import { createScrubber, type Scrubber } from '../daemon/secret-scrubber.js';
 import type { HttpClient } from '../http/client.js';
-import { createHttpClient } from '../http/undici-client.js';
 import { builtInKinds } from '../sources/registry.js';
 import { openStore } from '../store/open-store.js';
+import { httpClientFor } from './http-client-for.js';
 import type { Store } from '../store/store.js';
 
 export interface CliContext {
@@ -24,15 +23,7 @@ export async function createCliContext(configFile: string, kinds: readonly Sourc
   const loaded = await loadConfigFile(configFile, kinds);
   const { config, secrets } = loaded;
   const log = createLogger({ level: config.log.level, secrets });
-  const http = createHttpClient({
-    ...(config.client.userAgent ? { userAgent: config.client.userAgent } : {}),
-    connectTimeoutMs: msOf(config.client.connectTimeout),
-    headersTimeoutMs: msOf(config.client.headersTimeout),
-    bodyTimeoutMs: msOf(config.client.bodyTimeout),
-    maxRetries: config.client.retries,
-    maxRetryDelayMs: msOf(config.client.maxRetryDelay),
-    log,
-  });
+  const http = httpClientFor(config, log);
   return {
     loaded,
     kinds,
@@ -41,8 +32,4 @@ export async function createCliContext(configFile: string, kinds: readonly Sourc
     http,
     openStore: (options = {}) => openStore(config.store, { ...options, log }),
   };
-}
-
-function msOf(text: string): number {
-  return parseDuration(text) as number;
 }

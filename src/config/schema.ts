@@ -5,6 +5,7 @@ import { parseDuration } from '../core/duration.js';
 import { parseSize, type GivenLimits } from '../core/limits.js';
 import type { SourceKind } from '../core/source-kind.js';
 import { describeClash, findTableClashes, type ClaimingJob } from '../core/table-claims.js';
+import { parseCidr } from '../http/network-policy.js';
 import { pushTargetsSchema, type PushTargetConfig } from '../push/push-config.js';
 import { formatPath } from './format-path.js';
 
@@ -138,6 +139,12 @@ const clientSchema = z.strictObject({
   bodyTimeout: duration.default('120s').describe('Longest pause allowed between two chunks of a body.'),
   retries: z.number().int().min(0).max(10).default(3).describe('Retries of idempotent requests on network errors, 5xx and 429.'),
   maxRetryDelay: duration.default('60s').describe('Longest wait before one retry; a longer Retry-After ends the run instead.'),
+  allowedNetworks: z
+    .array(z.string().refine((text) => parseCidr(text) !== undefined, { message: 'expected a CIDR block such as 10.1.0.0/16 or fd00::/8' }))
+    .default([])
+    .describe(
+      'Networks (CIDR) that hosts the config does not name may still reach: a feed listed by a catalog, a next link, a redirect. Loopback, private, link-local and other non-public addresses are refused for them otherwise; the hosts of URLs written in the jobs are always reachable. See docs/security.md.',
+    ),
 });
 
 const defaultsSchema = z.strictObject({

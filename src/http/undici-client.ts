@@ -12,6 +12,7 @@ import {
 } from './client.js';
 import { LimitExceededError } from '../core/limits.js';
 import { HttpAbortError, HttpNetworkError, HttpTimeoutError } from './errors.js';
+import type { NetworkPolicy } from './network-policy.js';
 import { redactText, redactUrl, secretsInHeaders, secretsInUrl } from './redact.js';
 import { BODY_READ_AHEAD_BYTES, decodedBody, discard, readSnippet, readText, type BodyContext } from './response-body.js';
 import {
@@ -45,6 +46,11 @@ export interface HttpClientOptions {
    * its own connect timeout (undici sets it per connection pool, not per request).
    */
   readonly dispatcher?: Dispatcher;
+  /**
+   * Which addresses connections may reach (network-policy.ts): the daemon always sets one; without
+   * it (tests, benchmarks) any address may be reached. Not applied to an injected dispatcher.
+   */
+  readonly network?: NetworkPolicy;
 }
 
 /** The client, plus a way to close its connections at shutdown. */
@@ -61,7 +67,7 @@ function packageVersion(): string {
   }
 }
 
-export const DEFAULT_HTTP_OPTIONS: Readonly<Omit<HttpClientOptions, 'log' | 'dispatcher'>> = Object.freeze({
+export const DEFAULT_HTTP_OPTIONS: Readonly<Omit<HttpClientOptions, 'log' | 'dispatcher' | 'network'>> = Object.freeze({
   userAgent: `dataspace-sync/${packageVersion()} (+https://github.com/dataspace-sync)`,
   connectTimeoutMs: 10_000,
   headersTimeoutMs: 120_000,
@@ -86,7 +92,7 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
   const ownAgent =
     overrides.dispatcher === undefined
       ? new Agent({
-          connect: { timeout: options.connectTimeoutMs },
+          connect: options.network?.connector({ timeout: options.connectTimeoutMs }) ?? { timeout: options.connectTimeoutMs },
           headersTimeout: options.headersTimeoutMs,
           bodyTimeout: options.bodyTimeoutMs,
         })

@@ -118,5 +118,5 @@ export interface DeliveryStore {
   targetStates(): Promise<TargetState[]>;
   writeTargetState(state: TargetState): Promise<void>;
   /** Forgets what was delivered (the target was emptied) and queues every record again, in one transaction. */
-  restartDelivery(target: DeliveryTarget): Promise<void>;
+  restartDelivery(target: Pick<DeliveryTarget, 'id' | 'streamId'>): Promise<void>;
 }

@@ -104,7 +104,7 @@ describe('the CLI against the NSI simulator', () => {
     };
     expect(status.streams[0]).toMatchObject({ status: 'failed', consecutiveFailures: 1, cursor: null });
     expect(status.streams[0]?.lastError).toMatch(/timed out after 1s .*runTimeout/);
-  });
+  }, 120_000);
 
   it('`sync` refuses an unknown stream name with a usage error', async () => {
     const sync = await runCli(['sync', 'sdmx:nope', '--config', configPath]);

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseConfig } from '../../config/load.js';
+import { httpClientFor } from '../http-client-for.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { createLogger } from '../../daemon/logger.js';
 import { createScrubber } from '../../daemon/secret-scrubber.js';
 import type { StreamReport } from '../../daemon/stream-status.js';
-import { createHttpClient } from '../../http/undici-client.js';
 import { builtInKinds } from '../../sources/registry.js';
 import { openStore } from '../../store/open-store.js';
 import type { Store } from '../../store/store.js';
@@ -72,7 +72,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoSession>
         builtInKinds,
       ).config;
     const log = createLogger({ level: 'info', destination: pino.destination({ dest: logPath, sync: false }) });
-    const http = createHttpClient({ log });
+    const http = httpClientFor(config(0), log);
     store = await openStore({ engine: 'sqlite', path: dbPath }, { log });
     const opened = store;
     const daemonOn = (port: number) =>

@@ -322,7 +322,7 @@ export async function writeTargetState(session: EngineSession, dialect: SqlDiale
  * The target was emptied: its delivered state goes (with its shape, so that records of a new
  * shape are delivered after a reset), its outbox is replaced by one entry for every record.
  */
-export async function restartDelivery(session: EngineSession, dialect: SqlDialect, target: DeliveryTarget, now: Date): Promise<void> {
+export async function restartDelivery(session: EngineSession, dialect: SqlDialect, target: Pick<DeliveryTarget, 'id' | 'streamId'>, now: Date): Promise<void> {
   const q = (name: string) => dialect.quote(name);
   await session.run(`DROP TABLE IF EXISTS ${dialect.relation(deliveredTableName(target.id))}`);
   await session.run(`DELETE FROM ${dialect.relation(DSS_OUTBOX.name)} WHERE ${q('target')} = ${dialect.param(0)}`, [{ value: target.id, type: 'text' }]);

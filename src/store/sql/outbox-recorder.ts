@@ -11,7 +11,7 @@ import type { SqlCatalog } from './sql-catalog.js';
  * Past this many distinct keys in one transaction, its outbox entry says "every record" instead:
  * comparing everything is always correct, and a full load must not hold its keys in memory.
  */
-export const MAX_SCOPES_PER_TRANSACTION = 20_000;
+export const MAX_SCOPES_PER_TRANSACTION = 2_000;
 
 /**
  * Collects, while a transaction applies operations, the records they may change (by record key),

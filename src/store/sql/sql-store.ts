@@ -176,7 +176,7 @@ export class SqlStore implements Store {
     await this.withSession((session) => delivery.writeTargetState(session, this.driver.dialect, state));
   }
 
-  async restartDelivery(target: DeliveryTarget): Promise<void> {
+  async restartDelivery(target: Pick<DeliveryTarget, 'id' | 'streamId'>): Promise<void> {
     await this.withSession((session) => delivery.restartDelivery(session, this.driver.dialect, target, new Date()));
   }
 
