@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_LIMITS, resolveLimits } from '../../core/limits.js';
 import { fromSync } from '../../core/from-sync.js';
 import { defineSourceKind, type JobCommon } from '../../core/source-kind.js';
 import type { TableClaim } from '../../core/table-claims.js';
@@ -36,7 +37,7 @@ export const odsCatalogKind = defineSourceKind({
     const path = options.prefix === undefined ? [] : ['prefix'];
     return [`${prefix}_datasets`, `${prefix}_resources`].map((name) => ({ name, path, by }));
   },
-  expand(job, options) {
+  expand(job, options, ctx) {
     return fromSync(() => [
       new OdsCatalogSource({
         id: `ods:${job.id}:catalog`,
@@ -49,6 +50,7 @@ export const odsCatalogKind = defineSourceKind({
         includeInspire: options.inspire,
         includeEmpty: options.includeEmpty,
         goneAfter: options.goneAfter,
+        limits: resolveLimits(DEFAULT_LIMITS, ctx.limits),
       }),
     ]);
   },

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { isRecord, type JsonValue } from '../../core/json.js';
+import { LimitExceededError } from '../../core/limits.js';
 import { readDatasetObject, type OdsDatasetObject } from './dataset-object.js';
 import { errorText, type ExploreClient, type QueryValue } from './explore-client.js';
 import { ExploreAnswerError } from './explore-errors.js';
@@ -8,8 +9,6 @@ import { jsonArrayItems } from './json-stream.js';
 /** Datasets per catalog page, and how far paging may go (offset + limit, inclusive); past it the export lists the rest. */
 export const PAGE = 100;
 export const PAGING_WINDOW = 10_000;
-/** A dataset object larger than this in the catalog export is refused rather than buffered. */
-const MAX_DATASET_CHARS = 16 * 1024 * 1024;
 
 export interface CatalogFilters {
   readonly where: string | undefined;
@@ -67,8 +66,12 @@ export class CatalogListing {
     this.via = 'export';
     const response = await this.client.stream('/catalog/exports/json', query, this.subject);
     let batch: OdsDatasetObject[] = [];
+    const { lineBytes, recordsPerResponse } = this.client.limits;
     try {
-      for await (const text of jsonArrayItems(response.body, MAX_DATASET_CHARS)) {
+      for await (const text of jsonArrayItems(response.body, lineBytes)) {
+        if (this.listed >= recordsPerResponse) {
+          throw new LimitExceededError('recordsPerResponse', recordsPerResponse, `${this.subject}: the catalog export (dataset ${this.listed + 1})`);
+        }
         batch.push(this.read(JSON.parse(text) as JsonValue));
         if (batch.length >= PAGE) {
           yield batch;
@@ -77,6 +80,7 @@ export class CatalogListing {
       }
     } catch (error) {
       if (error instanceof ExploreAnswerError) throw error;
+      if (error instanceof LimitExceededError) throw error.what.startsWith(this.subject) ? error : error.within(`${this.subject}: the catalog export: `);
       throw new ExploreAnswerError(`${this.subject}: the catalog export broke after ${this.listed} datasets: ${errorText(error)}`, { cause: error });
     } finally {
       response.body.destroy();

@@ -1,4 +1,5 @@
 import { isRecord, type JsonValue } from '../../core/json.js';
+import { DEFAULT_LIMITS, type SourceLimits } from '../../core/limits.js';
 import type { ChangeOp } from '../../core/ops.js';
 import type { ReadContext, SourceEvent, StreamSource } from '../../core/source.js';
 import { DATASET_COLUMNS, datasetRow, datasetsTable, hasInspireRecord, hasNoData, RESOURCE_COLUMNS, resourceRows, resourcesTable } from './catalog-rows.js';
@@ -22,6 +23,8 @@ export interface CatalogSettings {
   readonly includeEmpty: boolean;
   /** A dataset absent from this many consecutive complete listings is marked gone. */
   readonly goneAfter: number;
+  /** Bounds on each answer (docs/limits.md); default DEFAULT_LIMITS. */
+  readonly limits?: SourceLimits;
   readonly now?: () => Date;
 }
 
@@ -54,7 +57,15 @@ export class OdsCatalogSource implements StreamSource {
   async *read(ctx: ReadContext): AsyncIterable<SourceEvent> {
     const { settings } = this;
     const now = settings.now ?? (() => new Date());
-    const client = new ExploreClient({ portal: settings.portal, apiKey: settings.apiKey, http: ctx.http, signal: ctx.signal, log: ctx.log, now });
+    const client = new ExploreClient({
+      portal: settings.portal,
+      apiKey: settings.apiKey,
+      http: ctx.http,
+      signal: ctx.signal,
+      log: ctx.log,
+      limits: settings.limits ?? DEFAULT_LIMITS,
+      now,
+    });
     const datasets = datasetsTable(settings.prefix);
     const resources = resourcesTable(settings.prefix);
     yield {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { isRecord } from '../../core/json.js';
+import { DEFAULT_LIMITS, LimitExceededError, type SourceLimits } from '../../core/limits.js';
 import { RetryLaterError } from '../../core/source.js';
 import type { HttpClient, HttpResponse } from '../../http/client.js';
 import { ExploreAnswerError, ExploreNotFoundError, ExploreRefusedError } from './explore-errors.js';
@@ -13,6 +14,8 @@ export interface ExploreClientOptions {
   readonly http: HttpClient;
   readonly signal: AbortSignal;
   readonly log: Logger;
+  /** Bounds on each answer (docs/limits.md); default DEFAULT_LIMITS. */
+  readonly limits?: SourceLimits;
   readonly now?: () => Date;
 }
 
@@ -38,7 +41,11 @@ export class ExploreClient {
   private readonly origin: string;
   private lowQuotaLogged = false;
 
+  /** The bounds this client's answers are read under. */
+  readonly limits: SourceLimits;
+
   constructor(private readonly options: ExploreClientOptions) {
+    this.limits = options.limits ?? DEFAULT_LIMITS;
     const portal = new URL(options.portal);
     this.origin = portal.origin;
     this.apiBase = `${portal.origin}${portal.pathname.replace(/\/+$/, '')}/api/explore/v2.1`;
@@ -50,6 +57,7 @@ export class ExploreClient {
     try {
       return await response.json();
     } catch (error) {
+      if (error instanceof LimitExceededError) throw error.within(`${subject}: `);
       throw new ExploreAnswerError(`${subject}: ${errorText(error)}`, { cause: error });
     }
   }
@@ -77,6 +85,7 @@ export class ExploreClient {
         headers: { accept: kind === 'json' ? 'application/json' : '*/*', ...(apiKey === undefined ? {} : { authorization: `Apikey ${apiKey}` }) },
         acceptStatus: [400, 401, 403, 404, 429],
         allowedOrigins: [this.origin],
+        limits: this.limits,
       });
     } catch (error) {
       throw subjectError(subject, error);
@@ -150,6 +159,7 @@ export class ExploreClient {
 /** A failure of the HTTP layer, naming the subject; a Retry-After it carried is kept for the runner. */
 function subjectError(subject: string, error: unknown): Error {
   if (typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError') return error as Error;
+  if (error instanceof LimitExceededError) return error.within(`${subject}: `);
   const wrapped = new ExploreAnswerError(`${subject}: ${errorText(error)}`, { cause: error });
   const retryAfterMs = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
   return typeof retryAfterMs === 'number' ? Object.assign(wrapped, { retryAfterMs }) : wrapped;

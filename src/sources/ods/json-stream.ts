@@ -1,3 +1,5 @@
+import { LimitExceededError, longerThanBytes } from '../../core/limits.js';
+
 /**
  * Export bodies read as they arrive, one record at a time: an export can hold millions of
  * records, and must never be held in memory whole.
@@ -12,23 +14,41 @@ export class JsonStreamError extends Error {
 
 /**
  * The lines of a JSON Lines body (empty lines skipped, a final line without its newline kept). A
- * line longer than `maxLineChars` is refused rather than buffered.
+ * line longer than `maxLineBytes` (UTF-8) is refused (LimitExceededError, `lineBytes`) rather than
+ * buffered. A line that spans chunks is kept in pieces, and only new text is searched for its end,
+ * so a long line costs time linear in its length.
  */
-export async function* jsonLines(body: AsyncIterable<Buffer>, maxLineChars: number): AsyncGenerator<string> {
+export async function* jsonLines(body: AsyncIterable<Buffer>, maxLineBytes: number): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8');
-  let pending = '';
+  let open: string[] = [];
+  let openBytes = 0;
+  let number = 0;
+  const tooLong = () => new LimitExceededError('lineBytes', maxLineBytes, `line ${number + 1}`);
   for await (const chunk of body) {
-    const text = pending + decoder.decode(chunk, { stream: true });
+    const text = decoder.decode(chunk, { stream: true });
     let start = 0;
     for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
-      const line = text.slice(start, end).replace(/\r$/, '');
+      let line = text.slice(start, end);
+      if (open.length > 0) {
+        line = open.join('') + line;
+        open = [];
+        openBytes = 0;
+      }
       start = end + 1;
+      if (longerThanBytes(line, maxLineBytes)) throw tooLong();
+      number += 1;
+      if (line.endsWith('\r')) line = line.slice(0, -1);
       if (line.length > 0) yield line;
     }
-    pending = text.slice(start);
-    if (pending.length > maxLineChars) throw new JsonStreamError(`a line is longer than ${maxLineChars} characters`);
+    if (start < text.length) {
+      const rest = text.slice(start);
+      open.push(rest);
+      openBytes += Buffer.byteLength(rest, 'utf8');
+      if (openBytes > maxLineBytes) throw tooLong();
+    }
   }
-  const last = (pending + decoder.decode()).replace(/\r$/, '');
+  const last = (open.join('') + decoder.decode()).replace(/\r$/, '');
+  if (longerThanBytes(last, maxLineBytes)) throw tooLong();
   if (last.length > 0) yield last;
 }
 
@@ -37,7 +57,7 @@ export async function* jsonLines(body: AsyncIterable<Buffer>, maxLineChars: numb
  * followed so that brackets and commas inside them do not count. A body that ends before the
  * closing `]` is refused: an export cut short must not pass for a shorter one.
  */
-export async function* jsonArrayItems(body: AsyncIterable<Buffer>, maxItemChars: number): AsyncGenerator<string> {
+export async function* jsonArrayItems(body: AsyncIterable<Buffer>, maxItemBytes: number): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8');
   let started = false;
   let closed = false;
@@ -45,6 +65,7 @@ export async function* jsonArrayItems(body: AsyncIterable<Buffer>, maxItemChars:
   let inString = false;
   let escaped = false;
   let item = '';
+  let itemBytes = 0;
   for await (const chunk of body) {
     const text = decoder.decode(chunk, { stream: true });
     let itemStart = 0;
@@ -77,6 +98,7 @@ export async function* jsonArrayItems(body: AsyncIterable<Buffer>, maxItemChars:
           const last = (item + text.slice(itemStart, i)).trim();
           if (last.length > 0) yield last;
           item = '';
+          itemBytes = 0;
           closed = true;
         }
       } else if (char === ',' && depth === 0) {
@@ -84,12 +106,16 @@ export async function* jsonArrayItems(body: AsyncIterable<Buffer>, maxItemChars:
         if (done.length === 0) throw new JsonStreamError('an empty item in the array');
         yield done;
         item = '';
+        itemBytes = 0;
         itemStart = i + 1;
       }
     }
     if (started && !closed) {
-      item += text.slice(itemStart);
-      if (item.length > maxItemChars) throw new JsonStreamError(`an item is longer than ${maxItemChars} characters`);
+      const rest = text.slice(itemStart);
+      item += rest;
+      // An item carried over to the next chunk; one whole within a chunk is no larger than the chunk.
+      itemBytes += Buffer.byteLength(rest, 'utf8');
+      if (itemBytes > maxItemBytes) throw new LimitExceededError('lineBytes', maxItemBytes, 'an item of the array');
     }
   }
   if (!closed) throw new JsonStreamError(started ? 'the array ended before its closing ] (cut short?)' : 'the body is empty where a JSON array was expected');

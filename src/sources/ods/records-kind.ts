@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_LIMITS, resolveLimits } from '../../core/limits.js';
 import { parseDuration } from '../../core/duration.js';
 import { isValidIdentifier } from '../../core/identifiers.js';
 import { defineSourceKind, type JobCommon } from '../../core/source-kind.js';
@@ -83,10 +84,11 @@ export const odsRecordsKind = defineSourceKind({
   tables: recordsTables,
   async expand(job, options, ctx) {
     const portal = portalBase(options.portal);
+    const limits = resolveLimits(DEFAULT_LIMITS, ctx.limits);
     const prefix = prefixOf(job, options);
     const datasets = listed(options);
     if (options.where !== undefined) {
-      const client = new ExploreClient({ portal, apiKey: options.apiKey, http: ctx.http, signal: ctx.signal, log: ctx.log });
+      const client = new ExploreClient({ portal, apiKey: options.apiKey, http: ctx.http, signal: ctx.signal, log: ctx.log, limits });
       const listing = new CatalogListing(client, { where: options.where, refine: [] }, `catalog of ${portal}`, ctx.log);
       const known = new Set(datasets.map((dataset) => dataset.id));
       for await (const page of listing.pages()) {
@@ -114,6 +116,7 @@ export const odsRecordsKind = defineSourceKind({
           mode: options.mode,
           overlapMs: ms(options.overlap),
           reconcileEveryMs: ms(options.reconcileEvery),
+          limits,
         }),
     );
   },

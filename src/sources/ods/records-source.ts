@@ -1,4 +1,5 @@
 import type { JsonValue } from '../../core/json.js';
+import { DEFAULT_LIMITS, LimitExceededError, type SourceLimits } from '../../core/limits.js';
 import type { ChangeOp } from '../../core/ops.js';
 import type { RecordView } from '../../core/records.js';
 import { ActionRequiredError, RetryLaterError, StreamGoneError, type ReadContext, type SourceEvent, type StreamSource } from '../../core/source.js';
@@ -24,13 +25,13 @@ export interface RecordsSettings {
   readonly overlapMs: number;
   /** Incremental mode: how often to reconcile ids (which removes records deleted at the portal). */
   readonly reconcileEveryMs: number;
+  /** Bounds on each answer (docs/limits.md); default DEFAULT_LIMITS. */
+  readonly limits?: SourceLimits;
   readonly now?: () => Date;
 }
 
 /** Rows per change event: small enough to stay flat in memory, large enough to write in bulk. */
 const BATCH = 1000;
-/** A record longer than this in an export is refused rather than buffered. */
-const MAX_RECORD_CHARS = 16 * 1024 * 1024;
 /** Exports started again when the dataset is reprocessed while one is read, before giving up for now. */
 const EXPORT_ATTEMPTS = 3;
 const REPROCESSING_WAIT_MS = 60_000;
@@ -83,7 +84,15 @@ export class OdsRecordsSource implements StreamSource {
   async *read(ctx: ReadContext): AsyncIterable<SourceEvent> {
     const { settings } = this;
     const now = settings.now ?? (() => new Date());
-    const client = new ExploreClient({ portal: settings.portal, apiKey: settings.apiKey, http: ctx.http, signal: ctx.signal, log: ctx.log, now });
+    const client = new ExploreClient({
+      portal: settings.portal,
+      apiKey: settings.apiKey,
+      http: ctx.http,
+      signal: ctx.signal,
+      log: ctx.log,
+      limits: settings.limits ?? DEFAULT_LIMITS,
+      now,
+    });
     const cursor = readRecordsCursor(ctx.cursor);
     const dataset = await this.lookup(client);
     const table = planRecordTable(settings.table, dataset.fields, settings.uniqueKey, this.subject);
@@ -308,9 +317,11 @@ export class OdsRecordsSource implements StreamSource {
     const path = `/catalog/datasets/${encodeURIComponent(this.settings.datasetId)}/exports/jsonl`;
     const response = await client.stream(path, { ...query, timezone: 'UTC' }, this.subject);
     let line = 0;
+    const { lineBytes, recordsPerResponse } = client.limits;
     try {
-      for await (const text of jsonLines(response.body, MAX_RECORD_CHARS)) {
+      for await (const text of jsonLines(response.body, lineBytes)) {
         line += 1;
+        if (line > recordsPerResponse) throw new LimitExceededError('recordsPerResponse', recordsPerResponse, `${this.subject}: the export (record ${line})`);
         let record: unknown;
         try {
           record = JSON.parse(text);
@@ -322,6 +333,10 @@ export class OdsRecordsSource implements StreamSource {
       }
     } catch (error) {
       if (error instanceof ExploreAnswerError) throw error;
+      if (error instanceof LimitExceededError) {
+        if (error.key === 'recordsPerResponse' || error.what.startsWith(this.subject)) throw error;
+        throw error.within(error.key === 'lineBytes' ? `${this.subject}: export ` : `${this.subject}: `);
+      }
       throw new ExploreAnswerError(`${this.subject}: the export broke after ${line} records: ${errorText(error)}`, { cause: error });
     } finally {
       response.body.destroy();

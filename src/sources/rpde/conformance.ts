@@ -57,6 +57,7 @@ export const CHECKS = {
   'C31': { severity: 'error', title: 'items vanished without a deleted state (found by a resync)' },
   'C36:redirect': { severity: 'info', title: 'a page request was redirected (followed: at most 5, within the allowed origins)' },
   'C37': { severity: 'info', title: 'version / feedObjects declared (RPDE 1.1 draft)' },
+  'C38': { severity: 'error', title: 'item nested more than 64 levels deep (objects and arrays): skipped, as not every store can hold it' },
 } as const satisfies Record<string, { severity: FindingSeverity; title: string }>;
 
 export type CheckId = keyof typeof CHECKS;

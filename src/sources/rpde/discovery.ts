@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { isRecord } from '../../core/json.js';
-import type { HttpClient, HttpResponse } from '../../http/client.js';
+import type { HttpClient, HttpResponse, ResponseLimits } from '../../http/client.js';
 import { normaliseFeedUrl } from './feed-url.js';
 
 /**
@@ -29,6 +29,8 @@ export interface DiscoveryContext {
   readonly http: HttpClient;
   readonly signal: AbortSignal;
   readonly log?: Logger;
+  /** Bounds on each document read (docs/limits.md: documentBytes). */
+  readonly limits?: ResponseLimits;
 }
 
 export interface DiscoveryStart {
@@ -185,6 +187,7 @@ async function getFollowingRedirects(
       headers: { accept: ACCEPT },
       signal: ctx.signal,
       acceptStatus: REDIRECTS,
+      ...(ctx.limits === undefined ? {} : { limits: ctx.limits }),
     });
     if (!REDIRECTS.includes(response.status)) return response;
     await response.dump();

@@ -1,15 +1,16 @@
 import type { Readable } from 'node:stream';
+import { LimitExceededError, type SourceLimits } from '../../core/limits.js';
 import { RetryLaterError, StreamGoneError } from '../../core/source.js';
 import { HttpStatusError, type HttpClient } from '../../http/client.js';
 import type { FindingRecorder } from './finding-log.js';
 import { RpdeFeedError } from './feed-error.js';
-import { RpdePageError } from './page.js';
 
 export interface FetchPageOptions {
   readonly http: HttpClient;
   readonly signal: AbortSignal;
   readonly allowedOrigins: readonly string[];
-  readonly maxPageBytes: number;
+  /** Bounds on a page (docs/limits.md): documentBytes is the page's size, itemsPerPage its items. */
+  readonly limits: SourceLimits;
   /** Wait after a 503/429 without Retry-After: random in [min, max] (the spec's 60-120 minutes). */
   readonly retryAfterDefault: { readonly minMs: number; readonly maxMs: number };
   readonly random: () => number;
@@ -51,6 +52,7 @@ export async function fetchPage(url: string, options: FetchPageOptions): Promise
         // Handed back at once, not retried by the client: these have their own long waits.
         acceptStatus: [404, 410, 429, 503, ...REDIRECT_STATUSES],
         allowedOrigins: options.allowedOrigins,
+        limits: options.limits,
       });
     } catch (error) {
       if (error instanceof HttpStatusError) {
@@ -77,7 +79,7 @@ export async function fetchPage(url: string, options: FetchPageOptions): Promise
     if (mediaType === undefined || !JSON_TYPES.has(mediaType)) {
       report.record('C2', `Content-Type ${JSON.stringify(contentType ?? '(none)')} at ${current}`);
     }
-    const text = await readCapped(response.body, options.maxPageBytes, current);
+    const text = await readCapped(response.body, options.limits.documentBytes, current);
     return { url: current, headers: response.headers, text };
   }
 }
@@ -150,7 +152,7 @@ async function readCapped(body: Readable, maxBytes: number, url: string): Promis
     size += buffer.length;
     if (size > maxBytes) {
       body.destroy();
-      throw new RpdePageError(`page ${url} is larger than ${maxBytes} bytes; refused`);
+      throw new LimitExceededError('documentBytes', maxBytes, `page ${url}`);
     }
     chunks.push(buffer);
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
+import { DEFAULT_LIMITS, resolveLimits } from '../../core/limits.js';
 import { defineSourceKind, type JobCommon } from '../../core/source-kind.js';
 import { assertOwnTablesApart, type TableClaim } from '../../core/table-claims.js';
 import { isValidIdentifier } from '../../core/identifiers.js';
@@ -89,7 +90,7 @@ export const rpdeKind = defineSourceKind({
     if (options.datasetSite !== undefined || options.dataCatalog !== undefined) {
       const discovered = await discoverFeeds(
         { datasetSite: options.datasetSite, dataCatalog: options.dataCatalog },
-        { http: ctx.http, signal: ctx.signal, log: ctx.log },
+        { http: ctx.http, signal: ctx.signal, log: ctx.log, limits: resolveLimits(DEFAULT_LIMITS, ctx.limits) },
       );
       for (const problem of discovered.problems) ctx.log.warn({ job: job.id, problem }, 'RPDE discovery');
       ctx.log.info({ job: job.id, feeds: discovered.feeds.length }, 'RPDE feeds discovered');
@@ -117,6 +118,7 @@ export const rpdeKind = defineSourceKind({
           tombstoneRetentionMs: ms(options.tombstoneRetention),
           resyncAfterMs: ms(options.resyncAfter),
           allowedOrigins: options.allowedOrigins,
+          limits: resolveLimits(DEFAULT_LIMITS, ctx.limits),
         }),
     );
   },

@@ -4,8 +4,8 @@ import { decodeInPlace, type DecodeReply, type DecodeRequest } from './page-deco
 /** Decodes RPDE pages for page-decoder.ts, off the thread that applies them to the store. */
 const port = parentPort;
 if (port === null) throw new Error('page-decoder-worker must run in a worker thread');
-port.on('message', ({ id, text, pageUrl }: DecodeRequest) => {
-  const decoded = decodeInPlace(text, pageUrl);
+port.on('message', ({ id, text, pageUrl, maxItems }: DecodeRequest) => {
+  const decoded = decodeInPlace(text, pageUrl, maxItems);
   if (decoded.page === undefined) {
     port.postMessage({ id, ...decoded } satisfies DecodeReply);
     return;

@@ -1,12 +1,14 @@
 import { Worker } from 'node:worker_threads';
 import { workerModuleUrl } from '../../core/worker-module.js';
 import { FindingLog, type LoggedFinding } from './finding-log.js';
+import { LimitExceededError, type LimitKey } from '../../core/limits.js';
 import { decodePage, RpdePageError, type RpdePage } from './page.js';
 
 /** A decoded page, or why it is not one, with what it showed about the feed's conformance. */
 export interface DecodedPage {
   readonly page?: RpdePage;
-  readonly error?: { readonly message: string; readonly page: boolean };
+  /** `limit`: the page exceeded it (rebuilt as a LimitExceededError; errors cross threads as data). */
+  readonly error?: { readonly message: string; readonly page: boolean; readonly limit?: { key: LimitKey; limit: number; what: string } };
   readonly findings: readonly LoggedFinding[];
 }
 
@@ -14,6 +16,7 @@ export interface DecodeRequest {
   readonly id: number;
   readonly text: string;
   readonly pageUrl: string;
+  readonly maxItems: number;
 }
 
 /** From the worker: each item's data is given as [start, end) in the page text (-1: in the item). */
@@ -31,15 +34,17 @@ const OFF_THREAD_CHARS = 64 * 1024;
  * overlaps the store's synchronous writes and commits on this one. Never rejects: a bad page comes
  * back as `error`, to be thrown (by `pageOf`) once its findings are recorded.
  */
-export function decodePageAnywhere(text: string, pageUrl: string): Promise<DecodedPage> {
-  if (text.length < OFF_THREAD_CHARS) return Promise.resolve(decodeInPlace(text, pageUrl));
+export function decodePageAnywhere(text: string, pageUrl: string, maxItems = Number.MAX_SAFE_INTEGER): Promise<DecodedPage> {
+  if (text.length < OFF_THREAD_CHARS) return Promise.resolve(decodeInPlace(text, pageUrl, maxItems));
   decoder ??= new DecoderThread();
-  return decoder.decode(text, pageUrl);
+  return decoder.decode(text, pageUrl, maxItems);
 }
 
 /** The decoded page, or its error thrown as decodePage would have thrown it. */
 export function pageOf(decoded: DecodedPage): RpdePage {
   if (decoded.error !== undefined) {
+    const limit = decoded.error.limit;
+    if (limit !== undefined) throw new LimitExceededError(limit.key, limit.limit, limit.what);
     if (decoded.error.page) throw new RpdePageError(decoded.error.message);
     throw new Error(decoded.error.message);
   }
@@ -47,12 +52,13 @@ export function pageOf(decoded: DecodedPage): RpdePage {
 }
 
 /** Decodes on this thread; the worker runs the same. */
-export function decodeInPlace(text: string, pageUrl: string): DecodedPage {
+export function decodeInPlace(text: string, pageUrl: string, maxItems = Number.MAX_SAFE_INTEGER): DecodedPage {
   const findings = new FindingLog();
   try {
-    return { page: decodePage(text, pageUrl, findings), findings: findings.entries() };
+    return { page: decodePage(text, pageUrl, findings, maxItems), findings: findings.entries() };
   } catch (error) {
-    return { error: { message: (error as Error).message, page: error instanceof RpdePageError }, findings: findings.entries() };
+    const limit = error instanceof LimitExceededError ? { key: error.key, limit: error.limit, what: error.what } : undefined;
+    return { error: { message: (error as Error).message, page: error instanceof RpdePageError, ...(limit ? { limit } : {}) }, findings: findings.entries() };
   }
 }
 
@@ -60,21 +66,21 @@ export function decodeInPlace(text: string, pageUrl: string): DecodedPage {
 class DecoderThread {
   private worker: Worker | undefined;
   private nextId = 0;
-  private readonly waiting = new Map<number, { text: string; pageUrl: string; resolve: (decoded: DecodedPage) => void }>();
+  private readonly waiting = new Map<number, { text: string; pageUrl: string; maxItems: number; resolve: (decoded: DecodedPage) => void }>();
 
-  decode(text: string, pageUrl: string): Promise<DecodedPage> {
+  decode(text: string, pageUrl: string, maxItems: number): Promise<DecodedPage> {
     let worker: Worker;
     try {
       worker = this.started();
     } catch {
       // No thread to be had (resource limits): the page is decoded here, as a small one would be.
-      return Promise.resolve(decodeInPlace(text, pageUrl));
+      return Promise.resolve(decodeInPlace(text, pageUrl, maxItems));
     }
     return new Promise((resolve) => {
       const id = this.nextId++;
-      this.waiting.set(id, { text, pageUrl, resolve });
+      this.waiting.set(id, { text, pageUrl, maxItems, resolve });
       worker.ref();
-      worker.postMessage({ id, text, pageUrl } satisfies DecodeRequest);
+      worker.postMessage({ id, text, pageUrl, maxItems } satisfies DecodeRequest);
     });
   }
 
@@ -92,7 +98,7 @@ class DecoderThread {
       if (this.worker === worker) this.worker = undefined;
       for (const [id, request] of this.waiting) {
         this.waiting.delete(id);
-        request.resolve(decodeInPlace(request.text, request.pageUrl));
+        request.resolve(decodeInPlace(request.text, request.pageUrl, request.maxItems));
       }
     };
     worker.on('error', fail);

@@ -76,7 +76,7 @@ export class PageLoader {
     const loading = fetchPage(url, { ...this.options, report: findings }).then(
       async (fetched) => {
         const guess = this.guessAhead(fetched, url);
-        const decoded = await decodePageAnywhere(fetched.text, fetched.url);
+        const decoded = await decodePageAnywhere(fetched.text, fetched.url, this.options.limits.itemsPerPage);
         return { fetched, decoded, findings: findings.entries(), guess };
       },
       (fetchError: unknown) => ({ fetchError, findings: findings.entries() }),

@@ -2,6 +2,7 @@ import { isRecord } from '../../core/json.js';
 import type { FindingRecorder } from './finding-log.js';
 import { itemSpans, type ItemSpans, type Span } from './item-spans.js';
 import { modifiedFromNumberText, modifiedFromString, type ModifiedValue } from './modified-key.js';
+import { MAX_ITEM_NESTING, scanPage } from './page-scan.js';
 
 /** One usable item of a page, its values kept exactly as the feed wrote them. */
 export interface RpdeItem {
@@ -37,14 +38,16 @@ const SAFE_LIMIT = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * Decodes an RPDE page and records what is wrong with it in `report` (checks C4, C5, C11-C18,
- * C30, C37). Problems with single items skip those items; only an unusable envelope throws.
+ * C30, C37, C38). Problems with single items skip those items; only an unusable envelope throws,
+ * and a page of more than `maxItems` items (LimitExceededError, before it is parsed).
  */
-export function decodePage(text: string, pageUrl: string, report: FindingRecorder): RpdePage {
+export function decodePage(text: string, pageUrl: string, report: FindingRecorder, maxItems = Number.MAX_SAFE_INTEGER): RpdePage {
   let body = text;
   if (body.charCodeAt(0) === 0xfeff) {
     report.record('C4', `byte order mark before the JSON at ${pageUrl}`);
     body = body.slice(1);
   }
+  const { tooDeep } = scanPage(body, maxItems, pageUrl);
   let root: unknown;
   try {
     root = JSON.parse(body);
@@ -75,6 +78,11 @@ export function decodePage(text: string, pageUrl: string, report: FindingRecorde
   const source = (span: Span | undefined) => (span === undefined ? undefined : body.slice(span[0], span[1]));
   const decoded: RpdeItem[] = [];
   items.forEach((raw: unknown, index: number) => {
+    if (tooDeep.has(index)) {
+      const id = isRecord(raw) && (typeof raw['id'] === 'string' || typeof raw['id'] === 'number') ? ` id ${JSON.stringify(source(spans[index]?.id) ?? raw['id'])}` : '';
+      report.record('C38', `items[${index}]${id} at ${pageUrl} nests more than ${MAX_ITEM_NESTING} levels (skipped)`);
+      return;
+    }
     const item = decodeItem(raw, index, spans[index] ?? {}, source, pageUrl, report);
     if (item) decoded.push(item);
   });

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { detailsWithFindings } from '../../core/findings.js';
 import type { JsonValue } from '../../core/json.js';
+import { DEFAULT_LIMITS, type SourceLimits } from '../../core/limits.js';
 import type { ApplyCounts, ChangeOp } from '../../core/ops.js';
 import type { RecordView } from '../../core/records.js';
 import type { ReadContext, SourceEvent, StreamSource } from '../../core/source.js';
@@ -32,14 +33,14 @@ export interface RpdeFeedSettings {
   readonly resyncAfterMs: number;
   /** Origins besides the feed's own that `next` may lead to. */
   readonly allowedOrigins: readonly string[];
-  readonly maxPageBytes?: number;
+  /** Bounds on a page (docs/limits.md); default DEFAULT_LIMITS (64 MiB and 50,000 items a page). */
+  readonly limits?: SourceLimits;
   readonly pruneEveryMs?: number;
   readonly now?: () => Date;
   readonly random?: () => number;
 }
 
 export const MIN_POLL_INTERVAL_MS = 8_000;
-const DEFAULT_MAX_PAGE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_PRUNE_EVERY_MS = 3_600_000;
 
 /**
@@ -101,7 +102,7 @@ export class RpdeFeedSource implements StreamSource {
       http: ctx.http,
       signal,
       allowedOrigins: this.allowedOrigins,
-      maxPageBytes: this.settings.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES,
+      limits: this.settings.limits ?? DEFAULT_LIMITS,
       retryAfterDefault: this.settings.retryAfterDefault,
       random: this.random,
       report,

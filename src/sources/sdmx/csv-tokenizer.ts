@@ -109,6 +109,8 @@ export class CsvTokenizer {
     let inQuotes = this.openInQuotes;
     let from = 0;
     let lineBreak = text.indexOf('\n');
+    // The usual case: no quote before the first line break, found without searching the whole chunk for one.
+    if (!inQuotes && lineBreak >= 0 && text.lastIndexOf('"', lineBreak) < 0) return true;
     for (;;) {
       const quote = text.indexOf('"', from);
       if (!inQuotes && lineBreak >= 0 && (quote < 0 || lineBreak < quote)) return true;

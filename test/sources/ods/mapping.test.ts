@@ -118,13 +118,13 @@ describe('export bodies read as they arrive', () => {
 
   it('refuses an array cut before its closing bracket, and an item past the limit', async () => {
     await expect(collect(jsonArrayItems(chunks('[{"a": 1}, {"b"'), 1000))).rejects.toThrow('the array ended before its closing ]');
-    await expect(collect(jsonArrayItems(chunks('[{"a": "', 'x'.repeat(50)), 20))).rejects.toThrow('longer than 20');
+    await expect(collect(jsonArrayItems(chunks('[{"a": "', 'x'.repeat(50)), 20))).rejects.toThrow('an item of the array exceeds limits.lineBytes (20 bytes)');
     await expect(collect(jsonArrayItems(chunks(''), 10))).rejects.toThrow('empty');
   });
 
   it('splits JSON lines across chunks, CRLF and a last line without newline included', async () => {
     expect(await collect(jsonLines(chunks('{"a":1}\r\n{"b"', ':2}\n\n{"c":3}'), 100))).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
-    await expect(collect(jsonLines(chunks('x'.repeat(30)), 20))).rejects.toThrow('longer than 20');
+    await expect(collect(jsonLines(chunks('x'.repeat(30)), 20))).rejects.toThrow('line 1 exceeds limits.lineBytes (20 bytes)');
   });
 });
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 export interface Served {
   readonly status?: number;
   readonly headers?: Readonly<Record<string, string>>;
-  /** JSON-encoded unless a string. */
+  /** JSON-encoded unless a string or bytes. */
   readonly body?: unknown;
 }
 
@@ -73,10 +73,10 @@ export class HandWrittenFeed {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
-  private respond(target: string): { status: number; headers: Record<string, string>; body: string } {
+  private respond(target: string): { status: number; headers: Record<string, string>; body: string | Buffer } {
     const special = this.responses[target];
     if (special !== undefined) {
-      const body = special.body === undefined ? '' : typeof special.body === 'string' ? special.body : JSON.stringify(special.body);
+      const body = special.body === undefined ? '' : typeof special.body === 'string' || Buffer.isBuffer(special.body) ? special.body : JSON.stringify(special.body);
       return { status: special.status ?? 200, headers: { ...this.headers, ...special.headers }, body };
     }
     const page = this.pages[target];
