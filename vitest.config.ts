@@ -2,10 +2,12 @@ import { availableParallelism } from 'node:os';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
- * Two tiers, both run by `npm test`: `unit` (in-process, quick: `npm run test:unit` for the inner
+ * Two tiers run by `npm test`: `unit` (in-process, quick: `npm run test:unit` for the inner
  * loop) and `e2e` (the CLI and other child processes, the convergence properties). The e2e tier
  * compiles the repository once per run (test/helpers/compile-once.ts) so that its child
- * processes start with plain node.
+ * processes start with plain node. A third, `hardening` (`npm run test:hardening`, after
+ * `npm test` in CI), holds the long runs of issue 11: every fault against every source, the soak,
+ * the crash loop and the hostile-input properties (HARDENING.md).
  */
 const e2e = [
   'test/cli/**/*.test.ts',
@@ -15,6 +17,7 @@ const e2e = [
   'test/*-convergence.test.ts',
   'test/store/crash.test.ts',
 ];
+const hardening = ['test/hardening/**/*.test.ts'];
 
 export default defineConfig({
   test: {
@@ -33,7 +36,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, ...e2e],
+          exclude: [...configDefaults.exclude, ...e2e, ...hardening],
           // Files share a worker process and its loaded modules: importing them afresh for every file
           // cost more CPU than the tests. A test must leave no global state behind (fake timers,
           // luxon's default zone, environment variables: restore what it changes).
@@ -41,6 +44,8 @@ export default defineConfig({
         },
       },
       { extends: true, test: { name: 'e2e', include: e2e, globalSetup: ['test/helpers/compile-once.ts'] } },
+      // Each file runs for a bounded time of its own (SOAK_SECONDS, CRASH_KILLS...), not the default's.
+      { extends: true, test: { name: 'hardening', include: hardening, globalSetup: ['test/helpers/compile-once.ts'], testTimeout: 600_000 } },
     ],
   },
 });

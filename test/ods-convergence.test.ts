@@ -9,7 +9,7 @@ import { OdsCatalogSource } from '../src/sources/ods/catalog-source.js';
 import { OdsRecordsSource } from '../src/sources/ods/records-source.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { memoryLogger } from './helpers/silent-log.js';
-import { mirrorRows, portalRows } from './sources/ods/ods-mirror.js';
+import { mirrorRows, portalRows } from '../src/simulators/ods/mirror-rows.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 100);
 const DATASETS = ['alpha', 'beta'] as const;

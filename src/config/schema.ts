@@ -2,8 +2,10 @@ import cronParser from 'cron-parser';
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
+import { parseSize, type GivenLimits } from '../core/limits.js';
 import type { SourceKind } from '../core/source-kind.js';
 import { describeClash, findTableClashes, type ClaimingJob } from '../core/table-claims.js';
+import { pushTargetsSchema, type PushTargetConfig } from '../push/push-config.js';
 import { formatPath } from './format-path.js';
 
 /** A duration such as `30s`, `5m`, `1h30m`, `7d`; validated here, parsed where used. */
@@ -11,6 +13,40 @@ export const duration = z
   .string()
   .refine((text) => parseDuration(text) !== undefined, { message: 'expected a duration such as 30s, 5m, 1h or 7d' })
   .describe('A duration: a number and a unit (ms, s, m, h, d), e.g. "30s", "5m", "1h30m", "7d".');
+
+const size = z
+  .union([
+    z.number().int().positive(),
+    z.string().refine((text) => parseSize(text) !== undefined, { message: 'expected a size such as 1048576, "512KiB", "64MiB" or "2GB"' }),
+  ])
+  .describe('Bytes: a number, or a number and a unit: "512KiB", "64MiB", "2GiB" (binary) or "500KB", "2GB" (decimal).');
+const count = z.number().int().positive();
+
+/** docs/limits.md: what each bounds, which kinds use it, and the defaults. */
+export const limitsSchema = z
+  .strictObject({
+    responseBytes: size.optional().describe('Bytes of one response as received, before decompression. Every kind.'),
+    decodedBytes: size.optional().describe('Bytes of one response after decompression (stops gzip bombs). Every kind.'),
+    documentBytes: size
+      .optional()
+      .describe('Bytes of an answer read whole before it is parsed: an RPDE page, an SDMX structure, an ODS API answer, a discovery page.'),
+    lineBytes: size.optional().describe('Bytes of one line: an SDMX-CSV record, an ODS JSON Lines record or catalog-export dataset.'),
+    cellBytes: size.optional().describe('Bytes of one SDMX-CSV cell.'),
+    rowsPerResponse: count.optional().describe('SDMX-CSV rows in one response.'),
+    itemsPerPage: count.optional().describe('Items in one RPDE page.'),
+    recordsPerResponse: count.optional().describe('Records in one ODS export (datasets in the catalog export).'),
+  })
+  .describe('Bounds on one remote answer; exceeding one ends the run with an error naming it, nothing applied (docs/limits.md). Defaults depend on the kind.');
+export type LimitsConfig = z.infer<typeof limitsSchema>;
+
+/** The limits as numbers of bytes or items. */
+export function givenLimits(config: LimitsConfig | undefined): GivenLimits {
+  const given: Record<string, number> = {};
+  for (const [key, value] of Object.entries(config ?? {})) {
+    if (value !== undefined) given[key] = typeof value === 'number' ? value : (parseSize(value) as number);
+  }
+  return given;
+}
 
 const cronSchedule = z
   .strictObject({
@@ -64,7 +100,24 @@ const postgresStore = z.strictObject({
   url: z.string().describe('Connection URL, e.g. "postgres://user:${PGPASSWORD}@db:5432/mirror".'),
   schema: z.string().optional().describe('Schema for the mirror and sync_state; default "public".'),
 });
-export const storeSchema = z.discriminatedUnion('engine', [sqliteStore, postgresStore]);
+const mssqlStore = z
+  .strictObject({
+    engine: z.literal('mssql'),
+    url: z
+      .string()
+      .optional()
+      .describe('Connection URL, e.g. "mssql://sync:${MSSQL_PASSWORD}@db:1433/mirror?encrypt=true"; the fields below override its parts.'),
+    server: z.string().optional().describe('Host name of the server (instead of a url).'),
+    port: z.number().int().min(1).max(65535).optional().describe('TCP port; default 1433.'),
+    database: z.string().optional().describe('Database holding the schema.'),
+    user: z.string().optional().describe('SQL Server login.'),
+    password: z.string().optional().describe('Its password; write it as "${ENV_VAR}" so it stays out of the file.'),
+    encrypt: z.boolean().optional().describe('TLS to the server; default true.'),
+    trustServerCertificate: z.boolean().optional().describe('Accept a certificate no authority signed (a development server); default false.'),
+    schema: z.string().optional().describe('Schema for the mirror and sync_state (created if missing); default "dbo".'),
+  })
+  .refine((store) => store.url !== undefined || store.server !== undefined, { message: 'give a url or a server' });
+export const storeSchema = z.discriminatedUnion('engine', [sqliteStore, postgresStore, mssqlStore]);
 export type StoreConfig = z.infer<typeof storeSchema>;
 
 const serverSchema = z.strictObject({
@@ -93,7 +146,9 @@ const defaultsSchema = z.strictObject({
   firstSyncGrace: duration
     .default('15m')
     .describe('A stream that has never synced successfully turns /readyz red once it has failed and the daemon has run this long.'),
-  runTimeout: duration.default('6h').describe('A run still going after this long is aborted and rolled back.'),
+  runTimeout: duration
+    .default('6h')
+    .describe('A run still going after this long (daemon, sync or demo) is aborted, rolled back and recorded as a failure, then backed off.'),
   backoff: z
     .strictObject({
       initial: duration.default('1m').describe('Wait after the first failure; it doubles with each failure in a row.'),
@@ -102,6 +157,7 @@ const defaultsSchema = z.strictObject({
     .prefault({})
     .describe('Exponential backoff after failures, with full jitter.'),
   jitter: duration.default('10s').describe('Random delay added to each scheduled run so instances do not stampede.'),
+  limits: limitsSchema.optional(),
 });
 
 const logSchema = z.strictObject({
@@ -118,6 +174,7 @@ const jobCommon = {
   alertAfter: duration.optional().describe('Default: defaults.alertAfter.'),
   firstSyncGrace: duration.optional().describe('Default: defaults.firstSyncGrace.'),
   runTimeout: duration.optional().describe('Default: defaults.runTimeout.'),
+  limits: limitsSchema.optional().describe('Bounds on one remote answer; each key overrides defaults.limits (docs/limits.md).'),
 };
 
 export interface CommonJobConfig {
@@ -128,12 +185,14 @@ export interface CommonJobConfig {
   readonly alertAfter?: string;
   readonly firstSyncGrace?: string;
   readonly runTimeout?: string;
+  readonly limits?: LimitsConfig;
+  readonly push?: PushTargetConfig[];
 }
 
 /** The whole config schema for the given source kinds (the daemon passes all built-in ones). */
 export function buildConfigSchema(kinds: readonly SourceKind[]) {
   const jobVariants = kinds.map((kind) =>
-    z.strictObject({ ...jobCommon, kind: z.literal(kind.kind), ...kind.options.shape }),
+    z.strictObject({ ...jobCommon, kind: z.literal(kind.kind), ...kind.options.shape, ...(kind.pushable ? { push: pushTargetsSchema.optional() } : {}) }),
   );
   const job =
     jobVariants.length === 0
@@ -142,7 +201,7 @@ export function buildConfigSchema(kinds: readonly SourceKind[]) {
   return z
     .strictObject({
       $schema: z.string().optional(),
-      store: storeSchema.default({ engine: 'sqlite', path: './data/sync.db' }).describe('Where the mirror and sync_state live: SQLite (embedded) or PostgreSQL.'),
+      store: storeSchema.default({ engine: 'sqlite', path: './data/sync.db' }).describe('Where the mirror and sync_state live: SQLite (embedded), PostgreSQL or SQL Server.'),
       server: serverSchema.prefault({}).describe('The endpoints: the status page, /healthz, /readyz, /status, /metrics.'),
       client: clientSchema.prefault({}).describe('Outgoing HTTP to every remote.'),
       defaults: defaultsSchema.prefault({}).describe('What jobs get unless they say otherwise.'),

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { HttpClient } from '../http/client.js';
+import type { GivenLimits } from './limits.js';
 import type { StreamSource } from './source.js';
 import type { TableClaim } from './table-claims.js';
 
@@ -14,6 +15,8 @@ export interface ExpandContext {
   readonly http: HttpClient;
   readonly log: Logger;
   readonly signal: AbortSignal;
+  /** The limits the operator set for the job (defaults.limits, then its own); the kind's defaults fill the rest. */
+  readonly limits?: GivenLimits;
 }
 
 /**
@@ -25,6 +28,11 @@ export interface ExpandContext {
 export interface SourceKind<Options extends z.ZodObject = z.ZodObject> {
   readonly kind: string;
   readonly options: Options;
+  /**
+   * Its streams declare the records they publish (StreamSource.records), so its jobs may push them
+   * to targets (the config's `push`).
+   */
+  readonly pushable?: boolean;
   /**
    * The tables the job's streams will write, from its options alone (no I/O, never throws): the
    * config loader refuses two jobs, of any kinds, whose claims meet. Tables named only after I/O

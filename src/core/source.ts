@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { HttpClient } from '../http/client.js';
 import type { JsonValue } from './json.js';
 import type { ApplyCounts, ChangeOp } from './ops.js';
+import type { RecordView } from './records.js';
 
 /**
  * What a source yields while reading one stream. `changes` are applied in order inside the open
@@ -64,6 +65,8 @@ export interface StreamSource {
    * schedules of its own, instead of defaults.schedules.
    */
   readonly pollIntervalMs?: number;
+  /** The records the stream publishes, for a job that pushes them (its kind is `pushable`). */
+  readonly records?: RecordView | undefined;
   read(ctx: ReadContext): AsyncIterable<SourceEvent>;
 }
 

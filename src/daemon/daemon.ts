@@ -9,6 +9,7 @@ import { Scheduler } from '../runner/scheduler.js';
 import type { Store } from '../store/store.js';
 import { EndpointAuth } from './endpoint-auth.js';
 import { createHealthServer, listen } from './http-server.js';
+import { PushRunner } from '../push/push-runner.js';
 import { Metrics } from './metrics.js';
 import type { Scrubber } from './secret-scrubber.js';
 import { buildReports, type StreamReport } from './stream-status.js';
@@ -30,6 +31,7 @@ export class Daemon {
   private server?: Server;
   private streams: ConfiguredStream[] = [];
   private pendingJobs?: PendingJobs;
+  private pushRunner?: PushRunner;
   private starting?: Promise<unknown>;
   private stopped = false;
   private readonly startedAt = new Date();
@@ -56,10 +58,14 @@ export class Daemon {
     const { streams, failures } = await expandJobs(config, kinds, ctx);
     if (this.stopped) throw new Error('the daemon was stopped while starting');
     this.streams = streams;
-    const metrics = new Metrics(() => this.reports(), this.startedAt);
+    const pushRunner = new PushRunner({ store, http, log, owner: this.owner, retry: { initialMs: 1_000, maxMs: ms(config.client.maxRetryDelay) * 5 } });
+    this.pushRunner = pushRunner;
+    for (const stream of streams) if (stream.push) pushRunner.add(stream.id, stream.push);
+    const metrics = new Metrics(() => this.reports(), this.startedAt, () => pushRunner.reports());
     this.server = createHealthServer({
       pingStore: () => store.ping(),
       reports: () => this.reports(),
+      pushReports: () => pushRunner.reports(),
       jobs: () => this.jobs(),
       history: async () => {
         const now = new Date();
@@ -81,10 +87,18 @@ export class Daemon {
       backoff,
       jitterMs: ms(config.defaults.jitter),
       owner: this.owner,
-      observer: metrics,
+      observer: {
+        runEnded: (streamId, outcome, durationMs) => {
+          metrics.runEnded(streamId, outcome, durationMs);
+          // Even a failed run may have committed units before it failed: their changes are due.
+          pushRunner.drainSoon(streamId);
+        },
+      },
     });
     this.scheduler = scheduler;
     await scheduler.start(this.streams);
+    // What a stopped daemon left undelivered goes out now, not at the stream's next sync.
+    pushRunner.drainAll();
     this.pendingJobs = new PendingJobs({
       backoff,
       log,
@@ -92,6 +106,7 @@ export class Daemon {
         const added = await expandJob(job, config, kinds, ctx, this.streams);
         if (this.stopped) return;
         this.streams.push(...added);
+        for (const stream of added) if (stream.push) pushRunner.add(stream.id, stream.push);
         await scheduler.start(added);
       },
     });
@@ -141,6 +156,7 @@ export class Daemon {
     await this.starting;
     this.pendingJobs?.stop();
     const clean = this.scheduler ? await this.scheduler.stop(ms(config.shutdownTimeout)) : true;
+    await this.pushRunner?.stop();
     if (!clean) log.warn('runs did not end within shutdownTimeout; exiting anyway (open transactions roll back)');
     await new Promise<void>((resolve) => {
       if (!this.server) return resolve();

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AUTH_CHALLENGES, type EndpointAuth } from './endpoint-auth.js';
 import type { Metrics } from './metrics.js';
+import type { PushReport } from '../push/push-report.js';
 import type { JobReport } from './pending-jobs.js';
 import type { Scrubber } from './secret-scrubber.js';
 import { renderStatusPage } from './status-page.js';
@@ -13,6 +14,8 @@ export interface HealthSources {
   /** Rejects when the store does not answer. */
   readonly pingStore: () => Promise<void>;
   readonly reports: () => Promise<StreamReport[]>;
+  /** Push targets (outbox depth, push lag, last error); none when absent. */
+  readonly pushReports?: () => Promise<PushReport[]>;
   readonly jobs: () => readonly JobReport[];
   /** Changes applied per hour over the last 24 hours, by stream, for the page's sparklines; absent where not kept. */
   readonly history?: () => Promise<ReadonlyMap<string, readonly number[]>>;
@@ -63,9 +66,11 @@ async function handle(sources: HealthSources, request: IncomingMessage, response
       // Scrubbed before they are escaped into HTML, where a secret would no longer read as itself.
       const streams = JSON.parse(sources.scrub(JSON.stringify(await sources.reports()))) as StreamReport[];
       const jobs = JSON.parse(sources.scrub(JSON.stringify(sources.jobs()))) as JobReport[];
+      const pushTargets = JSON.parse(sources.scrub(JSON.stringify((await sources.pushReports?.()) ?? []))) as PushReport[];
       const page = renderStatusPage({
         streams,
         jobs,
+        pushTargets,
         now: new Date(),
         ...(sources.history ? { history: await sources.history() } : {}),
         filter: { job: query.get('job') ?? undefined, state: query.get('state') ?? undefined },
@@ -95,12 +100,17 @@ async function handle(sources: HealthSources, request: IncomingMessage, response
       for (const report of reports) {
         if (report.alerting) problems.push(readinessProblem(report));
       }
+      for (const target of problems.length === 0 || reports.length > 0 ? ((await sources.pushReports?.()) ?? []) : []) {
+        if (target.alerting) {
+          problems.push(`push ${target.target}: changes undelivered for ${target.lagSeconds} s (alertAfter ${target.alertAfterSeconds ?? 0} s)${target.lastError ? `; last error: ${target.lastError}` : ''}`);
+        }
+      }
       const body = JSON.stringify({ status: problems.length === 0 ? 'ready' : 'not-ready', problems });
       send(response, problems.length === 0 ? 200 : 503, 'application/json', sources.scrub(body));
       return;
     }
     case '/status': {
-      const body = JSON.stringify({ streams: await sources.reports(), jobs: sources.jobs() }, null, 2);
+      const body = JSON.stringify({ streams: await sources.reports(), jobs: sources.jobs(), pushTargets: (await sources.pushReports?.()) ?? [] }, null, 2);
       send(response, 200, 'application/json', sources.scrub(body));
       return;
     }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PushReport } from '../push/push-report.js';
 import type { RunObserver } from '../runner/scheduler.js';
 import type { StreamReport } from './stream-status.js';
 
@@ -10,7 +11,7 @@ export class Metrics implements RunObserver {
   private readonly duration: Histogram<'stream'>;
 
   /** `startedAt`: the daemon's start, from which a stream that never succeeded is lagging. */
-  constructor(reports: () => Promise<StreamReport[]>, startedAt: Date) {
+  constructor(reports: () => Promise<StreamReport[]>, startedAt: Date, pushReports: () => Promise<PushReport[]> = () => Promise.resolve([])) {
     this.runs = new Counter({
       name: 'dss_runs_total',
       help: 'Stream runs by outcome (success, failure, gone, interrupted).',
@@ -61,6 +62,38 @@ export class Metrics implements RunObserver {
       async collect() {
         this.reset();
         for (const report of await reports()) this.set({ stream: report.stream }, report.alerting ? 1 : 0);
+      },
+    });
+    this.registerPushGauges(pushReports);
+  }
+
+  private registerPushGauges(pushReports: () => Promise<PushReport[]>): void {
+    const gauge = (name: string, help: string, value: (report: PushReport) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['target', 'stream'],
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          for (const report of await pushReports()) this.set({ target: report.target, stream: report.stream }, value(report));
+        },
+      });
+    gauge('dss_push_outbox_depth', 'Outbox entries of the push target not delivered yet.', (report) => report.outboxDepth);
+    gauge('dss_push_lag_seconds', 'Age of the oldest change not yet delivered to the push target (0 when none).', (report) => report.lagSeconds);
+    gauge('dss_push_consecutive_failures', 'Failed deliveries to the push target in a row.', (report) => report.consecutiveFailures);
+    gauge('dss_push_records_delivered', 'Records written or deleted at the push target so far.', (report) => report.delivered);
+    gauge('dss_push_alerting', '1 when the push lag is past the target\'s alertAfter.', (report) => (report.alerting ? 1 : 0));
+    new Gauge({
+      name: 'dss_push_last_error',
+      help: 'The push target\'s last error (1, the message in a label) while it is failing.',
+      labelNames: ['target', 'error'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const report of await pushReports()) {
+          if (report.lastError !== null && report.consecutiveFailures > 0) this.set({ target: report.target, error: report.lastError.slice(0, 200) }, 1);
+        }
       },
     });
   }

@@ -1,4 +1,5 @@
-import { redactSecretParameters, redactText } from '../http/redact.js';
+import { redactSecretParameters, secretRedactor } from '../http/redact.js';
+import { escapeHtml } from './html.js';
 
 /**
  * Replaces known secret values (and secret-looking query parameters) in any text with ***.
@@ -11,6 +12,8 @@ export type Scrubber = (text: string) => string;
 const MIN_SECRET_LENGTH = 4;
 
 export function createScrubber(secrets: readonly string[]): Scrubber {
+  // The status page writes each value HTML-escaped: a secret with `&` or `'` is found as written there too.
   const scrubbed = secrets.filter((secret) => secret.length >= MIN_SECRET_LENGTH);
-  return (text) => redactSecretParameters(redactText(text, scrubbed));
+  const redact = secretRedactor(scrubbed.flatMap((secret) => [secret, escapeHtml(secret)]));
+  return (text) => redactSecretParameters(redact(text));
 }

@@ -1,5 +1,6 @@
 import { formatFindings } from './findings-text.js';
 import { html, trusted, type Html } from './html.js';
+import type { PushReport } from '../push/push-report.js';
 import type { JobReport } from './pending-jobs.js';
 import { sparkline } from './sparkline.js';
 import { STATUS_PAGE_CSS, STATUS_PAGE_SCRIPT } from './status-page-assets.js';
@@ -9,6 +10,8 @@ import type { StreamReport } from './stream-status.js';
 export interface StatusPageModel {
   readonly streams: readonly StreamReport[];
   readonly jobs: readonly JobReport[];
+  /** Push targets, below the streams; none when absent. */
+  readonly pushTargets?: readonly PushReport[];
   readonly now: Date;
   /** Changes applied per hour over the last 24 hours, oldest first, by stream id; absent where not kept. */
   readonly history?: ReadonlyMap<string, readonly number[]>;
@@ -74,6 +77,7 @@ ${summary(model)}
 ${filterForm(model)}
 ${pendingJobs(model)}
 ${streamTable(model)}
+${pushTable(model)}
 <footer>Refreshes every ${model.refreshSeconds} s. <span id="refresh-note" role="status"></span>
 The same facts as JSON: <a href="status">/status</a>; for Prometheus: <a href="metrics">/metrics</a>.</footer>
 <script>${trusted(STATUS_PAGE_SCRIPT)}</script>
@@ -156,6 +160,25 @@ function streamRow(report: StreamReport, model: StatusPageModel): Html {
 <td data-label="conformance">${formatFindings(report.details)}</td>
 <td data-label="last error" class="error">${errorCell(report.lastError)}</td>
 </tr>`;
+}
+
+/** Push targets: how much is waiting (outbox depth), for how long (push lag), and why, when delivery fails. */
+function pushTable(model: StatusPageModel): Html {
+  const targets = model.pushTargets ?? [];
+  if (targets.length === 0) return html`<section id="push"></section>`;
+  const rows = targets.map((target) => {
+    const tone = target.alerting || target.consecutiveFailures > 0 ? 'bad' : target.outboxDepth > 0 ? 'busy' : 'ok';
+    return html`<tr class="tone-${tone}"><td data-label="push target" class="id">${breakable(target.target)}</td>
+<td data-label="outbox" class="num">${target.outboxDepth}</td>
+<td data-label="push lag">${target.outboxDepth > 0 ? durationText(target.lagSeconds) : html`<span class="empty">none</span>`}</td>
+<td data-label="last success">${relative(target.lastSuccessAt, model.now)}</td>
+<td data-label="failures" class="num">${target.consecutiveFailures}</td>
+<td data-label="records delivered" class="num">${target.delivered}</td>
+<td data-label="last error" class="error">${errorCell(target.consecutiveFailures > 0 ? target.lastError : (target.setAside[0] ?? null))}</td></tr>`;
+  });
+  return html`<section id="push"><h2>Push targets</h2>
+<table id="push-targets"><thead><tr><th scope="col">push target</th><th scope="col">outbox</th><th scope="col">push lag</th><th scope="col">last success</th><th scope="col">failures</th><th scope="col">records delivered</th><th scope="col">last error</th></tr></thead>
+<tbody>${rows}</tbody></table></section>`;
 }
 
 /** An error in full, folded behind its first line when long: errors name URLs and can run to paragraphs. */

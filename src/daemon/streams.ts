@@ -1,14 +1,15 @@
 import type { Logger } from 'pino';
-import type { DaemonConfig } from '../config/schema.js';
+import { givenLimits, type DaemonConfig } from '../config/schema.js';
 import { parseDuration } from '../core/duration.js';
 import type { SourceKind } from '../core/source-kind.js';
 import type { HttpClient } from '../http/client.js';
 import type { ScheduledStream, StreamSchedule } from '../runner/scheduler.js';
+import { pushedStream } from '../push/pushed-stream.js';
 import type { KnownStream } from './stream-status.js';
 
 export interface ConfiguredStream extends ScheduledStream, KnownStream {}
 
-const COMMON_JOB_KEYS = new Set(['id', 'kind', 'enabled', 'schedules', 'alertAfter', 'firstSyncGrace', 'runTimeout']);
+const COMMON_JOB_KEYS = new Set(['id', 'kind', 'enabled', 'schedules', 'alertAfter', 'firstSyncGrace', 'runTimeout', 'limits', 'push']);
 
 export type JobConfig = DaemonConfig['jobs'][number];
 
@@ -63,17 +64,24 @@ export async function expandJob(
     http: ctx.http,
     log: ctx.log.child({ job: job.id }),
     signal: ctx.signal,
+    limits: { ...givenLimits(config.defaults.limits), ...givenLimits(job.limits) },
   });
   const configured = (job.schedules ?? config.defaults.schedules).map(toStreamSchedule);
   const { alertAfterMs, firstSyncGraceMs } = alertThresholds(job, config);
   const runTimeoutMs = ms(job.runTimeout ?? config.defaults.runTimeout);
   const streams: ConfiguredStream[] = [];
+  const publishing = sources.filter((source) => source.records !== undefined);
+  if (job.push !== undefined && publishing.length > 1) {
+    // Records of several streams in one ODS dataset would meet under the same keys.
+    throw new Error(`job ${job.id} pushes its records, but has ${publishing.length} streams that publish records (${publishing.map((source) => source.id).join(', ')}); give each its own job`);
+  }
   for (const source of sources) {
     const other = [...existing, ...streams].find((stream) => stream.id === source.id);
     if (other !== undefined) throw new Error(`stream ${source.id} is produced by both job ${other.jobId} and job ${job.id}`);
     const schedules: StreamSchedule[] =
       job.schedules === undefined && source.pollIntervalMs !== undefined ? [{ everyMs: source.pollIntervalMs }] : configured;
-    streams.push({ source, schedules, runTimeoutMs, id: source.id, jobId: job.id, kind: job.kind, alertAfterMs, firstSyncGraceMs });
+    const push = pushedStream(source, job.push, (target) => (target.alertAfter !== undefined ? ms(target.alertAfter) : alertAfterMs));
+    streams.push({ source, schedules, runTimeoutMs, id: source.id, jobId: job.id, kind: job.kind, alertAfterMs, firstSyncGraceMs, ...(push ? { push } : {}) });
   }
   return streams;
 }

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { SourceLimits } from '../core/limits.js';
 
 /**
  * The HTTP port every source uses (implemented on undici in http/undici-client.ts). Bodies are
@@ -22,7 +23,15 @@ export interface HttpRequestOptions {
   readonly retry?: boolean;
   /** Origins (`https://host:port`) this request may go to; others are refused before connecting. */
   readonly allowedOrigins?: readonly string[];
+  /**
+   * Bounds on the response (docs/limits.md), enforced while it is read: bytes received, bytes after
+   * decompression, and bytes `text()`/`json()` may hold. Past one the body fails with a
+   * LimitExceededError naming it; none by default.
+   */
+  readonly limits?: ResponseLimits;
 }
+
+export type ResponseLimits = Partial<Pick<SourceLimits, 'responseBytes' | 'decodedBytes' | 'documentBytes'>>;
 
 export interface HttpResponse {
   /** The final URL, with secrets redacted for logs. */
@@ -33,7 +42,16 @@ export interface HttpResponse {
   readonly serverDate: Date | undefined;
   /** The decoded body as a stream; consume it or call `dump()`. */
   readonly body: Readable;
+  /**
+   * Whether the end of the body can be told from a cut: it had a Content-Length or chunked framing
+   * (the client fails a body that stops short of either), or a content coding whose stream marks
+   * its own end (gzip, deflate, br). False for a body delimited only by the connection closing,
+   * whose last bytes may be anywhere the connection broke.
+   */
+  readonly endVerified: boolean;
+  /** The whole body as text (at most `limits.documentBytes`). */
   text(): Promise<string>;
+  /** The whole body parsed as JSON (at most `limits.documentBytes`). */
   json(): Promise<unknown>;
   dump(): Promise<void>;
 }

@@ -1,3 +1,5 @@
+import { secretForms } from './secret-forms.js';
+
 /**
  * Secrets travel in URLs (ODS `apikey`, Push API `pushkey`, userinfo passwords) and in headers.
  * Everything the HTTP client puts in an error or a log line goes through here first, because an
@@ -87,21 +89,31 @@ export function redactSecretParameters(text: string): string {
   return text.replace(SECRET_PARAMETER_PATTERN, `$1${REDACTED}`);
 }
 
-/** `text` with every occurrence of each secret (raw, percent-encoded or JSON-escaped) replaced by `***`. */
+/**
+ * `text` with every occurrence of each secret replaced by `***`: raw, and in every form a URL or a
+ * JSON document writes it (secret-forms.ts), so a secret in a URL path with a space or a `|` is
+ * found as the URL parser encoded it.
+ */
 export function redactText(text: string, secrets: readonly string[]): string {
+  return secretRedactor(secrets)(text);
+}
+
+/** redactText with the forms of the secrets worked out once, for a scrubber applied to every log line. */
+export function secretRedactor(secrets: readonly string[]): (text: string) => string {
   const forms = new Set<string>();
   for (const secret of secrets) {
     if (!secret) continue;
-    forms.add(secret);
-    forms.add(encodeURIComponent(secret));
-    forms.add(JSON.stringify(secret).slice(1, -1));
+    for (const form of secretForms(secret)) forms.add(form);
   }
   // Longest first, so a secret that contains another is replaced whole.
-  let out = text;
-  for (const form of [...forms].sort((a, b) => b.length - a.length)) {
-    out = out.split(form).join(REDACTED);
-  }
-  return out;
+  const ordered = [...forms].sort((a, b) => b.length - a.length);
+  return (text) => {
+    let out = text;
+    for (const form of ordered) {
+      if (out.includes(form)) out = out.split(form).join(REDACTED);
+    }
+    return out;
+  };
 }
 
 const REDACTED_KEYS = [

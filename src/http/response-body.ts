@@ -1,5 +1,7 @@
 import { pipeline, Readable, type Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { LimitExceededError, type LimitKey } from '../core/limits.js';
+import type { ResponseLimits } from './client.js';
 import { HttpAbortError, HttpBodyError, HttpTimeoutError } from './errors.js';
 import { redactText } from './redact.js';
 import { errorCode } from './retry-policy.js';
@@ -12,6 +14,18 @@ export interface BodyContext {
   readonly secrets: readonly string[];
   readonly signal: AbortSignal | undefined;
   readonly bodyTimeoutMs: number;
+  readonly limits?: ResponseLimits | undefined;
+}
+
+/** A byte count a relay enforces, and the error for going past it. */
+interface ByteLimit {
+  readonly bytes: number;
+  readonly exceeded: () => Error;
+}
+
+function byteLimit(key: LimitKey, bytes: number | undefined, context: BodyContext, after: string): ByteLimit | undefined {
+  if (bytes === undefined) return undefined;
+  return { bytes, exceeded: () => new LimitExceededError(key, bytes, `the answer of ${context.url}${after}`) };
 }
 
 const DECODERS: Record<string, () => Transform> = {
@@ -41,13 +55,20 @@ export function decodedBody(raw: Readable, contentEncoding: string | undefined, 
   // Codings are listed in the order they were applied, so they come off in reverse.
   const decoders = [...codings].reverse().map((coding) => (DECODERS[coding] as () => Transform)());
   const encoding = decoders.length > 0 ? codings.join(', ') : undefined;
-  const fail = (error: Error): Error => bodyFailure(error, encoding, context);
-  if (decoders.length === 0) return new BodyRelay(raw, fail);
+  const fail = (error: Error): Error => (error instanceof LimitExceededError ? error : bodyFailure(error, encoding, context));
+  const received = byteLimit('responseBytes', context.limits?.responseBytes, context, '');
+  const decodedLimit = byteLimit('decodedBytes', context.limits?.decodedBytes, context, ' (decompressed)');
+  if (decoders.length === 0) {
+    // Received and decoded are the same bytes: the smaller limit is the one that counts.
+    const both = received !== undefined && decodedLimit !== undefined ? (received.bytes <= decodedLimit.bytes ? received : decodedLimit) : (received ?? decodedLimit);
+    return new BodyRelay(raw, fail, both);
+  }
   // The decoders take undici's body through a relay too: piped directly, it would be read one chunk
   // at a time. pipeline() forwards any failure upstream (and destroys the rest) to its last
-  // stream, which the caller's relay turns into its own error.
-  const decoded = pipeline([new BodyRelay(raw, (error) => error), ...decoders], () => {}) as Transform;
-  return new BodyRelay(decoded, fail);
+  // stream, which the caller's relay turns into its own error. The decoders run only as fast as
+  // the caller reads, so a gzip bomb is stopped at `decodedBytes` having held little more.
+  const decoded = pipeline([new BodyRelay(raw, (error) => error, received), ...decoders], () => {}) as Transform;
+  return new BodyRelay(decoded, fail, decodedLimit);
 }
 
 /**
@@ -73,10 +94,12 @@ export const BODY_READ_AHEAD_BYTES = 1024 * 1024;
 class BodyRelay extends Readable {
   /** The consumer wants more (the last push left room). */
   private wanted = false;
+  private relayed = 0;
 
   constructor(
     private readonly source: Readable,
     failure: (error: Error) => Error,
+    private readonly limit?: ByteLimit,
   ) {
     // No buffer of its own: the source's is the read-ahead, and a second would double it.
     super({ highWaterMark: 0 });
@@ -99,6 +122,11 @@ class BodyRelay extends Readable {
       // read() without a size returns everything buffered, as one chunk.
       const chunk = this.source.read() as Buffer | null;
       if (chunk === null) return;
+      this.relayed += chunk.length;
+      if (this.limit !== undefined && this.relayed > this.limit.bytes) {
+        this.destroy(this.limit.exceeded());
+        return;
+      }
       this.wanted = this.push(chunk);
     }
   }
@@ -130,11 +158,22 @@ function bodyFailure(error: Error, encoding: string | undefined, context: BodyCo
   return new HttpBodyError(context.url, code, detail, { cause: error });
 }
 
-/** The whole body as UTF-8 text (a leading BOM dropped). */
-export async function readText(body: Readable): Promise<string> {
+/**
+ * The whole body as UTF-8 text (a leading BOM dropped), refused past `maxBytes` (the answer's
+ * `limits.documentBytes`) before more of it is held.
+ */
+export async function readText(body: Readable, maxBytes?: number, url = 'the response'): Promise<string> {
   const decoder = new TextDecoder('utf-8');
   let text = '';
-  for await (const chunk of body as AsyncIterable<Buffer>) text += decoder.decode(chunk, { stream: true });
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (maxBytes !== undefined && size > maxBytes) {
+      body.destroy();
+      throw new LimitExceededError('documentBytes', maxBytes, `the answer of ${url}`);
+    }
+    text += decoder.decode(chunk, { stream: true });
+  }
   return text + decoder.decode();
 }
 

@@ -10,6 +10,7 @@ import {
   type HttpRequestOptions,
   type HttpResponse,
 } from './client.js';
+import { LimitExceededError } from '../core/limits.js';
 import { HttpAbortError, HttpNetworkError, HttpTimeoutError } from './errors.js';
 import { redactText, redactUrl, secretsInHeaders, secretsInUrl } from './redact.js';
 import { BODY_READ_AHEAD_BYTES, decodedBody, discard, readSnippet, readText, type BodyContext } from './response-body.js';
@@ -106,7 +107,8 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
     const headers = requestHeaders(requestOptions.headers, options.userAgent);
     moveUserinfoToBasicAuth(url, headers);
     if (headers['authorization'] !== undefined) secrets.push(...secretsInHeaders({ authorization: headers['authorization'] }));
-    const bodyContext: BodyContext = { url: shown, secrets, signal, bodyTimeoutMs: options.bodyTimeoutMs };
+    const limits = requestOptions.limits;
+    const bodyContext: BodyContext = { url: shown, secrets, signal, bodyTimeoutMs: options.bodyTimeoutMs, limits };
 
     for (let attempt = 0; ; attempt += 1) {
       if (signal?.aborted) throw new HttpAbortError(shown, { cause: signal.reason });
@@ -141,15 +143,18 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
 
       if ((status >= 200 && status < 300) || requestOptions.acceptStatus?.includes(status)) {
         // From here the body belongs to the caller: no retry can repeat what it has already read.
+        refuseAnnouncedSize(response.body, responseHeaders['content-length'], bodyContext);
         const body = decodedBody(response.body, responseHeaders['content-encoding'], hasBody, bodyContext);
+        const text = () => readText(body, limits?.documentBytes, shown);
         return {
           url: shown,
           status,
           headers: responseHeaders,
           serverDate,
           body,
-          text: () => readText(body),
-          json: async () => parseJson(await readText(body), bodyContext),
+          endVerified: endVerified(responseHeaders),
+          text,
+          json: async () => parseJson(await text(), bodyContext),
           dump: () => discard(body),
         };
       }
@@ -174,6 +179,25 @@ export function createHttpClient(overrides: Partial<HttpClientOptions> = {}): Un
       await ownAgent?.close();
     },
   };
+}
+
+/** A body announced larger than `limits.responseBytes` is refused before any of it is read. */
+function refuseAnnouncedSize(raw: Dispatcher.ResponseData['body'], contentLength: string | undefined, context: BodyContext): void {
+  const limit = context.limits?.responseBytes;
+  if (limit === undefined || contentLength === undefined || !/^\d+$/.test(contentLength.trim())) return;
+  const announced = Number(contentLength.trim());
+  if (announced <= limit) return;
+  raw.on('error', () => {});
+  raw.destroy();
+  throw new LimitExceededError('responseBytes', limit, `the answer of ${context.url} (Content-Length ${announced})`);
+}
+
+/** See HttpResponse.endVerified. */
+function endVerified(headers: Readonly<Record<string, string>>): boolean {
+  if (headers['content-length'] !== undefined) return true;
+  if (/\bchunked\b/i.test(headers['transfer-encoding'] ?? '')) return true;
+  const codings = (headers['content-encoding'] ?? '').split(',').map((coding) => coding.trim().toLowerCase());
+  return codings.some((coding) => coding === 'gzip' || coding === 'x-gzip' || coding === 'deflate' || coding === 'br');
 }
 
 function parseUrl(input: string | URL): URL {

@@ -10,20 +10,30 @@ import {
 } from '../core/source.js';
 import { initialState, type StreamStatus, type SyncState } from '../core/sync-state.js';
 import type { HttpClient } from '../http/client.js';
-import type { Store } from '../store/store.js';
+import type { OutboxTracking } from '../store/delivery.js';
+import { LeaseLostError, type Store } from '../store/store.js';
 import { describeError } from './describe-error.js';
+import { runDeadline, RunTimeoutError } from './run-timeout.js';
 
 export interface RunStreamOptions {
   readonly store: Store;
   readonly source: StreamSource;
   readonly http: HttpClient;
   readonly log: Logger;
+  /** A shutdown: the run stops and rolls back, and that is not counted as the stream's failure. */
   readonly signal: AbortSignal;
+  /**
+   * The run's `runTimeout`: past it the run is aborted, rolled back and recorded as a failure
+   * (RunTimeoutError). Every way a stream runs (the daemon's schedules, `sync`, the demo) passes here.
+   */
+  readonly runTimeoutMs?: number;
   /** Who runs it, for the lease (host:pid of the daemon). */
   readonly owner?: string;
   /** An operator asked for this run (`sync`): see ReadContext.requested. */
   readonly requested?: boolean;
   readonly now?: () => Date;
+  /** The stream's records are pushed: each commit records what it changed for these targets. */
+  readonly outbox?: OutboxTracking;
 }
 
 export interface RunResult {
@@ -64,12 +74,17 @@ export class StreamBusyError extends Error {
  * slow server must not hold the store (SQLite has a single writer shared by every stream).
  */
 export async function runStream(options: RunStreamOptions): Promise<RunResult> {
-  const { store, source, http, log, signal } = options;
+  const { store, source, http, log } = options;
   const now = options.now ?? (() => new Date());
   const owner = options.owner ?? `pid:${process.pid}`;
 
   const lease = await store.acquireLease(source.id, owner);
   if (!lease) throw new StreamBusyError(source.id);
+  const deadline = runDeadline(options.signal, options.runTimeoutMs);
+  const { signal } = deadline;
+  // The run log: every run of a stream lies between these two lines, wherever it ran (tests check
+  // that no two daemons sharing a store ever overlap on one stream).
+  log.debug({ epoch: lease.epoch, owner }, 'lease taken');
   try {
     let state: SyncState = (await store.readState(source.id)) ?? initialState(source.id, source.jobId, source.kind);
     state = {
@@ -108,7 +123,8 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
                 event = step.value;
               }
               if (event.type === 'changes') {
-                const stored = await tx.apply(event.ops);
+                // Housekeeping changes nothing a reader sees as news, so nothing to push either.
+                const stored = await tx.apply(event.ops, event.countAs === 'housekeeping' ? undefined : options.outbox);
                 event.onApplied?.(stored);
                 const counts = countedAs(stored, event.countAs);
                 unit.upserted += counts.upserted;
@@ -152,14 +168,18 @@ export async function runStream(options: RunStreamOptions): Promise<RunResult> {
       };
       await store.transaction((tx) => tx.writeState(state));
     } catch (error) {
-      const failure = classify(source.id, error, signal);
-      await recordFailure(store, source, owner, lease.epoch, failure, now).catch((stateError: unknown) => {
+      const failure = deadline.timedOut()
+        ? new StreamRunError(source.id, 'failed', undefined, signal.reason as RunTimeoutError)
+        : classify(source.id, error, signal);
+      await recordFailureOnceReachable(() => recordFailure(store, source, owner, lease.epoch, failure, now), signal, log).catch((stateError: unknown) => {
         log.error({ err: describeError(stateError) }, 'could not record the failure in sync_state');
       });
       throw failure;
     }
     return { streamId: source.id, commits, upserted: totals.upserted, deleted: totals.deleted, cursor: state.cursor };
   } finally {
+    deadline.clear();
+    log.debug({ epoch: lease.epoch, owner }, 'releasing the lease');
     await lease.release();
   }
 }
@@ -223,6 +243,28 @@ function retryAfterOf(error: unknown): number | undefined {
     return typeof value === 'number' ? value : undefined;
   }
   return undefined;
+}
+
+/**
+ * Waits between attempts to record a failure: a failure that came from the store itself (a
+ * database restart) finds it unreachable for a second or two, and the record (status, cause,
+ * count of failures, which the backoff grows with) must not be lost to that.
+ */
+const RECORD_RETRY_DELAYS_MS = [250, 500, 1_000, 2_000, 4_000];
+
+async function recordFailureOnceReachable(record: () => Promise<void>, signal: AbortSignal, log: Logger): Promise<void> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      await record();
+      return;
+    } catch (error) {
+      const delay = RECORD_RETRY_DELAYS_MS[attempt];
+      // A later lease has the stream (waiting will not change that), or the daemon is stopping.
+      if (delay === undefined || error instanceof LeaseLostError || signal.aborted) throw error;
+      log.warn({ err: describeError(error), retryInMs: delay }, 'could not record the failure in sync_state yet; trying again');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 /** Re-reads the committed state so that nothing of the failed run (cursor, counts) leaks into it. */

@@ -1,6 +1,7 @@
 import schedule from 'node-schedule';
 import type { Logger } from 'pino';
 import type { StreamSource } from '../core/source.js';
+import type { PushedStream } from '../push/pushed-stream.js';
 import type { HttpClient } from '../http/client.js';
 import type { Store } from '../store/store.js';
 import { backoffDelay } from './backoff.js';
@@ -11,6 +12,8 @@ export type StreamSchedule = { readonly cron: string; readonly tz?: string | und
 
 export interface ScheduledStream {
   readonly source: StreamSource;
+  /** Where the stream's records are pushed: its transactions record their changes in the outbox. */
+  readonly push?: PushedStream;
   readonly schedules: readonly StreamSchedule[];
   readonly runTimeoutMs: number;
 }
@@ -208,7 +211,6 @@ export class Scheduler {
 
   private async execute(entry: Entry): Promise<void> {
     const { source, runTimeoutMs } = entry.stream;
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(runTimeoutMs)]);
     const started = Date.now();
     this.options.observer?.runStarted?.(source.id);
     let delayAfter = minEvery(entry.stream.schedules);
@@ -218,8 +220,10 @@ export class Scheduler {
         source,
         http: this.options.http,
         log: entry.log,
-        signal,
+        signal: this.shutdown.signal,
+        runTimeoutMs,
         owner: this.options.owner,
+        ...(entry.stream.push ? { outbox: entry.stream.push.outbox } : {}),
       });
       entry.notBefore = 0;
       entry.log.info(

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { MssqlStore, type MssqlStoreOptions } from './mssql/mssql-store.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
@@ -6,7 +7,21 @@ import type { Store } from './store.js';
 /** The `store` section of the config (src/config/schema.ts StoreConfig has this shape). */
 export type StoreSettings =
   | { readonly engine: 'sqlite'; readonly path: string }
-  | { readonly engine: 'postgres'; readonly url: string; readonly schema?: string | undefined };
+  | { readonly engine: 'postgres'; readonly url: string; readonly schema?: string | undefined }
+  | ({ readonly engine: 'mssql' } & MssqlSettings);
+
+/** SQL Server's connection: a URL and/or its parts (fields win). */
+export interface MssqlSettings {
+  readonly url?: string | undefined;
+  readonly server?: string | undefined;
+  readonly port?: number | undefined;
+  readonly database?: string | undefined;
+  readonly user?: string | undefined;
+  readonly password?: string | undefined;
+  readonly encrypt?: boolean | undefined;
+  readonly trustServerCertificate?: boolean | undefined;
+  readonly schema?: string | undefined;
+}
 
 export interface OpenStoreOptions {
   /** For `status` while a daemon runs: no instance lock, writes refused. */
@@ -29,9 +44,19 @@ export async function openStore(settings: StoreSettings, options: OpenStoreOptio
         ...(options.log ? { log: options.log } : {}),
       });
       break;
+    case 'mssql':
+      store = new MssqlStore({ ...definedOnly(settings), readOnly: options.readOnly ?? false, ...(options.log ? { log: options.log } : {}) });
+      break;
     default:
       throw new Error(`unknown store engine ${JSON.stringify((settings as { engine: unknown }).engine)}`);
   }
   await store.open();
   return store;
+}
+
+/** The connection fields that were given (exactOptionalPropertyTypes: an absent field is left out, not undefined). */
+function definedOnly(settings: MssqlSettings): MssqlStoreOptions {
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(settings)) if (value !== undefined && key !== 'engine') options[key] = value;
+  return options;
 }

@@ -2,6 +2,7 @@ import type { ChangeHistory } from '../core/change-history.js';
 import type { ApplyCounts, ChangeOp } from '../core/ops.js';
 import type { SyncState } from '../core/sync-state.js';
 import type { SqlValue } from '../core/tables.js';
+import type { DeliveryStore, OutboxTracking } from './delivery.js';
 
 /**
  * The one port every engine implements (docs/architecture.md, "The store"; the SQL engines
@@ -9,7 +10,7 @@ import type { SqlValue } from '../core/tables.js';
  * cursor are written through one `transaction`, so after a crash the store holds either both or
  * neither.
  */
-export interface Store {
+export interface Store extends DeliveryStore {
   readonly engine: string;
   /** Create or migrate the internal tables; single-instance engines also take the instance lock here. */
   open(): Promise<void>;
@@ -37,8 +38,12 @@ export interface Store {
 }
 
 export interface StoreTransaction {
-  /** Apply operations in order. Throws (and the transaction must roll back) on the first bad one. */
-  apply(ops: readonly ChangeOp[]): Promise<ApplyCounts>;
+  /**
+   * Apply operations in order. Throws (and the transaction must roll back) on the first bad one.
+   * With `outbox`, the records the operations may change are queued for its targets, committed
+   * with them (store/delivery.ts).
+   */
+  apply(ops: readonly ChangeOp[], outbox?: OutboxTracking): Promise<ApplyCounts>;
   readState(streamId: string): Promise<SyncState | undefined>;
   /** Insert or replace the stream's row; fails with LeaseLostError if `leaseEpoch` is older than the stored one. */
   writeState(state: SyncState): Promise<void>;

@@ -37,6 +37,27 @@ describe('dataspace-sync check-config', () => {
     );
   });
 
+  it('shows a secret that fails validation as its placeholder, in check-config, sync, status and run alike', async () => {
+    const env = { CRON_SECRET: 's3cr3t-cron|9f3a é', TZ_SECRET: 'Secret/Zone 9f3a' };
+    const file = configFile({
+      store: { engine: 'sqlite', path: join(dir, 'never.db') },
+      defaults: { schedules: [{ cron: '${CRON_SECRET} * * * *' }, { cron: '0 * * * *', tz: '${TZ_SECRET}' }] },
+      jobs: [],
+    });
+    for (const command of [['check-config'], ['sync'], ['status'], ['status', '--json'], ['run']]) {
+      const result = await runCli([...command, '--config', file], { env });
+      expect(result.code, command.join(' ')).toBe(2);
+      const output = result.stdout + result.stderr;
+      for (const value of Object.values(env)) {
+        // Not the value, nor a piece of it (cron-parser quotes the one field of the expression it refused).
+        for (const piece of [value, encodeURIComponent(value), ...value.split(' ')]) expect(output).not.toContain(piece);
+      }
+      expect(result.stderr).toContain(`${file}: defaults.schedules[0].cron: not a valid cron expression: `);
+      expect(result.stderr).toContain('${CRON_SECRET}');
+      expect(result.stderr).toContain(`${file}: defaults.schedules[1].tz: unknown time zone "\${TZ_SECRET}"`);
+    }
+  });
+
   it('accepts the example sync.config.json shipped at the top level', async () => {
     const result = await runCli(['check-config', '--config', 'sync.config.json']);
     expect(result.stderr).toBe('');

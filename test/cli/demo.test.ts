@@ -24,6 +24,9 @@ describe('dataspace-sync demo', () => {
 
       const reports = await demo.reports();
       expect(reports.map((report) => report.stream).sort()).toEqual([
+        'ods:demo-ods-catalog:catalog',
+        'ods:demo-ods-counts:bike-counts',
+        'ods:demo-ods-trees:street-trees',
         'rpde:demo-feed:session-series',
         'sdmx:demo-stat:DEMO:DF_TOURISM(1.0):data',
         'sdmx:demo-stat:DEMO:DF_TOURISM(1.0):meta',
@@ -34,6 +37,8 @@ describe('dataspace-sync demo', () => {
         (reports.find((r) => r.stream === stream)?.rowsDeleted ?? 0) - (first.find((r) => r.stream === stream)?.rowsDeleted ?? 0);
       expect(deletedSince('rpde:demo-feed:session-series')).toBe(10);
       expect(deletedSince('sdmx:demo-stat:DEMO:DF_TOURISM(1.0):data')).toBeGreaterThanOrEqual(10);
+      // 5 edited trees have new record ids (values hash) and 3 were deleted: 8 rows go.
+      expect(deletedSince('ods:demo-ods-trees:street-trees')).toBe(8);
 
       const page = await fetch(demo.statusUrl);
       expect(page.status).toBe(200);
@@ -65,7 +70,7 @@ describe('dataspace-sync demo', () => {
     writeFileSync(config, JSON.stringify({ store: { engine: 'sqlite', path: db }, jobs: [] }));
     const status = await runCli(['status', '--json', '--config', config]);
     const { streams } = JSON.parse(status.stdout) as { streams: { stream: string; status: string; cursor: unknown }[] };
-    expect(streams).toHaveLength(3);
+    expect(streams).toHaveLength(6);
     for (const stream of streams) {
       expect(stream.status, stream.stream).toBe('idle');
       expect(stream.cursor, stream.stream).not.toBeNull();

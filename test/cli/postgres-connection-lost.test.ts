@@ -4,12 +4,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SyncState } from '../../src/core/sync-state.js';
-import type { HostedDataflow } from '../../src/simulators/nsi/hosted-dataflow.js';
-import { startNsiSimulator, type NsiSimulator } from '../../src/simulators/nsi/nsi-simulator.js';
-import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { rowToState } from '../../src/store/sql/state-row.js';
 import { runCli, startCli, type CliResult } from '../helpers/cli.js';
 import { PG_URL, dropSchemas, postgresRequired, postgresUnavailable, randomSchemaName, terminateTransaction, urlNamed } from '../helpers/pg.js';
+import { startSlowDataflow, type SlowDataflow } from '../helpers/slow-dataflow.js';
 
 /**
  * A PostgreSQL restart (or an administrator's pg_terminate_backend) in the middle of a sync ends
@@ -19,11 +17,6 @@ import { PG_URL, dropSchemas, postgresRequired, postgresUnavailable, randomSchem
  */
 
 const unavailable = await postgresUnavailable();
-const FLOW = 'DF_BIG';
-const STREAM = `sdmx:stat:TEST:${FLOW}(1.0):data`;
-/** More rows than the runner buffers before opening the transaction, so the transaction waits for the slow body. */
-const NEW_ROWS = 30_000;
-const OBS_TABLE = `${FLOW.toLowerCase()}_obs`;
 
 if (unavailable && postgresRequired()) {
   describe('PostgreSQL connection lost mid-sync', () => {
@@ -41,19 +34,14 @@ if (unavailable && postgresRequired()) {
   afterAll(() => dropSchemas(schemas));
 
   describe('PostgreSQL connection lost mid-sync', () => {
-    let nsi: NsiSimulator;
-    let flow: HostedDataflow;
+    let flow: SlowDataflow;
     let dir: string;
     let schema: string;
     let application: string;
     let configPath: string;
 
     beforeEach(async () => {
-      nsi = await startNsiSimulator();
-      flow = nsi.dataSpace.defineDataflow({ agency: 'TEST', id: FLOW, version: '1.0', dimensions: ['FREQ', 'REF_AREA'], measures: ['OBS_VALUE'], attributes: [] });
-      flow.batch((m) => {
-        for (let year = 2000; year < 2010; year += 1) m.mergeObservation({ FREQ: 'A', REF_AREA: 'FR', TIME_PERIOD: String(year) }, { OBS_VALUE: String(year) });
-      });
+      flow = await startSlowDataflow();
       dir = mkdtempSync(join(tmpdir(), 'dss-pg-lost-'));
       schema = randomSchemaName();
       schemas.push(schema);
@@ -67,55 +55,27 @@ if (unavailable && postgresRequired()) {
           server: { host: '127.0.0.1', port: 0 },
           // The daemon polls every second; after a failure it waits 1 to 10 s (a tenth of the initial backoff at least).
           defaults: { schedules: [{ every: '1s' }], jitter: '0s', backoff: { initial: '10s', max: '10s' } },
-          jobs: [{ id: 'stat', kind: 'sdmx', endpoint: nsi.url, dataflows: [`TEST:${FLOW}(1.0)`] }],
+          jobs: [flow.job],
         }),
       );
     });
     afterEach(async () => {
-      await nsi.close();
+      await flow.close();
       rmSync(dir, { recursive: true, force: true });
     });
 
-    /** Many new observations, served slowly: the sync opens its transaction, then waits on the network. */
-    function changeSourceSlowly(): void {
-      flow.batch((m) => {
-        for (let i = 0; i < NEW_ROWS; i += 1) {
-          m.mergeObservation({ FREQ: 'M', REF_AREA: `R${i % 300}`, TIME_PERIOD: String(1800 + Math.floor(i / 300)) }, { OBS_VALUE: String(i) });
-        }
-      });
-      nsi.faults.inject({ type: 'slowBody', rowsPerChunk: 1000, delayMs: 250 });
-    }
-
-    async function stored(): Promise<{ state: SyncState | undefined; rows: string[] }> {
-      const store = new PostgresStore({ url: PG_URL, schema, readOnly: true, poolSize: 1 });
-      await store.open();
-      try {
-        const rows = await store.readTable(OBS_TABLE);
-        return {
-          state: await store.readState(STREAM),
-          rows: rows.map((row) => `${String(row.FREQ)}.${String(row.REF_AREA)}.${String(row.TIME_PERIOD)}=${String(row.OBS_VALUE)}`).sort(),
-        };
-      } finally {
-        await store.close();
-      }
-    }
-
-    function source(): string[] {
-      return flow
-        .snapshot()
-        .observations.map((entry) => `${entry.key.join('.')}=${entry.values.OBS_VALUE}`)
-        .sort();
-    }
+    const stored = () => flow.stored(PG_URL, schema);
+    const source = () => flow.source();
 
     it('`sync`: the run fails cleanly, keeps the cursor, and the next sync converges', async () => {
       expect((await runCli(['sync', '--config', configPath])).code).toBe(0);
       const before = await stored();
       expect(before.rows).toEqual(source());
 
-      changeSourceSlowly();
+      flow.changeSlowly();
       let result: CliResult | undefined;
       const sync = runCli(['sync', '--config', configPath]).then((done) => (result = done));
-      await terminateTransaction(application, OBS_TABLE, () => (result ? `sync exited with ${result.code}:\n${result.stdout}${result.stderr}` : undefined));
+      await terminateTransaction(application, flow.table, () => (result ? `sync exited with ${result.code}:\n${result.stdout}${result.stderr}` : undefined));
       const failed = await sync;
 
       const output = `${failed.stdout}${failed.stderr}`;
@@ -152,8 +112,8 @@ if (unavailable && postgresRequired()) {
         const before = await stored();
         expect(before.rows).toEqual(source());
 
-        changeSourceSlowly();
-        await terminateTransaction(application, OBS_TABLE, exitedReason);
+        flow.changeSlowly();
+        await terminateTransaction(application, flow.table, exitedReason);
         // The retry comes a second or more later (a tenth of the initial backoff at least):
         // sync_state is watched closely enough to see the failure before the retry replaces it.
         const admin = new pg.Client({ connectionString: PG_URL });
@@ -162,8 +122,8 @@ if (unavailable && postgresRequired()) {
         try {
           await waitFor('the failure to be recorded', async () => {
             const result = await admin.query<Record<string, unknown>>(
-              `SELECT s.*, (SELECT count(*) FROM "${schema}"."${OBS_TABLE}") AS obs_rows FROM "${schema}".sync_state s WHERE s.stream_id = $1`,
-              [STREAM],
+              `SELECT s.*, (SELECT count(*) FROM "${schema}"."${flow.table}") AS obs_rows FROM "${schema}".sync_state s WHERE s.stream_id = $1`,
+              [flow.stream],
             );
             const row = result.rows[0];
             if (row?.status !== 'backoff') return false;

@@ -84,6 +84,28 @@ describe('the CLI against the NSI simulator', () => {
     expect(after.streams.find((s) => s.stream.includes('DF_ONE'))?.cursor).toEqual(before.streams.find((s) => s.stream.includes('DF_ONE'))?.cursor);
   });
 
+  it('`sync` applies the job\'s runTimeout: a run past it fails, is counted, and `status` names the setting', async () => {
+    const slowConfig = join(dir, 'slow.config.json');
+    writeFileSync(
+      slowConfig,
+      JSON.stringify({
+        store: { engine: 'sqlite', path: join(dir, 'slow.db') },
+        jobs: [{ id: 'slow', kind: 'sdmx', endpoint: nsi.url, dataflows: ['TEST:DF_THREE(1.0)'], runTimeout: '1s' }],
+      }),
+    );
+    // Nine rows, one every 400 ms: the answer outlasts the run's second.
+    nsi.faults.inject({ type: 'slowBody', delayMs: 400, rowsPerChunk: 1 });
+    const sync = await runCli(['sync', '--config', slowConfig]);
+    nsi.faults.clear();
+    expect(sync.code, sync.stdout + sync.stderr).toBe(1);
+    expect(sync.stdout).toMatch(/"sync failed; cursor not advanced"/);
+    const status = JSON.parse((await runCli(['status', '--json', '--config', slowConfig])).stdout) as {
+      streams: { status: string; consecutiveFailures: number; lastError: string; cursor: unknown }[];
+    };
+    expect(status.streams[0]).toMatchObject({ status: 'failed', consecutiveFailures: 1, cursor: null });
+    expect(status.streams[0]?.lastError).toMatch(/timed out after 1s .*runTimeout/);
+  });
+
   it('`sync` refuses an unknown stream name with a usage error', async () => {
     const sync = await runCli(['sync', 'sdmx:nope', '--config', configPath]);
     expect(sync.code).toBe(2);

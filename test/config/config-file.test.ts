@@ -67,6 +67,40 @@ describe('loading a config file', () => {
     ]);
   });
 
+  it('never quotes a substituted secret in a problem: the message shows the placeholder the file wrote', async () => {
+    const env = {
+      CRON_SECRET: 's3cr3t-cron|9f3a é',
+      CRON_MINUTE: '77',
+      TZ_SECRET: 'Secret/Zone-9f3a',
+      REF_SECRET: 'ref|s3cr3t é',
+      URL_SECRET: 'ht tp://s3cr3t-host',
+    };
+    const file = configFile({
+      defaults: { schedules: [{ cron: '${CRON_SECRET} * * * *' }, { cron: '${CRON_MINUTE} * * * *' }, { cron: '0 * * * *', tz: '${TZ_SECRET}' }] },
+      jobs: [
+        { id: 'stat', kind: 'sdmx', endpoint: '${URL_SECRET}', dataflows: ['${REF_SECRET}'] },
+        { id: 'feed', kind: 'rpde', feeds: ['http://feeds.example/a'], schedules: [{ cron: '0 * * * *', tz: 'x/${TZ_SECRET}' }] },
+      ],
+    });
+    const problems = await problemsOf(file, env);
+    const text = problems.join('\n');
+    // Not the value, nor a piece of it (cron-parser quotes the one field of the expression it refused).
+    for (const value of Object.values(env)) {
+      for (const piece of [value, encodeURIComponent(value), ...value.split(' ').filter((word) => word.length >= 4)]) expect(text).not.toContain(piece);
+    }
+    expect(text).not.toMatch(/\b77\b/);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^defaults\.schedules\[0\]\.cron: not a valid cron expression: .*\$\{CRON_SECRET\}/),
+        expect.stringMatching(/^defaults\.schedules\[1\]\.cron: not a valid cron expression: .*\$\{CRON_MINUTE\}/),
+        expect.stringMatching(/^defaults\.schedules\[2\]\.tz: unknown time zone "\$\{TZ_SECRET\}"/),
+        expect.stringMatching(/^jobs\[1\]\.schedules\[0\]\.tz: unknown time zone "x\/\$\{TZ_SECRET\}"/),
+        expect.stringMatching(/^jobs\[0\]\.endpoint: /),
+        expect.stringMatching(/^jobs\[0\]\.dataflows\[0\]: /),
+      ]),
+    );
+  });
+
   it('names a missing environment variable', async () => {
     const file = configFile({ store: { engine: 'postgres', url: 'postgres://u:${NO_SUCH_PASSWORD_VAR}@db/x' }, jobs: [] });
     expect(await problemsOf(file, {})).toEqual(['store.url: environment variable NO_SUCH_PASSWORD_VAR is not set']);

@@ -73,8 +73,8 @@ describe('config validation', () => {
   });
 
   it('names the discriminator and its values when the store engine is missing or unknown (not the job kinds)', () => {
-    expect(problemsOf({ store: { kind: 'sqlite' }, jobs: [] })).toEqual(['store.engine: expected one of sqlite, postgres']);
-    expect(problemsOf({ store: { engine: 'mysql' }, jobs: [] })).toEqual(['store.engine: expected one of sqlite, postgres']);
+    expect(problemsOf({ store: { kind: 'sqlite' }, jobs: [] })).toEqual(['store.engine: expected one of sqlite, postgres, mssql']);
+    expect(problemsOf({ store: { engine: 'mysql' }, jobs: [] })).toEqual(['store.engine: expected one of sqlite, postgres, mssql']);
   });
 
   it('rejects duplicate job ids', () => {

@@ -32,16 +32,25 @@ export interface CliProcess {
   readonly child: ChildProcess;
   /** Everything the process wrote so far, stdout and stderr interleaved. */
   output(): string;
+  /** What it wrote to stderr alone (Node's own warnings go there, e.g. a library's DeprecationWarning). */
+  stderr(): string;
   /** Resolves with the exit code once the process has exited and its output is read. */
   readonly exited: Promise<number | null>;
 }
 
 /** Starts a long-running CLI command (e.g. `run`); the test stops it. */
-export function startCli(args: string[]): CliProcess {
-  const child = spawn(process.execPath, [compiled('src/main.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): CliProcess {
+  const child = spawn(process.execPath, [compiled('src/main.ts'), ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
+  let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stderr += chunk.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { child, output: () => output, exited };
+  return { child, output: () => output, stderr: () => stderr, exited };
 }

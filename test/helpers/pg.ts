@@ -54,25 +54,29 @@ export function urlNamed(applicationName: string, url: string = PG_URL): string 
  * for more), then ends it the way a server restart or an administrator does (pg_terminate_backend,
  * SQLSTATE 57P01). Resolves with the pid ended; rejects when `stop` says there is no point waiting.
  */
-export async function terminateTransaction(
-  applicationName: string,
-  relation: string,
-  stop: () => string | undefined,
-  url: string = PG_URL,
-): Promise<number> {
+export function terminateTransaction(applicationName: string, relation: string, stop: () => string | undefined, url: string = PG_URL): Promise<number> {
+  return findTransaction(applicationName, relation, stop, url, true);
+}
+
+/** Waits, as terminateTransaction does, for such a transaction to be open, and resolves with its backend's pid. */
+export function openTransaction(applicationName: string, relation: string, stop: () => string | undefined, url: string = PG_URL): Promise<number> {
+  return findTransaction(applicationName, relation, stop, url, false);
+}
+
+async function findTransaction(applicationName: string, relation: string, stop: () => string | undefined, url: string, terminate: boolean): Promise<number> {
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   try {
     for (;;) {
       const result = await admin.query<{ pid: number; done: boolean }>(
-        `SELECT pid, pg_terminate_backend(pid) AS done FROM pg_stat_activity
+        `SELECT pid, ${terminate ? 'pg_terminate_backend(pid)' : 'true'} AS done FROM pg_stat_activity
           WHERE application_name = $1 AND state = 'idle in transaction' AND position($2 in query) > 0`,
         [applicationName, relation],
       );
-      const ended = result.rows.find((row) => row.done);
-      if (ended) return ended.pid;
+      const found = result.rows.find((row) => row.done);
+      if (found) return found.pid;
       const reason = stop();
-      if (reason !== undefined) throw new Error(`no transaction of ${applicationName} on ${relation} to terminate: ${reason}`);
+      if (reason !== undefined) throw new Error(`no transaction of ${applicationName} on ${relation}${terminate ? ' to terminate' : ''}: ${reason}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   } finally {

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { REDACT_PATHS, redactText, redactUrl, secretsInHeaders, secretsInUrl } from '../../src/http/redact.js';
 
@@ -49,6 +50,46 @@ describe('redactText', () => {
     const text = `raw ${secret}, encoded ${encodeURIComponent(secret)}, json ${JSON.stringify({ secret })}`;
     const out = redactText(text, [secret]);
     expect(out).toBe('raw ***, encoded ***, json {"secret":"***"}');
+  });
+
+  it('finds a secret in a URL path with characters URLs percent-encode: a space, `|`, quotes, non-ASCII', () => {
+    const secret = 'tok en|é"{x}';
+    const url = new URL('http://127.0.0.1:1/rest/');
+    url.pathname = `/rest/${secret}/data`;
+    const line = `network error requesting ${url.href}`;
+    expect(url.href).not.toContain(secret);
+    expect(redactText(line, [secret])).toBe('network error requesting http://127.0.0.1:1/rest/***/data');
+    expect(redactText(JSON.stringify({ err: line }), [secret])).toBe(JSON.stringify({ err: 'network error requesting http://127.0.0.1:1/rest/***/data' }));
+  });
+
+  it('finds a secret however a URL or a JSON line wrote it: path, query, form, fragment, userinfo, encodeURI(Component), lower-case hex', () => {
+    // Any text but `/`, which splits a path into segments the parser may rewrite (`..`).
+    const secrets = fc.string({ unit: 'grapheme', minLength: 4, maxLength: 24 }).filter((text) => !text.includes('/') && text.trim().length >= 4);
+    fc.assert(
+      fc.property(secrets, (secret) => {
+        const url = new URL('https://portal.example.org/');
+        url.pathname = `/data/${secret}`;
+        url.searchParams.set('q', secret);
+        url.hash = secret;
+        const written = [
+          url.pathname.slice('/data/'.length),
+          url.search.slice('?q='.length),
+          // (The hash setter drops a leading `#`; a `#` in a URL's text starts its fragment.)
+          ...(secret.startsWith('#') ? [] : [url.hash.slice(1)]),
+          ...(secret.includes('#') || secret.trim() !== secret ? [] : [new URL(`https://portal.example.org/?q=${secret}`).search.slice('?q='.length)]),
+          new URL(`https://user:${encodeURIComponent(secret)}@portal.example.org/`).password,
+          encodeURI(secret),
+          encodeURIComponent(secret),
+          encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase()),
+        ];
+        for (const form of written) {
+          const text = `failed: <${form}> and ${JSON.stringify({ url: form })}`;
+          const out = redactText(text, [secret]);
+          expect(out).toBe('failed: <***> and {"url":"***"}');
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('replaces a longer secret whole even when a shorter one is inside it', () => {

@@ -1,3 +1,5 @@
+import type { ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpStatusError, OriginNotAllowedError } from '../../src/http/client.js';
 import { HttpAbortError, HttpTimeoutError } from '../../src/http/errors.js';
@@ -205,5 +207,28 @@ describe('undici HTTP client: timeouts and aborts', () => {
     const failure = await failureOf(client.request(`${server.origin}/x`, { signal: controller.signal }));
     expect(failure).toBeInstanceOf(HttpAbortError);
     expect(server.requests).toHaveLength(1);
+  });
+});
+
+describe('undici HTTP client: whether the end of a body can be told from a cut', () => {
+  it.each([
+    ['a Content-Length', true, (response: ServerResponse) => response.writeHead(200, { 'content-length': '5' }).end('a,b\nc')],
+    ['chunked framing', true, (response: ServerResponse) => {
+      response.writeHead(200);
+      response.write('a,b\n');
+      response.end('c');
+    }],
+    ['gzip without a length (its stream marks its end)', true, (response: ServerResponse) => {
+      response.socket?.end(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\nconnection: close\r\n\r\n'), gzipSync('a,b\nc')]));
+    }],
+    ['only the connection closing', false, (response: ServerResponse) => {
+      response.socket?.end('HTTP/1.1 200 OK\r\nconnection: close\r\n\r\na,b\nc');
+    }],
+  ])('%s: endVerified is %s', async (_framing, verified, answer) => {
+    server = await startServer((_request, response) => answer(response));
+    client = createHttpClient(fast);
+    const response = await client.request(`${server.origin}/data`);
+    expect(response.endVerified).toBe(verified);
+    expect(await response.text()).toBe('a,b\nc');
   });
 });

@@ -26,14 +26,14 @@ describe('Scheduler', () => {
   });
 
   function start(
-    streams: { id: string; script: TestSourceScript; schedules: StreamSchedule[] }[],
+    streams: { id: string; script: TestSourceScript; schedules: StreamSchedule[]; runTimeoutMs?: number }[],
     options: { concurrency?: number; backoff?: { initialMs: number; maxMs: number } } = {},
   ): { sources: TestSource[]; ready: Promise<void> } {
     const sources = streams.map((s) => new TestSource(s.id, 'job', s.script));
     const scheduled: ScheduledStream[] = streams.map((s, i) => ({
       source: sources[i] as TestSource,
       schedules: s.schedules,
-      runTimeoutMs: 3_600_000,
+      runTimeoutMs: s.runTimeoutMs ?? 3_600_000,
     }));
     scheduler = new Scheduler({
       store,
@@ -142,6 +142,25 @@ describe('Scheduler', () => {
     await vi.advanceTimersByTimeAsync(25_000);
     expect(sources[0]?.runs).toBe(3);
     expect((await store.readState('s'))?.consecutiveFailures).toBe(3);
+  });
+
+  it('treats a run past its runTimeout as a failure: recorded, counted and backed off', async () => {
+    const { sources, ready } = start(
+      [{ id: 's', script: { units: 1_000, unitDelayMs: 1_000 }, schedules: [{ everyMs: 1_000 }], runTimeoutMs: 5_500 }],
+      { backoff: { initialMs: 60_000, maxMs: 3_600_000 } },
+    );
+    await ready;
+    await vi.advanceTimersByTimeAsync(6_000);
+    const state = await store.readState('s');
+    expect(state).toMatchObject({ status: 'failed', consecutiveFailures: 1 });
+    expect(state?.lastError).toMatch(/timed out after 5500ms/);
+    expect(sources[0]?.runs).toBe(1);
+    // The next run waits out the backoff (60 s), not the 1 s interval.
+    const next = scheduler?.nextRun('s');
+    expect(next).toBeInstanceOf(Date);
+    expect((next as Date).getTime() - Date.now()).toBeGreaterThan(50_000);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(sources[0]?.runs).toBe(1);
   });
 
   it('tells the next run of each stream: running, queued, an interval after the run, the end of a backoff, the next cron tick', async () => {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initialState } from '../../src/core/sync-state.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { mulberry32 } from '../helpers/seeded-random.js';
 import { compileForChild } from './compile-for-child.js';
 import { crashTable, rowsOf, transitionBatches } from './crash-workload.js';
 
@@ -15,18 +16,6 @@ const root = mkdtempSync(join(tmpdir(), 'dss-crash-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 // Compiled once: starting each child with plain node instead of tsx keeps 25 rounds within seconds.
 const child = compileForChild(join(here, 'crash-child.ts'), repo, join(root, 'child'));
-
-/** Small seeded PRNG so a failing run can be replayed with CRASH_SEED. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type KillPlan =
   | { readonly kind: 'none' }

@@ -4,6 +4,7 @@ import type { TableSpec } from '../../src/core/tables.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { LeaseLostError } from '../../src/store/store.js';
 import { PG_URL, dropSchemas, postgresRequired, postgresUnavailable, randomSchemaName, terminateTransaction, urlNamed } from '../helpers/pg.js';
+import { describeDeliveryContract } from './delivery-contract.js';
 import { describeStoreContract } from './store-contract.js';
 
 const unavailable = await postgresUnavailable();
@@ -28,6 +29,12 @@ if (unavailable && postgresRequired()) {
   });
 } else {
   afterAll(() => dropSchemas(schemas));
+
+  describeDeliveryContract('PostgreSQL', async () => {
+    const schema = randomSchemaName();
+    schemas.push(schema);
+    return openStore(schema);
+  });
 
   describeStoreContract('PostgreSQL', async () => {
     const schema = randomSchemaName();

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -6,6 +8,7 @@ import { initialState } from '../../src/core/sync-state.js';
 import type { TableSpec } from '../../src/core/tables.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { StoreLockedError } from '../../src/store/store.js';
+import { describeDeliveryContract } from './delivery-contract.js';
 import { describeStoreContract } from './store-contract.js';
 import { scratchDir } from '../helpers/scratch-dir.js';
 
@@ -21,6 +24,7 @@ async function freshStore(): Promise<SqliteStore> {
 }
 
 describeStoreContract('SQLite', freshStore);
+describeDeliveryContract('SQLite', freshStore);
 
 describeStoreContract('SQLite, writing on its writer thread', async () => {
   counter += 1;
@@ -102,6 +106,31 @@ describe('SQLite store, single instance', () => {
     }
   });
 
+  it('takes over at once a lock held on this host by a process that no longer exists (a killed daemon, restarted)', async () => {
+    const path = newPath();
+    const setup = new SqliteStore({ path });
+    await setup.open();
+    await setup.close();
+    // A pid that existed and is gone: a child that has exited.
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;
+    const raw = new Database(path);
+    // What a daemon killed a moment ago leaves: its row, with a fresh heartbeat.
+    const heldBy = (owner: string) => raw.prepare('INSERT OR REPLACE INTO dss_instance_lock (id, owner, acquired_at, heartbeat_at) VALUES (1, ?, ?, ?)').run(owner, new Date().toISOString(), new Date().toISOString());
+    try {
+      heldBy(`${hostname()}:${deadPid}:cccc`);
+      const restarted = new SqliteStore({ path });
+      await restarted.open();
+      await restarted.close();
+      // A holder whose process still runs is refused, as is a dead pid on another host (left to the heartbeat).
+      for (const owner of [`${hostname()}:${process.ppid}:aaaa`, `elsewhere:${deadPid}:eeee`]) {
+        heldBy(owner);
+        await expect(new SqliteStore({ path }).open()).rejects.toBeInstanceOf(StoreLockedError);
+      }
+    } finally {
+      raw.close();
+    }
+  });
+
   it('opens read-only while a daemon holds the lock: reads work, writes are refused', async () => {
     const path = newPath();
     const daemon = new SqliteStore({ path });
@@ -161,7 +190,7 @@ describe('SQLite store, single instance', () => {
     }
     const raw = new Database(path, { readonly: true });
     try {
-      expect(raw.prepare('SELECT version FROM dss_schema_version ORDER BY version').all()).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(raw.prepare('SELECT version FROM dss_schema_version ORDER BY version').all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(raw.prepare('SELECT count(*) AS n FROM obs').get()).toEqual({ n: 3 });
     } finally {
@@ -178,9 +207,9 @@ describe('SQLite store, single instance', () => {
       await tx.writeState({ ...initialState('s1', 'job', 'sdmx'), cursor: { updatedAfter: 'then' } });
     });
     await store.close();
-    // What version 1 left on disk: no history table, no record of version 2.
+    // What version 1 left on disk: no history table nor delivery tables, no record of later versions.
     const raw = new Database(path);
-    raw.exec('DROP TABLE dss_stream_history; DELETE FROM dss_schema_version WHERE version = 2');
+    raw.exec('DROP TABLE dss_stream_history; DROP TABLE dss_outbox; DROP TABLE dss_delivery_targets; DELETE FROM dss_schema_version WHERE version >= 2');
     raw.close();
     const reopened = new SqliteStore({ path });
     await reopened.open();

@@ -19,5 +19,14 @@ export interface DemoPart {
   close(): Promise<void>;
 }
 
+/**
+ * Names that let several parts of one kind share a store (the scale-out tests mirror many):
+ * the job's id and the prefix of its tables. The demo runs one of each, under its defaults.
+ */
+export interface DemoPartNames {
+  readonly jobId?: string;
+  readonly prefix?: string;
+}
+
 /** Starts a part's simulator; the part is ready to be mirrored when it resolves. */
-export type DemoPartFactory = () => Promise<DemoPart>;
+export type DemoPartFactory = (names?: DemoPartNames) => Promise<DemoPart>;

@@ -1,19 +1,18 @@
 import { startRpdePublisher } from '../../simulators/rpde/publisher.js';
-import type { DemoPart } from './demo-part.js';
-
-const PREFIX = 'sessions';
+import type { DemoPart, DemoPartNames } from './demo-part.js';
 
 /**
  * RPDE: an OpenActive publisher of session series, mirrored into `sessions_items`. Each round
  * updates some items, deletes some (tombstones in the mirror, counted as deletions) and publishes
  * new ones.
  */
-export async function startRpdePart(): Promise<DemoPart> {
+export async function startRpdePart(names: DemoPartNames = {}): Promise<DemoPart> {
+  const prefix = names.prefix ?? 'sessions';
   const rpde = await startRpdePublisher({ items: 1200, pageSize: 250 });
   const { feed } = rpde;
   return {
     describe: [`RPDE: an OpenActive publisher at ${rpde.url} (1200 session series, 250 a page)`],
-    jobs: [{ id: 'demo-feed', kind: 'rpde', feeds: [{ url: rpde.url, prefix: PREFIX }], pollInterval: '8s' }],
+    jobs: [{ id: names.jobId ?? 'demo-feed', kind: 'rpde', feeds: [{ url: rpde.url, prefix: prefix }], pollInterval: '8s' }],
     change(round) {
       const live = [...feed.liveItems().keys()];
       const start = (round * 37) % Math.max(1, live.length - 60);
@@ -23,7 +22,7 @@ export async function startRpdePart(): Promise<DemoPart> {
       return ['RPDE: 20 items updated, 10 deleted, 10 published'];
     },
     async compare(store) {
-      const rows = await store.readTable(`${PREFIX}_items`);
+      const rows = await store.readTable(`${prefix}_items`);
       const mirrored = new Map(rows.filter((row) => row['state'] === 'updated').map((row) => [String(row['id']), String(row['modified_raw'])]));
       const source = feed.liveItems();
       const problems: string[] = [];
@@ -34,9 +33,9 @@ export async function startRpdePart(): Promise<DemoPart> {
       return problems.length > 5 ? [...problems.slice(0, 5), `... and ${problems.length - 5} more RPDE differences`] : problems;
     },
     async summary(store) {
-      const rows = await store.readTable(`${PREFIX}_items`);
+      const rows = await store.readTable(`${prefix}_items`);
       const tombstones = rows.filter((row) => row['state'] === 'deleted').length;
-      return [`${PREFIX}_items: ${rows.length - tombstones} live items and ${tombstones} tombstones of deleted ones`];
+      return [`${prefix}_items: ${rows.length - tombstones} live items and ${tombstones} tombstones of deleted ones`];
     },
     close: () => rpde.close(),
   };

@@ -4,10 +4,9 @@ import type { HostedDataflow } from '../../simulators/nsi/hosted-dataflow.js';
 import { startNsiSimulator } from '../../simulators/nsi/nsi-simulator.js';
 import { compareKeys, type NsiSnapshot, type SnapshotEntry } from '../../simulators/nsi/snapshot.js';
 import type { Store } from '../../store/store.js';
-import type { DemoPart } from './demo-part.js';
+import type { DemoPart, DemoPartNames } from './demo-part.js';
 
 const REF = 'DEMO:DF_TOURISM(1.0)';
-const PREFIX = 'tourism';
 const AREAS = ['FR', 'DE', 'IT', 'ES', 'NL'];
 const MEASURES = ['ARRIVALS', 'NIGHTS'];
 const YEARS = Array.from({ length: 10 }, (_, i) => String(2015 + i));
@@ -18,7 +17,8 @@ const YEARS = Array.from({ length: 10 }, (_, i) => String(2015 + i));
  * revises an observation, removes an attribute from some observations, deletes a series or
  * brings it back, and edits a metadata note: the Replace and Delete rows .Stat sends.
  */
-export async function startSdmxPart(): Promise<DemoPart> {
+export async function startSdmxPart(names: DemoPartNames = {}): Promise<DemoPart> {
+  const prefix = names.prefix ?? 'tourism';
   const nsi = await startNsiSimulator();
   const flow = nsi.dataSpace.defineDataflow({
     agency: 'DEMO',
@@ -44,7 +44,7 @@ export async function startSdmxPart(): Promise<DemoPart> {
 
   return {
     describe: [`SDMX: a .Stat-like data space at ${nsi.url} (dataflow ${REF}, data and referential metadata)`],
-    jobs: [{ id: 'demo-stat', kind: 'sdmx', endpoint: nsi.url, dataflows: [{ ref: REF, prefix: PREFIX }], metadata: true, overlap: '0s' }],
+    jobs: [{ id: names.jobId ?? 'demo-stat', kind: 'sdmx', endpoint: nsi.url, dataflows: [{ ref: REF, prefix: prefix }], metadata: true, overlap: '0s' }],
     change(round) {
       const area = AREAS[round % AREAS.length] as string;
       const measure = MEASURES[round % MEASURES.length] as string;
@@ -69,13 +69,13 @@ export async function startSdmxPart(): Promise<DemoPart> {
       return lines;
     },
     async compare(store) {
-      return compareSnapshots(flow.snapshot(), await mirrorSnapshot(store, PREFIX, flow.structure));
+      return compareSnapshots(flow.snapshot(), await mirrorSnapshot(store, prefix, flow.structure));
     },
     async summary(store) {
-      const mirror = await mirrorSnapshot(store, PREFIX, flow.structure);
+      const mirror = await mirrorSnapshot(store, prefix, flow.structure);
       const series = mirror.attributes['series']?.length ?? 0;
       return [
-        `${PREFIX}_obs: ${mirror.observations.length} observations; ${PREFIX}_attr_series: ${series} series; ${PREFIX}_meta: ${mirror.metadata.length} metadata rows (view: ${PREFIX})`,
+        `${prefix}_obs: ${mirror.observations.length} observations; ${prefix}_attr_series: ${series} series; ${prefix}_meta: ${mirror.metadata.length} metadata rows (view: ${prefix})`,
       ];
     },
     close: () => nsi.close(),
@@ -90,8 +90,11 @@ function seedSeries(m: Parameters<Parameters<HostedDataflow['batch']>[0]>[0], ar
   }
 }
 
-/** The mirror's tables in the simulator's canonical form: only non-null cells, `''` metadata keys as `~`. */
-export async function mirrorSnapshot(store: Store, prefix: string, structure: DataflowStructure): Promise<NsiSnapshot> {
+/**
+ * The mirror's tables in the simulator's canonical form: only non-null cells, `''` metadata keys as
+ * `~`. Without `metadata` (no `...:meta` stream mirrors it), the metadata part is left empty.
+ */
+export async function mirrorSnapshot(store: Store, prefix: string, structure: DataflowStructure, metadata = true): Promise<NsiSnapshot> {
   const entries = (rows: Record<string, SqlValue>[], keys: readonly string[], values: readonly string[], unattached = false): SnapshotEntry[] =>
     rows
       .map((row) => ({
@@ -113,7 +116,7 @@ export async function mirrorSnapshot(store: Store, prefix: string, structure: Da
     observations: entries(await store.readTable(`${prefix}_obs`), structure.dimensions, structure.observationComponents),
     attributes,
     dataflowAttributes,
-    metadata: entries(await store.readTable(`${prefix}_meta`), structure.dimensions, structure.metadataAttributes, true),
+    metadata: metadata ? entries(await store.readTable(`${prefix}_meta`), structure.dimensions, structure.metadataAttributes, true) : [],
   };
 }
 

@@ -83,6 +83,9 @@ function route(
         case 'quota':
           sendQuotaExceeded(res, context.quota);
           return;
+        case 'drop':
+          res.destroy();
+          return;
         case 'cutExport':
         case undefined:
           try {
@@ -96,14 +99,18 @@ function route(
   };
 }
 
-function authorised(context: ExploreContext, { req, url }: Exchange): boolean {
-  if (context.apiKey === undefined) return true;
-  const header = req.headers.authorization;
-  const fromHeader = header !== undefined && /^apikey\s+/i.test(header) ? header.replace(/^apikey\s+/i, '') : undefined;
-  return (fromHeader ?? url.searchParams.get('apikey')) === context.apiKey;
+function authorised(context: ExploreContext, exchange: Exchange): boolean {
+  return context.apiKey === undefined || apiKeyGiven(exchange) === context.apiKey;
 }
 
-function sendQuotaExceeded(res: ServerResponse, quota: DailyQuota): void {
+/** The key a call carries, as portals take it: `Authorization: Apikey <key>` (any case), else `?apikey=`. */
+export function apiKeyGiven({ req, url }: Exchange): string | undefined {
+  const header = req.headers.authorization;
+  if (header !== undefined && /^apikey\s+/i.test(header)) return header.replace(/^apikey\s+/i, '');
+  return url.searchParams.get('apikey') ?? undefined;
+}
+
+export function sendQuotaExceeded(res: ServerResponse, quota: DailyQuota): void {
   sendError(res, 429, {
     errorcode: 10002,
     reset_time: quota.resetAt().toISOString().replace('.000Z', 'Z'),
@@ -182,7 +189,7 @@ function catalogValue(row: CatalogRow, field: string): JsonValue | undefined {
 
 /** The catalog's rows after where/refine/exclude and order_by, before paging. */
 function catalogRows(context: ExploreContext, params: URLSearchParams): CatalogRow[] {
-  const rows = context.portal.datasets().map((dataset) => ({ dataset, json: datasetJson(dataset) }));
+  const rows = context.portal.datasets().filter((dataset) => dataset.published).map((dataset) => ({ dataset, json: datasetJson(dataset) }));
   const known = new Set(TECHNICAL_DATASET_FIELDS);
   for (const row of rows) {
     for (const [template, values] of Object.entries(row.json['metas'] as { [template: string]: { [name: string]: JsonValue } })) {
@@ -319,7 +326,8 @@ function datasetRequest(context: ExploreContext, exchange: Exchange, allowed: re
   if (params === undefined) return undefined;
   const id = exchange.params['dataset'] as string;
   const dataset = context.portal.find(id);
-  if (dataset === undefined) {
+  // An unpublished dataset is gone from the Explore API (it still exists for the Automation API).
+  if (dataset === undefined || !dataset.published) {
     sendDatasetNotFound(exchange.res, id);
     return undefined;
   }

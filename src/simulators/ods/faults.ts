@@ -10,10 +10,15 @@ export type OdsFault =
   /** A 429 with the quota body, as when the day's calls are used up. */
   | { readonly type: 'quota' }
   /** An export that stops after this many records (default: half), in the middle of the next one. */
-  | { readonly type: 'cutExport'; readonly afterRecords?: number };
+  | { readonly type: 'cutExport'; readonly afterRecords?: number }
+  /**
+   * The connection closes with no answer. On the Push API, `afterApplying` closes it after the
+   * body was received and its records applied: the client cannot know its request took effect.
+   */
+  | { readonly type: 'drop'; readonly afterApplying?: boolean };
 
-/** Which answers a fault may hit. */
-export type OdsEndpoint = 'catalog' | 'catalog-export' | 'dataset' | 'records' | 'export';
+/** Which answers a fault may hit: the Explore API's, then the Push API's (push, delete by values, delete by id). */
+export type OdsEndpoint = 'catalog' | 'catalog-export' | 'dataset' | 'records' | 'export' | 'push' | 'push-delete' | 'push-delete-id';
 
 export interface FaultOptions {
   /** Default: any endpoint (a cutExport only ever hits exports). */

@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listen } from '../listen.js';
+import { AutomationApi } from './automation-api.js';
 import { exploreRoutes, type ExportHook } from './explore-api.js';
 import { FaultQueue, type FaultOptions, type OdsFault } from './faults.js';
 import { PortalData, type DatasetDefinition } from './portal-data.js';
+import { PushReceiver, type RealtimeResource } from './push-receiver.js';
 import { DailyQuota } from './quota.js';
 import { sendError } from './responses.js';
 import { Router, type Exchange, type Route } from './router.js';
@@ -20,6 +22,14 @@ export interface OdsSimulatorOptions {
   readonly datasets?: readonly DatasetDefinition[];
   /** How many recent requests `requests` keeps (default 10,000). */
   readonly keepRequests?: number;
+  /** Realtime resources the Push API receives (their datasets are created when not in `datasets`). */
+  readonly realtime?: readonly RealtimeResource[];
+  /** The Push API's request size limit in bytes (default 5,000,000). */
+  readonly pushBodyLimit?: number;
+  /** The Automation API's key; default: the Automation API asks for none. */
+  readonly automationKey?: string;
+  /** How many status answers say `processing` after a publish or an unpublish (default 1). */
+  readonly processingPolls?: number;
 }
 
 /** One request the portal answered, for tests that check what a client asked. */
@@ -45,6 +55,12 @@ export interface OdsSimulator {
   clearFaults(): void;
   /** Run `action` once while the next export (of `dataset`) is half sent, or after `afterRecords`. */
   duringNextExport(action: () => void, options?: { readonly dataset?: string; readonly afterRecords?: number }): void;
+  /** The Push API receiver: realtime resources, their records, its request log (see push-receiver.ts). */
+  readonly push: PushReceiver;
+  /** The Automation API's publication state and the calls it got, in order (see automation-api.ts). */
+  readonly automation: AutomationApi;
+  /** The full push URL of a dataset's realtime resource, key included (the resource may be omitted when it has one). */
+  pushUrl(dataset: string, resource?: string): string;
   /** More APIs of the same portal (e.g. a Push API receiver), answered next to the Explore API. */
   mount(routes: readonly Route[]): void;
   close(): Promise<void>;
@@ -64,6 +80,14 @@ export async function startOdsSimulator(options: OdsSimulatorOptions = {}): Prom
   const exportHooks: ExportHook[] = [];
   const router = new Router();
   router.mount(exploreRoutes({ portal, faults, quota, apiKey: options.apiKey, exportHooks }));
+  const push = new PushReceiver(portal, faults, quota, options.pushBodyLimit === undefined ? {} : { maxBodyBytes: options.pushBodyLimit });
+  for (const resource of options.realtime ?? []) push.addResource(resource);
+  router.mount(push.routes());
+  const automation = new AutomationApi(portal, push, {
+    ...(options.automationKey === undefined ? {} : { key: options.automationKey }),
+    ...(options.processingPolls === undefined ? {} : { processingPolls: options.processingPolls }),
+  });
+  router.mount(automation.routes());
   const requests: PortalRequest[] = [];
   const keepRequests = options.keepRequests ?? 10_000;
 
@@ -88,7 +112,7 @@ export async function startOdsSimulator(options: OdsSimulatorOptions = {}): Prom
       return;
     }
     if (found === 'wrong method') {
-      sendError(res, 405, { error_code: 'MethodNotAllowed', message: `${req.method ?? ''} is not allowed on ${url.pathname}.` }, { allow: 'GET' });
+      sendError(res, 405, { error_code: 'MethodNotAllowed', message: `${req.method ?? ''} is not allowed on ${url.pathname}.` });
       return;
     }
     Promise.resolve(found.route.handle({ req, res, url, params: found.params, note })).catch((error: unknown) => {
@@ -109,6 +133,9 @@ export async function startOdsSimulator(options: OdsSimulatorOptions = {}): Prom
     injectFault: (fault, faultOptions) => faults.add(fault, faultOptions),
     clearFaults: () => faults.clear(),
     duringNextExport: (action, hookOptions = {}) => exportHooks.push({ action, dataset: hookOptions.dataset, afterRecords: hookOptions.afterRecords }),
+    push,
+    automation,
+    pushUrl: (dataset, resource) => `${origin}${push.pushPath(dataset, resource)}`,
     mount: (routes) => router.mount(routes),
     close: () =>
       new Promise<void>((resolve) => {

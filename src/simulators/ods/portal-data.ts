@@ -71,6 +71,8 @@ export class HostedDataset {
   readonly records = new Map<string, StoredRecord>();
   dataProcessedMs: number | undefined;
   metadataProcessedMs: number;
+  /** Served by the Explore API and open to pushes; the Automation API unpublishes and publishes it. */
+  published = true;
 
   constructor(
     readonly uid: string,
@@ -87,9 +89,19 @@ export class HostedDataset {
     this.metadataProcessedMs = nowMs;
   }
 
-  recordId(values: RecordValues): string {
+  /** The values a record keeps: one per field, null where absent, keys outside the schema dropped. */
+  normalise(values: RecordValues): RecordValues {
+    return Object.fromEntries(this.fields.map((field) => [field.name, values[field.name] ?? null]));
+  }
+
+  /** Which fields make a record's id: the Unique ID ones (`id` annotation), or all of them. */
+  idFields(): string[] {
     const idFields = this.fields.filter((field) => field.annotations?.['id'] !== undefined);
-    const keyed = (idFields.length > 0 ? idFields : this.fields).map((field) => field.name).sort();
+    return (idFields.length > 0 ? idFields : this.fields).map((field) => field.name);
+  }
+
+  recordId(values: RecordValues): string {
+    const keyed = this.idFields().sort();
     const hash = createHash('sha1');
     for (const name of keyed) hash.update(`${JSON.stringify(values[name] ?? null)}\u0000`);
     return hash.digest('hex');
@@ -216,7 +228,7 @@ export class PortalData {
   }
 
   private put(dataset: HostedDataset, values: RecordValues, timestamp: string): void {
-    const known = Object.fromEntries(dataset.fields.map((field) => [field.name, values[field.name] ?? null]));
+    const known = dataset.normalise(values);
     const recordId = dataset.recordId(known);
     // Same id (same values, or same Unique ID values): the later record replaces the earlier one.
     dataset.records.delete(recordId);

@@ -28,6 +28,11 @@ export interface RpdePublisherOptions extends RpdeFeedOptions {
   readonly keepRequests?: number;
   /** Budget for rendered pages kept until the feed changes (a CDN's job); 0 renders every request. */
   readonly pageCacheBytes?: number;
+  /**
+   * The origin clients reach the feed at, when it is not the server's own (behind a proxy): the
+   * `url` and every `next` URL are written with it.
+   */
+  readonly publicOrigin?: string;
 }
 
 interface RenderedPage {
@@ -55,7 +60,10 @@ export interface PublisherRequest {
 export interface RpdePublisher {
   /** The feed URL: the first page, "from the beginning of time". */
   readonly url: string;
+  /** The origin its URLs are written with (`publicOrigin` when given). */
   readonly origin: string;
+  /** Where the server itself listens. */
+  readonly serverOrigin: string;
   readonly feed: RpdeFeed;
   readonly requests: readonly PublisherRequest[];
   /** Spoil the next response(s): see RpdeFault. */
@@ -206,12 +214,13 @@ export async function startRpdePublisher(options: RpdePublisherOptions = {}): Pr
   server.on('clientError', (_error, socket) => socket.destroy());
   const listening = await listen(server, options.port, host);
   const hostPart = listening.host;
-  origin = listening.origin;
+  origin = options.publicOrigin ?? listening.origin;
   foreignOrigin = `http://${hostPart === 'localhost' ? '127.0.0.1' : 'localhost'}:${listening.port}`;
 
   return {
     url: `${origin}${path}`,
     origin,
+    serverOrigin: listening.origin,
     feed,
     requests,
     injectFault: (fault, faultOptions) => faults.add(fault, faultOptions),

@@ -78,6 +78,7 @@ function recordsTables(job: JobCommon, options: OdsRecordsOptions): TableClaim[]
 /** The `ods-records` job kind: one stream per dataset, listed or found by a catalog query. */
 export const odsRecordsKind = defineSourceKind({
   kind: 'ods-records',
+  pushable: true,
   options: odsRecordsOptions,
   tables: recordsTables,
   async expand(job, options, ctx) {

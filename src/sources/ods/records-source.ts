@@ -1,12 +1,13 @@
 import type { JsonValue } from '../../core/json.js';
 import type { ChangeOp } from '../../core/ops.js';
+import type { RecordView } from '../../core/records.js';
 import { ActionRequiredError, RetryLaterError, StreamGoneError, type ReadContext, type SourceEvent, type StreamSource } from '../../core/source.js';
 import type { SqlValue } from '../../core/tables.js';
 import { defaultMeta, readDatasetObject, type OdsDatasetObject } from './dataset-object.js';
 import { errorText, ExploreClient } from './explore-client.js';
 import { ExploreAnswerError, ExploreNotFoundError, ExploreRefusedError } from './explore-errors.js';
 import { jsonLines } from './json-stream.js';
-import { planRecordTable, RECORD_ID, recordRow, schemaChanges, type RecordTable } from './record-table.js';
+import { planRecordTable, RECORD_ID, RECORD_TIMESTAMP, recordRow, schemaChanges, type RecordTable } from './record-table.js';
 import { readRecordsCursor, recordsCursorJson, sameInstant, type RecordsCursor, type TechnicalFields } from './records-cursor.js';
 
 export interface RecordsSettings {
@@ -69,10 +70,13 @@ export class OdsRecordsSource implements StreamSource {
   readonly id: string;
   readonly jobId: string;
   private readonly subject: string;
+  /** The dataset's records as mirrored, keyed as the table is, without the source portal's own record id and timestamp. */
+  readonly records: RecordView;
 
   constructor(private readonly settings: RecordsSettings) {
     this.id = settings.id;
     this.jobId = settings.jobId;
+    this.records = { relation: settings.table, omit: [RECORD_ID, RECORD_TIMESTAMP] };
     this.subject = `dataset ${settings.datasetId}`;
   }
 

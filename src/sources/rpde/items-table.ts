@@ -1,4 +1,5 @@
 import type { ChangeOp, UpsertOp } from '../../core/ops.js';
+import type { RecordView } from '../../core/records.js';
 import type { Cell, TableSpec } from '../../core/tables.js';
 import type { RpdeItem } from './page.js';
 
@@ -41,6 +42,21 @@ export function itemsTableSpec(name: string): TableSpec {
       { name: 'deleted_at', type: 'timestamp' },
     ],
     primaryKey: ['id'],
+  };
+}
+
+/** An item as a record: live items only (a tombstone is a deleted record), `modified` as the feed wrote it, data as JSON text. */
+export function itemRecords(table: string): RecordView {
+  return {
+    relation: table,
+    key: ['id'],
+    fields: [
+      { name: 'id', column: 'id' },
+      { name: 'kind', column: 'kind' },
+      { name: 'modified', column: 'modified_raw' },
+      { name: 'data', column: 'data', asText: true },
+    ],
+    where: [{ column: 'state', op: '=', value: 'updated' }],
   };
 }
 

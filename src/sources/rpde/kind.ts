@@ -80,6 +80,7 @@ function rpdeTables(job: JobCommon, options: RpdeOptions): TableClaim[] {
  */
 export const rpdeKind = defineSourceKind({
   kind: 'rpde',
+  pushable: true,
   options: rpdeOptions,
   tables: rpdeTables,
   async expand(job, options, ctx) {

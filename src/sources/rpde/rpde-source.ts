@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { detailsWithFindings } from '../../core/findings.js';
 import type { JsonValue } from '../../core/json.js';
 import type { ApplyCounts, ChangeOp } from '../../core/ops.js';
+import type { RecordView } from '../../core/records.js';
 import type { ReadContext, SourceEvent, StreamSource } from '../../core/source.js';
 import { ConformanceReport } from './conformance.js';
 import { cursorJson, readCursor, type RpdeCursor } from './cursor.js';
@@ -11,7 +12,7 @@ import type { FetchPageOptions } from './fetch-page.js';
 import { replayFindings } from './finding-log.js';
 import { pageOf } from './page-decoder.js';
 import { PageLoader, type LoadedPage } from './page-loader.js';
-import { itemsTableSpec, markSeenOps, pruneTombstonesOps, sweepUnseenOp, upsertItemsOp } from './items-table.js';
+import { itemRecords, itemsTableSpec, markSeenOps, pruneTombstonesOps, sweepUnseenOp, upsertItemsOp } from './items-table.js';
 import { RpdePageError } from './page.js';
 import { FeedChecks } from './page-checks.js';
 
@@ -56,6 +57,8 @@ export class RpdeFeedSource implements StreamSource {
   readonly feedUrl: string;
   readonly table: string;
   readonly pollIntervalMs: number;
+  /** One record per live item: id, kind, modified (as the feed wrote it) and data as JSON text; a tombstone is no record. */
+  readonly records: RecordView;
   private readonly allowedOrigins: readonly string[];
   private readonly base: URL;
   private readonly now: () => Date;
@@ -66,6 +69,7 @@ export class RpdeFeedSource implements StreamSource {
     this.jobId = settings.jobId;
     this.feedUrl = settings.feedUrl;
     this.table = settings.table;
+    this.records = itemRecords(settings.table);
     this.pollIntervalMs = Math.max(MIN_POLL_INTERVAL_MS, settings.pollIntervalMs);
     this.base = new URL(settings.feedUrl);
     this.allowedOrigins = [this.base.origin, ...settings.allowedOrigins.map((origin) => new URL(origin).origin)];

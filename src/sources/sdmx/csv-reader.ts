@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { LimitExceededError } from '../../core/limits.js';
 import { CsvSyntaxError, CsvTokenizer, type CsvField } from './csv-tokenizer.js';
 
 /**
@@ -51,8 +52,6 @@ export interface SdmxCsvRow {
 
 export interface SdmxCsvStats {
   rows: number;
-  /** Rows with fewer cells than the header (missing cells read as omitted). */
-  shortRows: number;
   /** Rows with empty cells past the header's last column (sdmx-csv issue #30), tolerated. */
   trailingEmptyCells: number;
 }
@@ -73,6 +72,16 @@ export interface SdmxCsvOptions {
    * listed in `unknownColumns` (custom columns such as VALID_FROM, or a structure change).
    */
   readonly knownComponents?: ReadonlySet<string>;
+  /**
+   * Whether the body's end can be told from a cut (HttpResponse.endVerified; a file). When it
+   * cannot, a last line without its line break is refused: SDMX-CSV answers end every line with
+   * one, so such a line was cut, and a cut R row would read as one that omits (deletes) values.
+   */
+  readonly endVerified?: boolean;
+  /** Bounds on one answer (core/limits.ts); none by default. */
+  readonly limits?: { readonly lineBytes?: number; readonly cellBytes?: number; readonly rowsPerResponse?: number };
+  /** Checked between chunks: a stop (SIGTERM, the run timeout) ends the reading at once, even inside a long line. */
+  readonly signal?: AbortSignal;
 }
 
 export class SdmxCsvError extends Error {
@@ -96,6 +105,11 @@ const FIRST_CELL = /^"?(STRUCTURE|DATAFLOW)(?:\[([^\]]*)\])?"?([^\r\n]?)/i;
 /** `AGENCY:ID(VERSION)`, `AGENCY:ID`, each optionally followed by `: name` (labels=both). */
 const STRUCTURE_ID = /^([^:(),\s]+):([^:(),\s]+)(?:\(([^()\s]*)\))?(?::\s.*)?$/s;
 const PEEK_LIMIT = 4096;
+/**
+ * Text read past which a batch is handed on even if it has fewer than batchSize rows: long rows
+ * must not pile up batchSize deep (1000 rows of 16 MB each).
+ */
+const BATCH_CHARS = 8 * 1024 * 1024;
 
 /** Reads the header and returns the rows as batches; fails at once if the body is not SDMX-CSV. */
 export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}): Promise<SdmxCsvMessage> {
@@ -119,7 +133,9 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
   }
   const subFieldSeparator = first[2] === undefined || first[2] === '' ? undefined : first[2].charAt(0);
 
-  const tokenizer = new CsvTokenizer(delimiter);
+  const tokenizer = new CsvTokenizer(delimiter, options.limits ?? {});
+  const maxRows = options.limits?.rowsPerResponse ?? Number.MAX_SAFE_INTEGER;
+  const signal = options.signal;
   const decoder = new TextDecoder('utf-8');
   const chunks = (body as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
   const decode = (chunk: Buffer | string): string => (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
@@ -130,13 +146,27 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
     headerNames = fields.map((field) => field ?? '');
     return false;
   };
+  const endVerified = options.endVerified ?? false;
+  /** Refuses a body that ends inside a record it may have lost the rest of (see SdmxCsvOptions.endVerified). */
+  const checkEnd = (): void => {
+    const open = tokenizer.openRecordLine();
+    if (open === undefined || endVerified) return;
+    throw new SdmxCsvError(
+      `${label}: line ${open}: the answer ends inside this line (no line break after it) and its length was not announced: it was cut short; nothing of it is applied`,
+      open,
+    );
+  };
   try {
     tokenizer.push(decode(prefix), onHeader);
     while (headerNames === undefined) {
+      signal?.throwIfAborted();
       const step = await chunks.next();
       if (step.done) {
         tokenizer.push(decoder.decode(), onHeader);
-        tokenizer.end(onHeader);
+        if (headerNames === undefined) {
+          checkEnd();
+          tokenizer.end(onHeader);
+        }
         break;
       }
       tokenizer.push(decode(step.value), onHeader);
@@ -151,7 +181,7 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
   const layout = mapHeader(headerNames, format, options.knownComponents, label);
   const header: SdmxCsvHeader = { ...layout.header, format, delimiter, subFieldSeparator };
 
-  const stats: SdmxCsvStats = { rows: 0, shortRows: 0, trailingEmptyCells: 0 };
+  const stats: SdmxCsvStats = { rows: 0, trailingEmptyCells: 0 };
   const width = headerNames.length;
   const { componentColumns, actionColumn, typeColumn, refColumn } = layout;
   const refs = new Map<string, StructureRef>();
@@ -163,6 +193,7 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
 
   const toRow = (record: CsvField[], rowLine: number): SdmxCsvRow => {
     stats.rows += 1;
+    if (stats.rows > maxRows) throw new LimitExceededError('rowsPerResponse', maxRows, `${label}: the answer (row on line ${rowLine})`);
     if (record.length > width) {
       for (let i = width; i < record.length; i += 1) {
         if (record[i] !== undefined && record[i] !== '') {
@@ -174,7 +205,11 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
       }
       stats.trailingEmptyCells += 1;
     } else if (record.length < width) {
-      stats.shortRows += 1;
+      // Not read as omitted cells: a row cut short would then delete the values it lost.
+      throw new SdmxCsvError(
+        `${label}: line ${rowLine}${refSuffix(record[refColumn])}: the row has ${record.length} cells but the header has ${width}`,
+        rowLine,
+      );
     }
     const typeText = typeColumn < 0 ? 'dataflow' : (record[typeColumn] ?? '');
     const refText = record[refColumn] ?? '';
@@ -209,18 +244,25 @@ export async function openSdmxCsv(body: Readable, options: SdmxCsvOptions = {}):
     const onRow = (fields: CsvField[], line: number): void => {
       batch.push(toRow(fields, line));
     };
+    let read = 0;
     try {
       tokenizer.push('', onRow);
       for (;;) {
-        if (batch.length >= batchSize) {
+        if (batch.length >= batchSize || (read >= BATCH_CHARS && batch.length > 0)) {
           yield batch;
           batch = [];
+          read = 0;
         }
+        signal?.throwIfAborted();
         const step = await chunks.next();
         if (step.done) break;
-        tokenizer.push(decode(step.value), onRow);
+        signal?.throwIfAborted();
+        const text = decode(step.value);
+        read += text.length;
+        tokenizer.push(text, onRow);
       }
       tokenizer.push(decoder.decode(), onRow);
+      checkEnd();
       tokenizer.end(onRow);
       if (batch.length > 0) yield batch;
     } catch (error) {
@@ -378,5 +420,7 @@ function refSuffix(refText: string | undefined): string {
 
 function wrapParseError(error: unknown, label: string): unknown {
   if (error instanceof CsvSyntaxError) return new SdmxCsvError(`${label}: malformed CSV at ${error.message}`, error.line);
+  // The tokenizer names the line; the rows limit is named here already.
+  if (error instanceof LimitExceededError && error.key !== 'rowsPerResponse') return error.within(`${label}: `);
   return error;
 }

@@ -10,7 +10,13 @@
  * Records end at `\n` or `\r\n`; empty lines are skipped; a leading BOM is dropped. Inside quotes,
  * `""` is one quote and line breaks are kept. A quote inside an unquoted cell, or anything but a
  * delimiter or line break after a closing quote, is an error (as in csv-parse without relax_quotes).
+ *
+ * A record that spans chunks is not scanned again with each chunk: its pieces are kept apart, and
+ * only the new text is searched for the line break that ends the record (one outside quotes, told
+ * by the parity of the quotes so far). So a long line costs time linear in its length however it
+ * is cut, and past `lineBytes` it is refused before the rest of it is held.
  */
+import { LimitExceededError, longerThanBytes } from '../../core/limits.js';
 
 /** A cell: its text (`""` gives a present empty string), or undefined for an unquoted empty cell. */
 export type CsvField = string | undefined;
@@ -32,19 +38,50 @@ const QUOTE = 34;
 const LF = 10;
 const CR = 13;
 
+export interface CsvTokenizerLimits {
+  /** Longest record, in UTF-8 bytes (its line break excluded). */
+  readonly lineBytes?: number;
+  /** Longest cell, in UTF-8 bytes. */
+  readonly cellBytes?: number;
+}
+
 export class CsvTokenizer {
-  /** Text read but not yet tokenized: an incomplete last record, or what follows a pause. */
+  /** Text read but not yet tokenized after a pause: whole records, then maybe the start of one. */
   private pending = '';
-  /** The line `pending` starts on. */
+  /** The start of a record whose end has not arrived, in pieces (joined once, when it ends). */
+  private open: string[] = [];
+  private openBytes = 0;
+  /** Whether the quotes in `open` leave a quoted cell open (a line break there does not end the record). */
+  private openInQuotes = false;
+  /** The line `pending` (or `open`) starts on. */
   private line = 1;
   private atStart = true;
   private readonly delimiterCode: number;
+  private readonly lineBytes: number;
+  private readonly cellBytes: number;
+  /** Records longer than this many UTF-16 units are measured for the limits; shorter ones cannot exceed them. */
+  private readonly measureFrom: number;
+  private scanned = 0;
 
-  constructor(private readonly delimiter: string) {
+  constructor(
+    private readonly delimiter: string,
+    limits: CsvTokenizerLimits = {},
+  ) {
     if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
       throw new Error(`cannot tokenize CSV with the delimiter ${JSON.stringify(delimiter)}`);
     }
     this.delimiterCode = delimiter.charCodeAt(0);
+    this.lineBytes = limits.lineBytes ?? Number.MAX_SAFE_INTEGER;
+    this.cellBytes = limits.cellBytes ?? Number.MAX_SAFE_INTEGER;
+    this.measureFrom = Math.floor(Math.min(this.lineBytes, this.cellBytes) / 3);
+  }
+
+  /**
+   * Characters examined so far, counting each pass over a piece of text by its length: stays within
+   * a small multiple of the input's length however it is cut (test/sources/sdmx/csv-tokenizer.test.ts).
+   */
+  get charsScanned(): number {
+    return this.scanned;
   }
 
   /**
@@ -52,16 +89,72 @@ export class CsvTokenizer {
    * waits for the next call. Returns false when the handler paused it (call again with '' to go on).
    */
   push(text: string, onRecord: CsvRecordHandler): boolean {
+    if (this.open.length > 0) {
+      if (!this.endsRecord(text)) {
+        this.open.push(text);
+        this.openBytes += Buffer.byteLength(text, 'utf8');
+        if (this.openBytes > this.lineBytes) throw this.lineTooLong(this.line);
+        return true;
+      }
+      const input = this.open.join('') + text;
+      this.open = [];
+      return this.scan(input, false, onRecord);
+    }
     return this.scan(this.pending === '' ? text : this.pending + text, false, onRecord);
+  }
+
+  /** Whether `text`, following the open record, holds the line break that ends it; keeps the quote parity. */
+  private endsRecord(text: string): boolean {
+    this.scanned += text.length;
+    let inQuotes = this.openInQuotes;
+    let from = 0;
+    let lineBreak = text.indexOf('\n');
+    for (;;) {
+      const quote = text.indexOf('"', from);
+      if (!inQuotes && lineBreak >= 0 && (quote < 0 || lineBreak < quote)) return true;
+      if (quote < 0) break;
+      inQuotes = !inQuotes;
+      from = quote + 1;
+      if (lineBreak >= 0 && lineBreak < from) lineBreak = text.indexOf('\n', from);
+    }
+    this.openInQuotes = inQuotes;
+    return false;
+  }
+
+  private lineTooLong(line: number): LimitExceededError {
+    return new LimitExceededError('lineBytes', this.lineBytes, `line ${line}`);
+  }
+
+  private checkCells(fields: readonly CsvField[], line: number): void {
+    fields.forEach((field, index) => {
+      if (field !== undefined && longerThanBytes(field, this.cellBytes)) {
+        throw new LimitExceededError('cellBytes', this.cellBytes, `line ${line}, cell ${index + 1}`);
+      }
+    });
+  }
+
+  /**
+   * The line a last record starts on when the text so far ends inside it (no line break after it
+   * yet), else undefined. At the end of the input, that record was either written without a final
+   * line break or cut short.
+   */
+  openRecordLine(): number | undefined {
+    const rest = this.open.length > 0 ? this.open.join('') : this.pending;
+    return rest === '' || rest === '\r' ? undefined : this.line;
   }
 
   /** Tokenizes the rest at the end of the input; fails if it ends inside a quoted cell. */
   end(onRecord: CsvRecordHandler): boolean {
+    if (this.open.length > 0) {
+      this.pending = this.open.join('');
+      this.open = [];
+    }
     return this.scan(this.pending, true, onRecord);
   }
 
   private scan(input: string, final: boolean, onRecord: CsvRecordHandler): boolean {
     const n = input.length;
+    this.scanned += n;
     let i = 0;
     if (this.atStart && n > 0) {
       this.atStart = false;
@@ -83,6 +176,7 @@ export class CsvTokenizer {
         if (stop > i) {
           const fields: CsvField[] = input.slice(i, stop).split(this.delimiter);
           for (let k = 0; k < fields.length; k += 1) if (fields[k] === '') fields[k] = undefined;
+          if (stop - i > this.measureFrom) this.checkRecord(input, i, stop, fields);
           paused = onRecord(fields, this.line) === false;
         }
         this.line += 1;
@@ -91,12 +185,33 @@ export class CsvTokenizer {
       }
       const record = this.quotedRecord(input, i, final);
       if (record === undefined) break;
+      if (record.next - i > this.measureFrom) this.checkRecord(input, i, record.next, record.fields);
       paused = onRecord(record.fields, this.line) === false;
       this.line += record.lines;
       i = record.next;
     }
-    this.pending = i < n ? input.slice(i) : '';
+    if (i >= n) this.pending = '';
+    else if (paused || final) this.pending = input.slice(i);
+    else this.keepOpen(input.slice(i));
     return !paused;
+  }
+
+  /** Holds the start of a record whose end has not arrived; later text is searched from where it stops. */
+  private keepOpen(start: string): void {
+    this.pending = '';
+    this.open = [start];
+    this.openBytes = Buffer.byteLength(start, 'utf8');
+    if (this.openBytes > this.lineBytes) throw this.lineTooLong(this.line);
+    let quotes = 0;
+    for (let at = start.indexOf('"'); at >= 0; at = start.indexOf('"', at + 1)) quotes += 1;
+    this.scanned += start.length;
+    this.openInQuotes = quotes % 2 === 1;
+  }
+
+  /** A record long enough that it might exceed a limit, measured. */
+  private checkRecord(input: string, start: number, end: number, fields: readonly CsvField[]): void {
+    if (longerThanBytes(input.slice(start, end), this.lineBytes)) throw this.lineTooLong(this.line);
+    this.checkCells(fields, this.line);
   }
 
   /** A record with at least one quote, from `start`; undefined when it continues past the text. */

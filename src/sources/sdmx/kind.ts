@@ -6,7 +6,8 @@ import { assertOwnTablesApart, type TableClaim } from '../../core/table-claims.j
 import { isValidIdentifier } from '../../core/identifiers.js';
 import { dataflowRefSchema, parseDataflowRef } from './dataflow-ref.js';
 import { derivePrefix } from './layout.js';
-import { SdmxSource } from './sdmx-source.js';
+import { resolveLimits, type GivenLimits } from '../../core/limits.js';
+import { SDMX_LIMITS, SdmxSource } from './sdmx-source.js';
 
 const dataflowEntry = z.union([
   dataflowRefSchema,
@@ -75,14 +76,15 @@ function sdmxTables(options: SdmxOptions): TableClaim[] {
 /** The `sdmx` job kind: one data stream per dataflow, plus a metadata stream each with `metadata: true`. */
 export const sdmxKind = defineSourceKind({
   kind: 'sdmx',
+  pushable: true,
   options: sdmxOptions,
   tables: (_job, options) => sdmxTables(options),
-  expand(job, options) {
-    return fromSync(() => expandSdmxJob(job, options));
+  expand(job, options, ctx) {
+    return fromSync(() => expandSdmxJob(job, options, ctx.limits));
   },
 });
 
-function expandSdmxJob(job: JobCommon, options: SdmxOptions): SdmxSource[] {
+function expandSdmxJob(job: JobCommon, options: SdmxOptions, limits: GivenLimits | undefined): SdmxSource[] {
     const overlapMs = parseDuration(options.overlap) as number;
     // Checked with the config too, across jobs; expand may be called without it (demo, tests).
     assertOwnTablesApart({ id: job.id, claims: sdmxTables(options) });
@@ -101,6 +103,7 @@ function expandSdmxJob(job: JobCommon, options: SdmxOptions): SdmxSource[] {
         key,
         overlapMs,
         structureFormat: options.structureFormat,
+        limits: resolveLimits(SDMX_LIMITS, limits),
       };
       streams.push(new SdmxSource({ ...common, id: `${base}:data`, mode: 'data' }));
       if (options.metadata) streams.push(new SdmxSource({ ...common, id: `${base}:meta`, mode: 'metadata' }));

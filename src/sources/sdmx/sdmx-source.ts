@@ -1,6 +1,8 @@
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
+import { DEFAULT_LIMITS, type SourceLimits } from '../../core/limits.js';
 import type { ChangeOp } from '../../core/ops.js';
+import type { RecordView } from '../../core/records.js';
 import { ActionRequiredError, type ReadContext, type SourceEvent, type StreamSource } from '../../core/source.js';
 import type { TableSpec } from '../../core/tables.js';
 import type { HttpClient, HttpResponse } from '../../http/client.js';
@@ -8,7 +10,7 @@ import { HttpBodyError, HttpTimeoutError } from '../../http/errors.js';
 import { SdmxActionMapper } from './apply-actions.js';
 import { SdmxMetadataMapper } from './apply-metadata.js';
 import { openSdmxCsv, type SdmxCsvHeader } from './csv-reader.js';
-import { planLayout, type DataflowLayout } from './layout.js';
+import { derivePrefix, planLayout, type DataflowLayout } from './layout.js';
 import { cursorFromJson, cursorToJson, type SdmxCursor } from './sdmx-cursor.js';
 import { fetchStructure, type FetchedStructure, type StructureFormat } from './structure-fetch.js';
 import {
@@ -42,9 +44,14 @@ export interface SdmxSourceOptions {
    * RSS than 1000, for no gain in speed (bench/sdmx-full-load-shipped.mjs).
    */
   readonly batchSize?: number;
+  /** Bounds on one answer (docs/limits.md); default SDMX_LIMITS. */
+  readonly limits?: SourceLimits;
   /** The local clock; tests move it. */
   readonly now?: () => Date;
 }
+
+/** SDMX's defaults: structure messages with their codelists can be large. */
+export const SDMX_LIMITS: SourceLimits = Object.freeze({ ...DEFAULT_LIMITS, documentBytes: 256 * 2 ** 20 });
 
 const DATA_ACCEPT = 'application/vnd.sdmx.data+csv;version=2.0.0';
 const NO_RECORDS = /NoRecordsFound|NoResultsFound|No\s+Records\s+Found|No\s+Results\s+Found/i;
@@ -61,12 +68,20 @@ export class SdmxSource implements StreamSource {
   readonly kind = 'sdmx';
   private readonly label: string;
   private readonly endpoint: string;
+  private readonly limits: SourceLimits;
+  /**
+   * A dataflow's records are its observations as the view `{p}` shows them (dimensions, measures,
+   * attributes of every level), keyed by the dimensions; its referential metadata publishes none.
+   */
+  readonly records: RecordView | undefined;
 
   constructor(private readonly options: SdmxSourceOptions) {
     this.id = options.id;
     this.jobId = options.jobId;
+    this.records = options.mode === 'data' ? { relation: options.prefix ?? derivePrefix(options.dataflow.id) } : undefined;
     this.endpoint = options.endpoint.replace(/\/+$/, '');
     this.label = `dataflow ${formatArtefact(options.dataflow)}${options.mode === 'metadata' ? ' (referential metadata)' : ''}`;
+    this.limits = options.limits ?? SDMX_LIMITS;
   }
 
   async *read(ctx: ReadContext): AsyncGenerator<SourceEvent> {
@@ -91,6 +106,7 @@ export class SdmxSource implements StreamSource {
       headers: { Accept: DATA_ACCEPT, 'Accept-Language': 'en' },
       signal,
       acceptStatus: [404, 304],
+      limits: this.limits,
     });
 
     if (!(await this.hasData(response))) {
@@ -100,7 +116,14 @@ export class SdmxSource implements StreamSource {
     }
 
     const known = this.knownComponents(fetched.structure);
-    const message = await openSdmxCsv(response.body, { label: this.label, knownComponents: known, batchSize: this.options.batchSize ?? 1000 }).catch((error: unknown) => {
+    const message = await openSdmxCsv(response.body, {
+      label: this.label,
+      knownComponents: known,
+      batchSize: this.options.batchSize ?? 1000,
+      endVerified: response.endVerified,
+      limits: this.limits,
+      signal,
+    }).catch((error: unknown) => {
       throw this.brokeOff(error, 0, undefined);
     });
     if (message.header.delimiter !== ',') {
@@ -145,8 +168,8 @@ export class SdmxSource implements StreamSource {
       throw this.brokeOff(error, rows, lastLine);
     }
     if (first) yield { type: 'changes', ops: this.tableOps(layout, cursor === null) };
-    if (message.stats.shortRows > 0 || message.stats.trailingEmptyCells > 0) {
-      log.info({ shortRows: message.stats.shortRows, trailingEmptyCells: message.stats.trailingEmptyCells }, `${this.label}: tolerated ragged rows`);
+    if (message.stats.trailingEmptyCells > 0) {
+      log.info({ trailingEmptyCells: message.stats.trailingEmptyCells }, `${this.label}: tolerated empty cells past the last column`);
     }
     yield { type: 'checkpoint', cursor: cursorToJson(next()), details: { rows, lastResponse: `${rows} rows (HTTP ${response.status})` } };
   }
@@ -169,6 +192,7 @@ export class SdmxSource implements StreamSource {
       endpoint: this.endpoint,
       format: this.options.structureFormat,
       withMetadata: this.options.mode === 'metadata',
+      limits: this.limits,
     });
   }
 

@@ -1,4 +1,4 @@
-import type { HttpClient, HttpResponse } from '../../http/client.js';
+import type { HttpClient, HttpResponse, ResponseLimits } from '../../http/client.js';
 import { parseMetadataStructureJson, parseStructureJson } from './structure-json.js';
 import { parseMetadataStructureXml, parseStructureXml } from './structure-xml.js';
 import { StructureError, type ArtefactRef, type DataStructure } from './structure.js';
@@ -22,6 +22,8 @@ export interface StructureFetchOptions {
   readonly signal: AbortSignal;
   /** Also read the metadata attributes of the MSD the DSD links to (fetched on its own if absent). */
   readonly withMetadata: boolean;
+  /** Bounds on each answer; a structure is read whole, so `documentBytes` is the one that counts. */
+  readonly limits?: ResponseLimits;
 }
 
 /**
@@ -48,15 +50,16 @@ export async function fetchStructure(dataflow: ArtefactRef, options: StructureFe
 
 async function negotiate(url: string, options: StructureFetchOptions): Promise<HttpResponse> {
   const headers = { 'Accept-Language': 'en' };
-  if (options.format === 'xml') return options.http.request(url, { headers: { ...headers, Accept: ACCEPT_XML }, signal: options.signal });
+  const common = { signal: options.signal, ...(options.limits === undefined ? {} : { limits: options.limits }) };
+  if (options.format === 'xml') return options.http.request(url, { headers: { ...headers, Accept: ACCEPT_XML }, ...common });
   const json = await options.http.request(url, {
     headers: { ...headers, Accept: ACCEPT_JSON },
-    signal: options.signal,
+    ...common,
     acceptStatus: options.format === 'auto' ? [406] : [],
   });
   if (json.status !== 406) return json;
   await json.dump();
-  return options.http.request(url, { headers: { ...headers, Accept: ACCEPT_XML }, signal: options.signal });
+  return options.http.request(url, { headers: { ...headers, Accept: ACCEPT_XML }, ...common });
 }
 
 async function parse<T>(response: HttpResponse, read: (body: string, xml: boolean) => T): Promise<T> {

@@ -43,6 +43,7 @@ export function postgresDialect(schema: string): SqlDialect {
     },
     orderBy: (column) => (column.type === 'text' ? `${quoteIdent(column.name)} COLLATE "C"` : quoteIdent(column.name)),
     lockedRead: { afterTable: '', atEnd: ' FOR UPDATE' },
+    firstRows: (count) => ({ afterSelect: '', atEnd: ` LIMIT ${Math.trunc(count)}` }),
     rebuild: { kind: 'swap', swapSql: (shadow, name, spec) => swapSql(relation, shadow, name, spec) },
     // pg_temp is the connection's own schema; ON COMMIT DROP ends a staging table with its
     // transaction. json has no equality operator: its text (kept verbatim) is compared.

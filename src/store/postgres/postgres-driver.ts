@@ -1,11 +1,11 @@
 import pg from 'pg';
-import type { Logger } from 'pino';
 import { assertIdentifier } from '../identifiers.js';
-import type { DriverTransaction, SqlConnection, SqlDialect, SqlDriver } from '../sql/engine.js';
-import { migrate, storedVersion } from '../sql/migrations.js';
+import type { DriverTransaction, EngineSession, SqlConnection } from '../sql/engine.js';
+import { SharedSqlDriver } from '../sql/shared-driver.js';
+import type { LockConnection } from '../sql/stream-locks.js';
 import { ConnectionLoss, PostgresConnection } from './postgres-connection.js';
 import { postgresDialect } from './postgres-dialect.js';
-import { PostgresLeaseLocks } from './postgres-leases.js';
+import { postgresLeaseConnection } from './postgres-leases.js';
 import { PostgresSession } from './postgres-session.js';
 import type { PostgresStoreOptions } from './postgres-store.js';
 
@@ -26,74 +26,38 @@ const types: pg.CustomTypesConfig = {
 /**
  * The shared engine's connections (docs/architecture.md, "The store"): a pool, one connection per transaction, so streams commit in
  * parallel and several daemons may share one database. Leases use advisory locks on a connection
- * of their own.
+ * of their own (postgres-leases.ts).
  */
-export class PostgresDriver implements SqlDriver {
+export class PostgresDriver extends SharedSqlDriver<pg.Pool> {
   readonly engine = 'postgres';
-  readonly singleWriter = false;
-  readonly dialect: SqlDialect;
-  readonly label: string;
-  readonly readOnly: boolean;
-  private readonly schemaName: string;
-  private pool: pg.Pool | undefined;
-  private readerConnection: PostgresConnection | undefined;
-  private locks: PostgresLeaseLocks | undefined;
 
   constructor(private readonly options: PostgresStoreOptions) {
-    this.schemaName = assertIdentifier(options.schema ?? 'public', 'schema name');
-    this.dialect = postgresDialect(this.schemaName);
-    this.label = `store (schema ${this.schemaName})`;
-    this.readOnly = options.readOnly ?? false;
+    const schema = assertIdentifier(options.schema ?? 'public', 'schema name');
+    super('PostgreSQL', postgresDialect(schema), schema, options.readOnly ?? false, options.log);
   }
 
-  private get log(): Logger | undefined {
-    return this.options.log;
-  }
-
-  async open(): Promise<void> {
-    if (this.pool) return;
+  protected connect(): Promise<pg.Pool> {
     const pool = new pg.Pool({ connectionString: this.options.url, max: this.options.poolSize ?? 10, types });
     // An idle connection dropped by the server must not crash the daemon; the next query reconnects.
     pool.on('error', (error) => this.log?.warn({ err: error.message }, 'an idle PostgreSQL connection failed'));
-    this.pool = pool;
-    this.readerConnection = new PostgresConnection(pool, this.schemaName);
-    try {
-      if (this.readOnly) {
-        if ((await storedVersion(this.readerConnection, this.dialect)) === 0) {
-          throw new Error(`schema ${this.schemaName} holds no dataspace-sync store yet (no daemon has opened it)`);
-        }
-      } else {
-        const applied = await migrate(this, {
-          // Daemons starting together on an empty schema: one migrates, the others wait, then find nothing to do.
-          before: async (session) => {
-            await session.run("SELECT pg_advisory_xact_lock(hashtextextended('dataspace-sync:migrate:' || $1, 0))", [{ value: this.schemaName, type: 'text' }]);
-            await session.run(`CREATE SCHEMA IF NOT EXISTS ${this.dialect.quote(this.schemaName, 'schema name')}`);
-          },
-        });
-        if (applied.length > 0) this.log?.info({ schema: this.schemaName, versions: applied }, 'store schema migrated');
-      }
-    } catch (error) {
-      this.pool = undefined;
-      this.readerConnection = undefined;
-      await pool.end().catch(() => undefined);
-      throw new Error(`PostgreSQL store (schema ${this.schemaName}): ${(error as Error).message}`, { cause: error });
-    }
-    this.locks = new PostgresLeaseLocks({ connectionString: this.options.url, types }, this.schemaName, this.log);
+    return Promise.resolve(pool);
   }
 
-  async close(): Promise<void> {
-    const pool = this.pool;
-    if (!pool) return;
-    await this.locks?.close();
-    this.locks = undefined;
-    this.pool = undefined;
-    this.readerConnection = undefined;
-    await pool.end();
+  protected end(pool: pg.Pool): Promise<void> {
+    return pool.end();
   }
 
-  reader(): SqlConnection {
-    if (!this.readerConnection) throw new Error(`${this.label} is not open`);
-    return this.readerConnection;
+  protected readerOf(pool: pg.Pool): SqlConnection {
+    return new PostgresConnection(pool, this.schemaName);
+  }
+
+  protected async beforeMigrate(session: EngineSession): Promise<void> {
+    await session.run("SELECT pg_advisory_xact_lock(hashtextextended('dataspace-sync:migrate:' || $1, 0))", [{ value: this.schemaName, type: 'text' }]);
+    await session.run(`CREATE SCHEMA IF NOT EXISTS ${this.dialect.quote(this.schemaName, 'schema name')}`);
+  }
+
+  protected lockConnection(): LockConnection<unknown> {
+    return postgresLeaseConnection({ connectionString: this.options.url, types }, this.schemaName);
   }
 
   /**
@@ -104,9 +68,8 @@ export class PostgresDriver implements SqlDriver {
    * failure (the server has rolled it back), and the client is released as broken so the pool
    * replaces it.
    */
-  async acquire(): Promise<DriverTransaction> {
-    if (!this.pool) throw new Error(`${this.label} is not open`);
-    const client = await this.pool.connect();
+  protected async transaction(pool: pg.Pool): Promise<DriverTransaction> {
+    const client = await pool.connect();
     const loss = new ConnectionLoss();
     const onError = (error: Error): void => {
       loss.record(error);
@@ -130,18 +93,5 @@ export class PostgresDriver implements SqlDriver {
         client.release(broken ?? loss.error);
       },
     };
-  }
-
-  lockStream(streamId: string): Promise<boolean> {
-    return this.leaseLocks().tryLock(streamId);
-  }
-
-  unlockStream(streamId: string): Promise<void> {
-    return this.locks?.unlock(streamId) ?? Promise.resolve();
-  }
-
-  private leaseLocks(): PostgresLeaseLocks {
-    if (!this.locks) throw new Error(`${this.label} is not open`);
-    return this.locks;
   }
 }

@@ -12,13 +12,21 @@ import { compileConditions, keySets, whereClause } from './where-sql.js';
  * validated here (table known, columns exist, key complete, values allowed) before the engine's
  * session writes it with its own SQL. Operations are never reordered; the first bad one throws
  * and the transaction rolls back. `assertOpen` runs before each operation: one applied after its
- * transaction ended would run outside any transaction.
+ * transaction ended would run outside any transaction. `afterEach` learns of each operation once
+ * applied (the outbox recorder).
  */
-export async function applyChanges(session: EngineSession, catalog: SqlCatalog, ops: readonly ChangeOp[], assertOpen: () => void): Promise<ApplyCounts> {
+export async function applyChanges(
+  session: EngineSession,
+  catalog: SqlCatalog,
+  ops: readonly ChangeOp[],
+  assertOpen: () => void,
+  afterEach?: (op: ChangeOp) => Promise<void>,
+): Promise<ApplyCounts> {
   const counts: ApplyCounts = { upserted: 0, deleted: 0, updated: 0 };
   for (const op of ops) {
     assertOpen();
     const applied = await applyOne(session, catalog, op);
+    await afterEach?.(op);
     counts.upserted += applied.upserted;
     counts.deleted += applied.deleted;
     counts.updated += applied.updated;

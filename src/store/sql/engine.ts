@@ -71,6 +71,11 @@ export interface SqlDialect {
    * whose DROP would lock readers out until the commit).
    */
   readonly rebuild: { readonly kind: 'inPlace' } | { readonly kind: 'swap'; swapSql(shadow: string, name: string, spec: TableSpec): string[] };
+  /**
+   * At most `count` rows from a SELECT: text right after the SELECT keyword (`TOP (n)`) and/or at
+   * its end (`LIMIT n`).
+   */
+  firstRows(count: number): { readonly afterSelect: string; readonly atEnd: string };
   /** Staging tables for beginStaging / stageRows / applyStaged (sql/staging.ts writes the rest once). */
   readonly staging: StagingDialect;
 }

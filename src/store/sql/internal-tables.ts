@@ -80,6 +80,44 @@ export const DSS_STREAM_HISTORY: InternalTable = {
   ],
 };
 
+/**
+ * The outbox of record deliveries (store/delivery.ts): per target, the keys of records changed by
+ * a committed transaction (a partial key as JSON, or NULL for every record), written in that
+ * transaction. `seq` orders them across targets; an entry goes once its records were delivered.
+ */
+export const DSS_OUTBOX: InternalTable = {
+  name: 'dss_outbox',
+  primaryKey: 'seq',
+  columns: [
+    { name: 'seq', type: 'bigint', notNull: true },
+    { name: 'target', type: 'text', notNull: true },
+    { name: 'scope', type: 'text' },
+    { name: 'created_at', type: 'text', notNull: true },
+  ],
+};
+
+/**
+ * One row per delivery target: the table holding what was last delivered to it (created on first
+ * use, with the records' columns, as `spec` says), and the delivery's bookkeeping for status.
+ */
+export const DSS_DELIVERY_TARGETS: InternalTable = {
+  name: 'dss_delivery_targets',
+  primaryKey: 'target',
+  columns: [
+    { name: 'target', type: 'text', notNull: true },
+    { name: 'stream_id', type: 'text', notNull: true },
+    { name: 'delivered_table', type: 'text' },
+    { name: 'spec', type: 'text' },
+    { name: 'last_success_at', type: 'text' },
+    { name: 'last_error', type: 'text' },
+    { name: 'last_error_at', type: 'text' },
+    { name: 'consecutive_failures', type: 'int', notNull: true, default: 0 },
+    { name: 'delivered', type: 'bigint', notNull: true, default: 0 },
+    { name: 'set_aside', type: 'text' },
+    { name: 'restart_pending', type: 'int', notNull: true, default: 0 },
+  ],
+};
+
 /** The migrations applied (sql/migrations.ts); created before any of them. */
 export const DSS_SCHEMA_VERSION: InternalTable = {
   name: 'dss_schema_version',

@@ -62,6 +62,18 @@ export class SqlCatalog {
     return { spec: entry.spec, relation: this.dialect.relation(this.physicalName(entry.spec.name)) };
   }
 
+  /** The key of a table, or of a view's base table, as this transaction sees them; undefined when neither exists. */
+  async keyOf(relation: string): Promise<readonly string[] | undefined> {
+    const table = await this.lookup(relation);
+    if (table) return table.spec.primaryKey;
+    const rows = await this.session.all(`SELECT spec FROM ${this.dialect.relation(DSS_VIEWS.name)} WHERE name = ${this.dialect.param(0)}`, [
+      { value: relation, type: 'text' },
+    ]);
+    if (!rows[0]) return undefined;
+    const view = JSON.parse(asText(rows[0].spec)) as ViewSpec;
+    return (await this.lookup(view.from))?.spec.primaryKey;
+  }
+
   async ensureTable(spec: TableSpec): Promise<void> {
     const json = specToJson(spec);
     const key = this.key(spec.name);

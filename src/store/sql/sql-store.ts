@@ -1,17 +1,26 @@
 import type { ChangeHistory } from '../../core/change-history.js';
 import type { SyncState } from '../../core/sync-state.js';
-import type { ColumnSpec, SqlValue, TableSpec, ViewSpec } from '../../core/tables.js';
+import type { SqlValue } from '../../core/tables.js';
 import { StoreSchemaError, type Lease, type Store, type StoreTransaction } from '../store.js';
+import type {
+  DeliveryShape,
+  DeliveryTarget,
+  DifferenceQuery,
+  OutboxEntry,
+  OutboxSummary,
+  RecordDifference,
+  RecordRow,
+  TargetState,
+} from '../delivery.js';
+import * as delivery from './delivery-sql.js';
 import type { EngineSession, SqlDriver } from './engine.js';
 import { readHistories } from './history-table.js';
-import { DSS_TABLES, DSS_VIEWS } from './internal-tables.js';
-import { asText, readCell } from './read-values.js';
+import { readCell } from './read-values.js';
+import { relationColumns } from './relation-columns.js';
 import type { SpecCache, SqlCatalog } from './sql-catalog.js';
 import { SqlTransaction, runInTransaction } from './sql-transaction.js';
 import { clearLeaseOwner, listStates, readState, takeLeaseEpoch } from './state-table.js';
-import { specFromJson } from './table-spec.js';
 import { TransactionScope } from './transaction-scope.js';
-import { planView } from './view-sql.js';
 
 /**
  * The Store port for every SQL engine, over the driver it is handed (sql/engine.ts): transactions,
@@ -65,7 +74,9 @@ export class SqlStore implements Store {
     return this.withSession(async (session, catalog) => {
       const tx = new SqlTransaction(session, catalog);
       try {
-        return await this.scope.run(() => fn(tx));
+        const result = await this.scope.run(() => fn(tx));
+        await tx.beforeCommit(new Date());
+        return result;
       } finally {
         tx.finish();
       }
@@ -122,23 +133,8 @@ export class SqlStore implements Store {
   async readTable(table: string): Promise<Record<string, SqlValue>[]> {
     const { dialect } = this.driver;
     const conn = this.driver.reader();
-    const specOf = async (name: string): Promise<TableSpec | undefined> => {
-      const rows = await conn.all(`SELECT spec FROM ${dialect.relation(DSS_TABLES.name)} WHERE name = ${dialect.param(0)}`, [{ value: name, type: 'text' }]);
-      return rows[0] ? specFromJson(asText(rows[0].spec)) : undefined;
-    };
-    let relation: { name: string; columns: readonly ColumnSpec[]; orderBy: readonly string[] };
-    const spec = await specOf(table);
-    if (spec) {
-      relation = { name: spec.name, columns: spec.columns, orderBy: spec.primaryKey };
-    } else {
-      const views = await conn.all(`SELECT name, spec FROM ${dialect.relation(DSS_VIEWS.name)} WHERE name = ${dialect.param(0)}`, [{ value: table, type: 'text' }]);
-      const row = views[0];
-      if (!row) throw new StoreSchemaError(`table ${JSON.stringify(table)} is unknown to the store`);
-      const viewSpec = JSON.parse(asText(row.spec)) as ViewSpec;
-      const specs = new Map<string, TableSpec | undefined>();
-      for (const name of [viewSpec.from, ...viewSpec.leftJoins.map((join) => join.table)]) specs.set(name, await specOf(name));
-      relation = { name: asText(row.name), ...planView(viewSpec, (name) => specs.get(name), dialect) };
-    }
+    const relation = await relationColumns(conn, dialect, table);
+    if (!relation) throw new StoreSchemaError(`table ${JSON.stringify(table)} is unknown to the store`);
     const orderBy = relation.orderBy.map((name) => dialect.orderBy(relation.columns.find((column) => column.name === name) ?? { name, type: 'text' }));
     const rows = await conn.all(`SELECT * FROM ${dialect.relation(relation.name)} ORDER BY ${orderBy.join(', ')}`);
     return rows.map((stored) => {
@@ -146,6 +142,42 @@ export class SqlStore implements Store {
       for (const column of relation.columns) out[column.name] = readCell(column.type, stored[column.name]);
       return out;
     });
+  }
+
+  async prepareDelivery(target: DeliveryTarget): Promise<DeliveryShape> {
+    return this.withSession((session) => delivery.prepareDelivery(session, this.driver.dialect, target));
+  }
+
+  async outboxEntries(target: string, limit: number): Promise<OutboxEntry[]> {
+    return delivery.outboxEntries(this.driver.reader(), this.driver.dialect, target, limit);
+  }
+
+  async differences(target: DeliveryTarget, shape: DeliveryShape, query: DifferenceQuery): Promise<RecordDifference[]> {
+    return delivery.differences(this.driver.reader(), this.driver.dialect, target, shape, query);
+  }
+
+  async markDelivered(target: DeliveryTarget, _shape: DeliveryShape, change: { readonly written: readonly RecordRow[]; readonly removed: readonly RecordRow[] }): Promise<void> {
+    await this.withSession((session) => delivery.markDelivered(session, this.driver.dialect, target, change));
+  }
+
+  async removeOutboxEntries(target: string, seqs: readonly number[]): Promise<void> {
+    await this.withSession((session) => delivery.removeOutboxEntries(session, this.driver.dialect, target, seqs));
+  }
+
+  async outboxSummaries(): Promise<OutboxSummary[]> {
+    return delivery.outboxSummaries(this.driver.reader(), this.driver.dialect);
+  }
+
+  async targetStates(): Promise<TargetState[]> {
+    return delivery.targetStates(this.driver.reader(), this.driver.dialect);
+  }
+
+  async writeTargetState(state: TargetState): Promise<void> {
+    await this.withSession((session) => delivery.writeTargetState(session, this.driver.dialect, state));
+  }
+
+  async restartDelivery(target: DeliveryTarget): Promise<void> {
+    await this.withSession((session) => delivery.restartDelivery(session, this.driver.dialect, target, new Date()));
   }
 
   /** A transaction of the store's own: refused when read-only, nested or closing; awaited by close(). */

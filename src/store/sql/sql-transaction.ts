@@ -4,7 +4,9 @@ import type { StoreTransaction } from '../store.js';
 import { applyChanges } from './change-applier.js';
 import type { EngineSession, SqlDriver } from './engine.js';
 import { SqlCatalog, type SpecCache } from './sql-catalog.js';
+import type { OutboxTracking } from '../delivery.js';
 import { recordChanges } from './history-table.js';
+import { OutboxRecorder } from './outbox-recorder.js';
 import { readState, writeState } from './state-table.js';
 
 /**
@@ -54,6 +56,7 @@ function asError(error: unknown): Error {
  */
 export class SqlTransaction implements StoreTransaction {
   private done = false;
+  private readonly outbox = new OutboxRecorder();
 
   constructor(
     private readonly session: EngineSession,
@@ -64,9 +67,15 @@ export class SqlTransaction implements StoreTransaction {
     this.done = true;
   }
 
-  async apply(ops: readonly ChangeOp[]): Promise<ApplyCounts> {
+  async apply(ops: readonly ChangeOp[], outbox?: OutboxTracking): Promise<ApplyCounts> {
     this.assertOpen();
-    return applyChanges(this.session, this.catalog, ops, () => this.assertOpen());
+    const noted = outbox === undefined ? undefined : (op: ChangeOp) => this.outbox.note(op, outbox, this.catalog);
+    return applyChanges(this.session, this.catalog, ops, () => this.assertOpen(), noted);
+  }
+
+  /** Writes the outbox entries the transaction's operations made, just before it commits. */
+  async beforeCommit(now: Date): Promise<void> {
+    await this.outbox.flush(this.session, this.catalog.dialect, now);
   }
 
   async readState(streamId: string): Promise<SyncState | undefined> {

@@ -31,6 +31,7 @@ export const sqliteDialect: SqlDialect = {
     `CREATE TABLE ${quoteIdent(table.name)} (${internalColumnsSql(table, quoteIdent, (column) => (column.type === 'text' ? 'TEXT' : 'INTEGER'), 'COLLATE NOCASE')})`,
   orderBy: (column) => quoteIdent(column.name),
   lockedRead: { afterTable: '', atEnd: '' },
+  firstRows: (count) => ({ afterSelect: '', atEnd: ` LIMIT ${Math.trunc(count)}` }),
   rebuild: { kind: 'inPlace' },
   // The temp schema belongs to the connection; a temporary table created in a transaction goes
   // with its rollback. `IS NOT` is SQLite's null-safe inequality.

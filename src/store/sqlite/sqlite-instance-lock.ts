@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { StoreLockedError } from '../store.js';
 import type { SqliteHandle } from './sqlite-handle.js';
 
@@ -60,7 +61,7 @@ export class SqliteInstanceLock {
       const held = this.holder();
       if (held && held.owner !== this.options.owner) {
         const silentMs = now.getTime() - Date.parse(held.heartbeat_at);
-        if (silentMs < this.options.staleAfterMs) {
+        if (silentMs < this.options.staleAfterMs && !deadOnThisHost(held.owner)) {
           throw new StoreLockedError(
             `store ${this.options.path} is held by another daemon (${held.owner}) since ${held.acquired_at}, last heartbeat ${held.heartbeat_at}; ` +
               `only one daemon may write a SQLite store (use a read-only open for status, or wait ${Math.ceil((this.options.staleAfterMs - silentMs) / 1000)} s if that daemon is gone)`,
@@ -102,6 +103,25 @@ export class SqliteInstanceLock {
         (holder ? ` to ${holder.owner} (since ${holder.acquired_at})` : '') +
         '; it was silent past the stale timeout. Writes are refused; restart the daemon.',
     );
+  }
+}
+
+/**
+ * A holder named `host:pid:...` (the default owner) on this very host whose process no longer
+ * exists: a daemon killed (SIGKILL, OOM) and restarted by its supervisor need not wait out the
+ * stale timeout. A pid that answers, or another host, leaves it to the heartbeat; and a wrongful
+ * takeover (two containers given the same hostname) is still fenced: the loser's commits fail.
+ */
+function deadOnThisHost(owner: string): boolean {
+  const [host, pidText] = owner.split(':');
+  if (host !== hostname() || pidText === undefined || !/^\d+$/.test(pidText)) return false;
+  const pid = Number(pidText);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 

@@ -128,16 +128,16 @@ describe('the simulated portal changes as tests ask, and spoils answers on deman
     sim.mount([
       {
         method: 'POST',
-        path: /^\/api\/push\/1\.0\/(?<dataset>[^/]+)\/realtime\/push\/$/,
+        path: /^\/api\/custom\/(?<dataset>[^/]+)\/ping\/$/,
         handle: ({ res, params, note }) => {
-          note.endpoint = 'push';
+          note.endpoint = 'ping';
           note.dataset = params['dataset'] as string;
           res.writeHead(200, { 'content-type': 'application/json' }).end('{"status": "OK"}');
         },
       },
     ]);
-    const response = await fetch(`${sim.url}/api/push/1.0/live/realtime/push/`, { method: 'POST', body: '{}' });
+    const response = await fetch(`${sim.url}/api/custom/live/ping/`, { method: 'POST', body: '{}' });
     expect(await response.json()).toEqual({ status: 'OK' });
-    expect(sim.requests.at(-1)).toMatchObject({ method: 'POST', endpoint: 'push', dataset: 'live', status: 200 });
+    expect(sim.requests.at(-1)).toMatchObject({ method: 'POST', endpoint: 'ping', dataset: 'live', status: 200 });
   });
 });

@@ -3,7 +3,7 @@ import { ActionRequiredError, RetryLaterError } from '../../../src/core/source.j
 import { odsRecordsKind, odsRecordsOptions } from '../../../src/sources/ods/records-kind.js';
 import { OdsRecordsSource, type RecordsSettings } from '../../../src/sources/ods/records-source.js';
 import { treeRecord, treesDataset } from '../../simulators/ods/test-datasets.js';
-import { mirrorRows, portalRows } from './ods-mirror.js';
+import { mirrorRows, portalRows } from '../../../src/simulators/ods/mirror-rows.js';
 import { portalTestbed } from './portal-testbed.js';
 
 const TABLE = 'trees';

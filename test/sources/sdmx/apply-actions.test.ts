@@ -77,8 +77,9 @@ afterEach(async () => {
   await cleanup();
 });
 
-async function apply(body: Readable): Promise<void> {
-  const message = await openSdmxCsv(body, { label: 'td' });
+/** `endVerified`: a file's end is known (several fixtures end without a line break). */
+async function apply(body: Readable, endVerified = false): Promise<void> {
+  const message = await openSdmxCsv(body, { label: 'td', endVerified });
   const mapper = new SdmxActionMapper(structure, layout, message.header, {
     label: 'dataflow OECD:DF_TEST_DELETE(1.0)',
     onDataflowDelete: (line) => dataflowDeletes.push(line),
@@ -89,7 +90,7 @@ async function apply(body: Readable): Promise<void> {
 }
 
 const applyText = (...lines: string[]): Promise<void> => apply(Readable.from([Buffer.from(HEADER + lines.map((line) => ROW + line + '\n').join(''))]));
-const applyFixture = (name: string): Promise<void> => apply(createReadStream(new URL(name, FIXTURES)));
+const applyFixture = (name: string): Promise<void> => apply(createReadStream(new URL(name, FIXTURES)), true);
 const loadBase = (): Promise<void> => applyFixture('OECD-DF_TEST_DELETE-1.0-all_data.csv');
 
 async function content(): Promise<Content> {

@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { LimitExceededError } from '../../../src/core/limits.js';
 import { CsvSyntaxError, CsvTokenizer, type CsvField } from '../../../src/sources/sdmx/csv-tokenizer.js';
 
 interface Tokenized {
@@ -105,5 +106,66 @@ describe('CsvTokenizer', () => {
   ])('fails on %s, naming the line', (_name, text, message) => {
     expect(() => tokenize(text, ',')).toThrow(CsvSyntaxError);
     expect(() => tokenize(text, ',')).toThrow(message);
+  });
+});
+
+describe('CsvTokenizer on long lines', () => {
+  /** Feeds `text` in pieces of `size` characters and returns the tokenizer and the records read. */
+  function feed(text: string, size: number, limits = {}): { tokenizer: CsvTokenizer; records: CsvField[][] } {
+    const tokenizer = new CsvTokenizer(',', limits);
+    const records: CsvField[][] = [];
+    const onRecord = (fields: CsvField[]): void => {
+      records.push(fields);
+    };
+    for (let at = 0; at < text.length; at += size) tokenizer.push(text.slice(at, at + size), onRecord);
+    tokenizer.end(onRecord);
+    return { tokenizer, records };
+  }
+
+  it('examines a line delivered in many chunks a small constant number of times, not once per chunk', () => {
+    const long = 'x'.repeat(1_000_000);
+    const text = `a,b\n1,${long}\n2,3\n`;
+    const { tokenizer, records } = feed(text, 100);
+    expect(records).toEqual([['a', 'b'], ['1', long], ['2', '3']]);
+    // Re-scanning what is pending with each of the 10,000 chunks would examine ~5e9 characters.
+    expect(tokenizer.charsScanned).toBeLessThan(4 * text.length);
+  });
+
+  it('stays linear on a long quoted cell full of quotes and line breaks', () => {
+    const cell = 'x\n""y'.repeat(100_000);
+    const text = `a,"${cell}"\nb,c\n`;
+    const { tokenizer, records } = feed(text, 97);
+    expect(records).toEqual([['a', cell.replaceAll('""', '"')], ['b', 'c']]);
+    expect(tokenizer.charsScanned).toBeLessThan(4 * text.length);
+  });
+
+  it('refuses a line longer than lineBytes as soon as that much of it is held, before it ends', () => {
+    const tokenizer = new CsvTokenizer(',', { lineBytes: 10_000 });
+    const onRecord = (): void => undefined;
+    tokenizer.push('a,b\n', onRecord);
+    let pushed = 0;
+    const failure = (() => {
+      try {
+        for (; pushed < 1_000; pushed += 1) tokenizer.push('y'.repeat(1000), onRecord);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(failure).toBeInstanceOf(LimitExceededError);
+    expect((failure as LimitExceededError).key).toBe('lineBytes');
+    expect((failure as Error).message).toMatch(/^line 2 exceeds limits\.lineBytes \(10,000 bytes\)/);
+    expect(pushed).toBe(10);
+  });
+
+  it('counts a line in UTF-8 bytes, not characters, and refuses one whole in a chunk too', () => {
+    expect(() => feed(`a,b\n${'é'.repeat(600)},x\n`, 1 << 20, { lineBytes: 1000 })).toThrow(/^line 2 exceeds limits\.lineBytes/);
+    expect(feed(`a,b\n${'é'.repeat(400)},x\n`, 1 << 20, { lineBytes: 1000 }).records).toHaveLength(2);
+  });
+
+  it('refuses a cell longer than cellBytes, naming its line and position, quoted or not', () => {
+    expect(() => feed(`a,b\n1,${'z'.repeat(2000)}\n`, 1 << 20, { cellBytes: 1000 })).toThrow(/^line 2, cell 2 exceeds limits\.cellBytes/);
+    expect(() => feed(`a,b\n1,2\n"${'z'.repeat(2000)}",3\n`, 64, { cellBytes: 1000 })).toThrow(/^line 3, cell 1 exceeds limits\.cellBytes/);
+    expect(feed(`a,b\n1,${'z'.repeat(900)}\n`, 64, { cellBytes: 1000 }).records).toHaveLength(2);
   });
 });

@@ -1,11 +1,12 @@
-import type { JsonValue } from '../../../src/core/json.js';
-import type { SqlValue } from '../../../src/core/tables.js';
-import type { HostedDataset } from '../../../src/simulators/ods/portal-data.js';
-import type { Store } from '../../../src/store/store.js';
+import type { JsonValue } from '../../core/json.js';
+import type { SqlValue } from '../../core/tables.js';
+import type { Store } from '../../store/store.js';
+import type { HostedDataset } from './portal-data.js';
 
 /**
- * What a dataset's records table must hold to equal the portal: one row per record, keyed by
- * record id, values as the mirror types them (JSON values as their JSON text), sorted by key.
+ * What a dataset's records table must hold to equal the portal (the oracle of tests and `demo`):
+ * one row per record, keyed by record id, values as the mirror types them (JSON values as their
+ * JSON text), sorted by key.
  */
 export function portalRows(dataset: HostedDataset, mode: 'snapshot' | 'incremental' = 'snapshot'): Record<string, SqlValue>[] {
   const rows = [...dataset.records.values()].map((record) => {

@@ -1,0 +1,131 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChangeOp } from '../../src/core/ops.js';
+import type { TableSpec } from '../../src/core/tables.js';
+import { createHttpClient, type UndiciHttpClient } from '../../src/http/undici-client.js';
+import { pushTargetSchema } from '../../src/push/push-config.js';
+import { drainTarget, DrainError } from '../../src/push/pusher.js';
+import { pushedStream, type PushedStream } from '../../src/push/pushed-stream.js';
+import type { StreamSource } from '../../src/core/source.js';
+import { startOdsSimulator, type OdsSimulator } from '../../src/simulators/ods/ods-simulator.js';
+import type { OdsField } from '../../src/simulators/ods/portal-data.js';
+import type { Store } from '../../src/store/store.js';
+import { memoryLogger } from '../helpers/silent-log.js';
+import { tempSqliteStore } from '../helpers/stores.js';
+
+const FIELDS: readonly OdsField[] = [
+  { name: 'sensor', type: 'text' },
+  { name: 'kind', type: 'text' },
+  { name: 'value', type: 'text' },
+];
+const TABLE: TableSpec = {
+  name: 'readings',
+  columns: [
+    { name: 'sensor', type: 'text' },
+    { name: 'kind', type: 'text' },
+    { name: 'value', type: 'text' },
+  ],
+  primaryKey: ['sensor', 'kind'],
+};
+
+let sim: OdsSimulator | undefined;
+let cleanup: (() => Promise<void>) | undefined;
+let http: UndiciHttpClient | undefined;
+
+afterEach(async () => {
+  await sim?.close();
+  await cleanup?.();
+  await http?.close();
+  sim = undefined;
+  cleanup = undefined;
+  http = undefined;
+});
+
+async function setUp(options: { uniqueId: boolean; maxBytes?: number }) {
+  sim = await startOdsSimulator({
+    realtime: [{ dataset: 'readings', resource: 'realtime', pushKey: 'k-secret-key', fields: FIELDS, ...(options.uniqueId ? { uniqueIds: ['sensor', 'kind'] } : {}) }],
+    ...(options.maxBytes === undefined ? {} : { pushBodyLimit: options.maxBytes }),
+  });
+  const temp = await tempSqliteStore();
+  cleanup = temp.cleanup;
+  const { log, lines } = memoryLogger();
+  http = createHttpClient({ maxRetries: 2, retryBaseDelayMs: 5, maxRetryDelayMs: 20 });
+  const source = { id: 's', jobId: 'j', kind: 'test', records: { relation: 'readings' }, read: () => (async function* () {})() } as StreamSource;
+  const config = pushTargetSchema.parse({ url: sim.pushUrl('readings'), ...(options.uniqueId ? { uniqueId: ['sensor', 'kind'] } : {}) });
+  const push = pushedStream(source, [config], () => 60_000) as PushedStream;
+  const store: Store = temp.store;
+  await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: TABLE }]));
+  const write = (ops: ChangeOp[]) => store.transaction((tx) => tx.apply(ops, push.outbox));
+  const target = push.targets[0] as PushedStream['targets'][number];
+  const drain = () => drainTarget(target, { store, http: http as UndiciHttpClient, log, signal: new AbortController().signal, ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) });
+  const mirrored = async () => sortRows(await store.readTable('readings'));
+  const received = () => sortRows((sim as OdsSimulator).push.records('readings'));
+  return { sim, store, write, drain, mirrored, received, lines, target };
+}
+
+function sortRows<T>(rows: readonly T[]): T[] {
+  return [...rows].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+const upsert = (rows: string[][]): ChangeOp => ({ op: 'upsert', table: 'readings', columns: ['sensor', 'kind', 'value'], rows });
+
+describe('the pusher delivers the outbox to an ODS realtime dataset', () => {
+  for (const uniqueId of [true, false]) {
+    it(`keeps the dataset equal to the mirror through inserts, changes and wildcard deletes (${uniqueId ? 'with' : 'without'} Unique ID fields)`, async () => {
+      const t = await setUp({ uniqueId });
+      await t.write([upsert([['s1', 'temp', '1'], ['s1', 'hum', '2'], ['s2', 'temp', '3']])]);
+      expect(await t.drain()).toMatchObject({ delivered: 3, remaining: 0 });
+      expect(t.received()).toEqual(await t.mirrored());
+      await t.write([upsert([['s1', 'temp', '10']]), { op: 'deleteWhere', table: 'readings', keys: [{ sensor: 's2' }] }]);
+      await t.drain();
+      expect(t.received()).toEqual(await t.mirrored());
+      expect(t.received()).toHaveLength(2);
+      // Nothing left: a second drain sends nothing.
+      const before = t.sim.push.log.length;
+      expect(await t.drain()).toMatchObject({ delivered: 0, remaining: 0 });
+      expect(t.sim.push.log.length).toBe(before);
+      // Without Unique ID fields, the changed record's old values were deleted first.
+      if (!uniqueId) expect(t.sim.push.log.filter((request) => request.operation === 'delete').length).toBeGreaterThan(0);
+    });
+  }
+
+  it('keeps the outbox when the endpoint is disabled, reports ODS\'s message, and delivers once it is enabled again', async () => {
+    const t = await setUp({ uniqueId: true });
+    await t.write([upsert([['s1', 'temp', '1']])]);
+    t.sim.push.setEnabled('readings', false);
+    const failure = await t.drain().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DrainError);
+    expect((failure as DrainError).refused).toBe(true);
+    const [state] = await t.store.targetStates();
+    expect(state?.lastError).toMatch(/HTTP 400/);
+    expect(state?.lastError).not.toContain('k-secret-key');
+    expect((await t.store.outboxSummaries())[0]?.depth).toBe(1);
+    t.sim.push.setEnabled('readings', true);
+    await t.drain();
+    expect(t.received()).toEqual(await t.mirrored());
+    expect((await t.store.targetStates())[0]).toMatchObject({ lastError: null, consecutiveFailures: 0 });
+  });
+
+  it('re-sends harmlessly after 500s and a connection dropped after the records were applied', async () => {
+    const t = await setUp({ uniqueId: false });
+    t.sim.injectFault({ type: 'status', status: 500 }, { on: 'push', times: 1 });
+    t.sim.injectFault({ type: 'drop', afterApplying: true }, { on: 'push', times: 1 });
+    await t.write([upsert([['s1', 'temp', '1'], ['s2', 'temp', '2']])]);
+    await t.drain();
+    expect(t.received()).toEqual(await t.mirrored());
+    expect(t.sim.push.log.filter((request) => request.operation === 'push').length).toBe(3);
+  });
+
+  it('splits a change set into requests under the body limit, and sets a record too big for one request aside', async () => {
+    const t = await setUp({ uniqueId: true, maxBytes: 2_000 });
+    const rows = Array.from({ length: 60 }, (_, index) => [`s${index}`, 'temp', 'x'.repeat(100)]);
+    await t.write([upsert([...rows, ['big', 'temp', 'y'.repeat(3_000)]])]);
+    const result = await t.drain();
+    expect(result).toMatchObject({ delivered: 60, setAside: 1, remaining: 0 });
+    const pushes = t.sim.push.log.filter((request) => request.operation === 'push');
+    expect(pushes.length).toBeGreaterThan(3);
+    expect(pushes.every((request) => request.bytes < 2_000 && request.status === 200)).toBe(true);
+    expect(t.received()).toHaveLength(60);
+    expect((await t.store.targetStates())[0]?.setAside[0]).toMatch(/^big\.temp: \d+ bytes/);
+    expect(t.lines.some((line) => line.includes('record too big'))).toBe(true);
+  });
+});
