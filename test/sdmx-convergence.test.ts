@@ -259,8 +259,11 @@ function faultMessage(fault: NsiFault, structure: DataflowStructure): RegExp {
     case 'cutBody':
       return new RegExp(String.raw`^${label}: ${brokeOff}: the body of \S+ is incomplete or corrupt`);
     case 'errorAfterRows':
-      // The error text may arrive as a row before the dropped connection is noticed.
-      return new RegExp(String.raw`^${label}: (line \d+: unknown structure type "Error: 500 Internal Server Error|${brokeOff})`);
+      // The error text may arrive as a row before the dropped connection is noticed: refused for its
+      // cell count (a row narrower than the header), or for its structure type when it is as wide.
+      return new RegExp(
+        String.raw`^${label}: (line \d+( \([^)]*\))?: (unknown structure type "Error: 500 Internal Server Error|the row has \d+ cells but the header has \d+)|${brokeOff})`,
+      );
     case 'badRow':
       return fault.kind === 'unknownAction'
         ? new RegExp(String.raw`^${label}: line ${fault.afterRows + 2} \(${label}\): unknown action "X"`)

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
+import { MSSQL_URL, dropMssqlSchemas, openMssqlStore, randomMssqlSchema } from './mssql.js';
 import { dropSchemas, PG_URL, postgresRequired, postgresUnavailable, randomSchemaName } from './pg.js';
 import { scratchDir } from './scratch-dir.js';
 
@@ -22,9 +23,12 @@ export async function tempSqliteStore(): Promise<{ store: SqliteStore; path: str
   };
 }
 
-/** A store engine the runner's tests run against: SQLite always, PostgreSQL when it answers (or CI requires it). */
+/**
+ * A store engine the runner's tests run against: SQLite always, PostgreSQL when it answers (or CI
+ * requires it), SQL Server when MSSQL_URL names one.
+ */
 export interface EngineUnderTest {
-  readonly engine: 'sqlite' | 'postgres';
+  readonly engine: 'sqlite' | 'postgres' | 'mssql';
   /** A fresh, empty store; `cleanup` closes it and removes what it created. */
   readonly open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 }
@@ -35,10 +39,11 @@ export interface EngineUnderTest {
  */
 export async function enginesUnderTest(): Promise<EngineUnderTest[]> {
   const sqlite: EngineUnderTest = { engine: 'sqlite', open: () => tempSqliteStore() };
+  const mssql: EngineUnderTest[] = MSSQL_URL === undefined ? [] : [{ engine: 'mssql', open: openMssqlTestStore }];
   const unavailable = await postgresUnavailable();
   if (unavailable !== undefined && !postgresRequired()) {
     console.warn(`SKIPPED: the PostgreSQL cases (${unavailable}; set PGURL to run them)`);
-    return [sqlite];
+    return [sqlite, ...mssql];
   }
   const postgres: EngineUnderTest = {
     engine: 'postgres',
@@ -56,5 +61,18 @@ export async function enginesUnderTest(): Promise<EngineUnderTest[]> {
       };
     },
   };
-  return [sqlite, postgres];
+  return [sqlite, postgres, ...mssql];
+}
+
+/** A store in a fresh schema on MSSQL_URL's server. */
+async function openMssqlTestStore(): Promise<{ store: Store; cleanup: () => Promise<void> }> {
+  const schema = randomMssqlSchema();
+  const store = await openMssqlStore(schema);
+  return {
+    store,
+    cleanup: async () => {
+      await store.close().catch(() => undefined);
+      await dropMssqlSchemas([schema]);
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import sql from 'mssql';
 import type { ColumnType, SqlValue, TableSpec } from '../../core/tables.js';
 import type { Bound, DriverRow, RelationKind, SqlConnection } from '../sql/engine.js';
+import { quoteMssql } from './mssql-dialect.js';
 
 /** The driver type a bound value of a column type travels as. Text is nvarchar(max): any length, any key width. */
 export function mssqlType(type: ColumnType): sql.ISqlType {
@@ -66,7 +67,7 @@ export class MssqlConnection implements SqlConnection {
 
   /** A spec reconstructed from SQL Server's catalog, for comparing with a table the store did not create. */
   async introspect(name: string): Promise<TableSpec> {
-    const object = [{ value: `[${this.schema}].[${name}]`, type: 'text' as const }];
+    const object = [{ value: `${quoteMssql(this.schema, 'schema name')}.${quoteMssql(name)}`, type: 'text' as const }];
     const columns = await this.all(
       `SELECT c.[name] AS [name], t.[name] AS [type], c.[is_nullable] AS [nullable] FROM sys.columns c
          JOIN sys.types t ON t.[user_type_id] = c.[user_type_id] WHERE c.[object_id] = OBJECT_ID(@p1) ORDER BY c.[column_id]`,

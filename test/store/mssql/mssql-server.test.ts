@@ -1,9 +1,10 @@
 import { afterAll, describe, it } from 'vitest';
 import { MSSQL_URL, dropMssqlSchemas, openMssqlStore, randomMssqlSchema } from '../../helpers/mssql.js';
+import { describeDeliveryContract } from '../delivery-contract.js';
 import { describeStoreContract } from '../store-contract.js';
 
 /**
- * The store contract, unchanged, against a real SQL Server when MSSQL_URL is set. None can run
+ * The store and delivery contracts, unchanged, against a real SQL Server when MSSQL_URL is set. None can run
  * where this project is built (no server package, no container runtime): the run says so instead
  * of passing silently. What is verified without one is in mssql-wire.test.ts (the fake TDS server).
  */
@@ -16,9 +17,11 @@ if (MSSQL_URL === undefined) {
 } else {
   const schemas: string[] = [];
   afterAll(() => dropMssqlSchemas(schemas));
-  describeStoreContract('SQL Server', async () => {
+  const freshStore = async () => {
     const schema = randomMssqlSchema();
     schemas.push(schema);
     return openMssqlStore(schema);
-  });
+  };
+  describeStoreContract('SQL Server', freshStore);
+  describeDeliveryContract('SQL Server', freshStore);
 }

@@ -94,6 +94,31 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     expect(lock?.params.map((param) => param.value)).toEqual(['dataspace-sync:relation:mirror:obs']);
   });
 
+  it('adopts a table it did not create when SQL Server\'s catalog describes the same shape, and refuses one that differs', async () => {
+    const legacy: TableSpec = { name: 'legacy', columns: [{ name: 'id', type: 'integer' }, { name: 'label', type: 'text' }], primaryKey: ['id'] };
+    let labelType = 'nvarchar';
+    const introspected: unknown[] = [];
+    server.respond = (request) => {
+      if (request.kind !== 'rpc') return base(request);
+      if (request.sql.startsWith('SELECT RTRIM([type])')) return { rows: [{ type: 'U' }] };
+      if (request.sql.includes('is_primary_key')) return { rows: [{ name: 'id' }] };
+      if (request.sql.includes('FROM sys.columns c')) {
+        introspected.push(request.params[0]?.value);
+        return { rows: [{ name: 'id', type: 'bigint', nullable: false }, { name: 'label', type: labelType, nullable: true }] };
+      }
+      return base(request);
+    };
+    await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: legacy }]));
+    const adopted = sent();
+    expect(introspected).toEqual(['[mirror].[legacy]']);
+    expect(adopted.some((request) => (request.kind === 'batch' || request.kind === 'rpc') && request.sql.startsWith('CREATE TABLE'))).toBe(false);
+    expect(outline(adopted).slice(-2)).toEqual(['rpc MERGE INTO [mirror].[dss_tables]', 'commit']);
+    labelType = 'float';
+    await expect(store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: { ...legacy, name: 'other' } }]))).rejects.toThrow(
+      /table other exists with a different shape: column label type real -> text/,
+    );
+  });
+
   it('refuses a key value longer than its column can hold, naming column and row, before sending it', async () => {
     await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: obs }]));
     sent();
@@ -295,6 +320,37 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
       expect.stringMatching(new RegExp(`^EXEC sp_rename N'\\[mirror\\]\\.\\[obs\\]\\.\\[${shadow ?? ''}_ix_[0-9a-f]+\\]', N'obs_ix_[0-9a-f]+', N'INDEX'$`)),
       'commit',
     ]);
+  });
+
+  it('stages a snapshot in a #temp table of the transaction and applies the difference set-based, then drops it', async () => {
+    const items: TableSpec = { name: 'items', columns: [{ name: 'id', type: 'text' }, { name: 'doc', type: 'json' }, { name: 'gone', type: 'integer' }], primaryKey: ['id'] };
+    await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: items }]));
+    sent();
+    await store.transaction((tx) =>
+      tx.apply([
+        { op: 'beginStaging', table: 'items', columns: ['id', 'doc'] },
+        { op: 'stageRows', table: 'items', rows: [['a', '{}'], ['b', null]] },
+        { op: 'applyStaged', table: 'items', staged: 'write', unstaged: { action: 'set', set: { gone: 1 } } },
+      ]),
+    );
+    const requests = sent();
+    const texts = requests.flatMap((request) => (request.kind === 'batch' || request.kind === 'rpc' ? [request.sql] : []));
+    const stage = /#(dss_stage_[0-9a-f]+)/.exec(texts.join('\n'))?.[1] ?? '';
+    expect(stage).not.toBe('');
+    expect(texts.filter((text) => !text.startsWith('SELECT spec') && !text.includes('sp_getapplock'))).toEqual([
+      `DROP TABLE IF EXISTS #${stage}`,
+      `CREATE TABLE #${stage} ([id] NVARCHAR(450) COLLATE Latin1_General_100_BIN2 NOT NULL, [doc] NVARCHAR(MAX) COLLATE Latin1_General_100_BIN2 NULL, PRIMARY KEY ([id]))`,
+      expect.stringContaining(`MERGE INTO #${stage} WITH (UPDLOCK, HOLDLOCK) AS [t] USING (VALUES (@p1, @p2), (@p3, @p4))`),
+      `UPDATE [mirror].[items] SET [gone] = @p1 WHERE NOT EXISTS (SELECT 1 FROM #${stage} AS "stg" WHERE "stg".[id] = [mirror].[items].[id])`,
+      // Only rows whose staged cells differ, NULLs and trailing spaces included.
+      `UPDATE [mirror].[items] SET [doc] = "stg".[doc] FROM #${stage} AS "stg" WHERE "stg".[id] = [mirror].[items].[id] AND ` +
+        '(([mirror].[items].[doc] <> "stg".[doc] OR DATALENGTH([mirror].[items].[doc]) <> DATALENGTH("stg".[doc]) OR ([mirror].[items].[doc] IS NULL AND "stg".[doc] IS NOT NULL) OR ([mirror].[items].[doc] IS NOT NULL AND "stg".[doc] IS NULL)))',
+      `INSERT INTO [mirror].[items] ([id], [doc]) SELECT "stg".[id], "stg".[doc] FROM #${stage} AS "stg" WHERE NOT EXISTS (SELECT 1 FROM [mirror].[items] WHERE "stg".[id] = [mirror].[items].[id])`,
+      `DROP TABLE IF EXISTS #${stage}`,
+    ]);
+    // The #temp table is made in a plain batch, so that it outlives the statement (one made by sp_executesql would not).
+    expect(requests.filter((request) => (request.kind === 'batch' || request.kind === 'rpc') && request.sql.startsWith('CREATE TABLE #')).map((request) => request.kind)).toEqual(['batch']);
+    expect(new Set(requests.map((request) => request.transaction)).size).toBe(1);
   });
 
   it('writes the changes and the stream\'s state in one transaction on one connection, the epoch read under UPDLOCK, HOLDLOCK', async () => {
