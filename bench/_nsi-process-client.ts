@@ -12,7 +12,7 @@ export interface NsiProcess {
 
 export async function startNsiProcess(
   flows: readonly { id: string; observations: number }[],
-  options: { readonly recorded?: boolean; readonly execArgv?: readonly string[] } = {},
+  options: { readonly recorded?: boolean; readonly synthetic?: boolean; readonly execArgv?: readonly string[] } = {},
 ): Promise<NsiProcess> {
   const here = fileURLToPath(import.meta.url);
   const script = join(dirname(here), `sdmx-nsi-process${extname(here)}`);
@@ -29,7 +29,12 @@ export async function startNsiProcess(
       });
       child.send(request);
     });
-  const started = await ask({ type: 'start', flows, ...(options.recorded === true ? { recorded: true } : {}) });
+  const started = await ask({
+    type: 'start',
+    flows,
+    ...(options.recorded === true ? { recorded: true } : {}),
+    ...(options.synthetic === true ? { synthetic: true } : {}),
+  });
   if (started.type !== 'started') throw new Error('unexpected reply from the NSI process');
   return {
     url: started.url,

@@ -5,7 +5,7 @@
  *
  * Contenders:
  *   ours        the compiled dist/ (as shipped): SdmxSource -> runStream -> SqliteStore, a fresh file
- *   ours-main-thread  the same with the store's writing connection on the main thread (writerThread: false)
+ *   ours-writer-thread  the same with the store's writing connection on its own thread (writerThread: true)
  *   csv-sqlite  node:http + gunzip + csv-parse, each record inserted with a prepared statement into
  *               better-sqlite3 in one transaction: observations by their 5-dimension key, series
  *               attributes by their 4 (the same tables, pragmas and durability as ours)
@@ -38,8 +38,8 @@ try {
   const threadsBefore = threadTicks();
   const started = performance.now();
   let rows;
-  if (contender === 'ours') rows = await ours(dist, true);
-  else if (contender === 'ours-main-thread') rows = await ours(dist, false);
+  if (contender === 'ours') rows = await ours(dist, false);
+  else if (contender === 'ours-writer-thread') rows = await ours(dist, true);
   else if (contender === 'csv-sqlite') rows = await csvSqlite();
   else if (contender === 'download') rows = await download();
   else throw new Error(`unknown contender ${contender}`);

@@ -1,5 +1,6 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createGzip } from 'node:zlib';
 import { startNsiSimulator, type NsiSimulator } from '../src/simulators/nsi/nsi-simulator.js';
 import type { DataflowDefinition } from '../src/simulators/nsi/dataflow-structure.js';
 
@@ -11,12 +12,20 @@ import type { DataflowDefinition } from '../src/simulators/nsi/dataflow-structur
  *     recorded: each flow's full answer (gzipped) is generated once and served from memory
  *     (everything else is passed to the simulator), so the remote costs next to no CPU, as a
  *     remote on another machine would: on two cores the client is then measured alone.
+ *     synthetic (with recorded): the answer is written straight from benchKey, byte for byte what the
+ *     simulator would answer (bench/sdmx-scale.ts checks it at a small size), without loading the
+ *     observations into the simulator: 10M of them took it longer than the measurements.
  *   {type:'changes', id, changes, stride}      -> {type:'changed', revised, deleted}
  *   {type:'close'}
  */
 
 export type NsiBenchRequest =
-  | { readonly type: 'start'; readonly flows: readonly { readonly id: string; readonly observations: number }[]; readonly recorded?: boolean }
+  | {
+      readonly type: 'start';
+      readonly flows: readonly { readonly id: string; readonly observations: number }[];
+      readonly recorded?: boolean;
+      readonly synthetic?: boolean;
+    }
   | { readonly type: 'changes'; readonly id: string; readonly changes: number; readonly stride: number }
   | { readonly type: 'close' };
 
@@ -73,6 +82,7 @@ async function handle(message: NsiBenchRequest): Promise<void> {
     nsi = await startNsiSimulator({ clock: () => new Date(Date.now() + shiftMs) });
     for (const { id, observations } of message.flows) {
       const flow = nsi.dataSpace.defineDataflow(benchDataflow(id));
+      if (message.synthetic === true) continue;
       flow.loadObservations(
         (function* () {
           for (let i = 0; i < observations; i += 1) yield [benchKey(i), [(i * 1.25).toFixed(2), 'A']] as const;
@@ -87,7 +97,12 @@ async function handle(message: NsiBenchRequest): Promise<void> {
     }
     shiftMs = 0;
     if (message.recorded === true) {
-      front = await recordedFront(nsi, message.flows.map((flow) => `/data/BENCH,${flow.id},1.0/all`));
+      const synthetic = message.synthetic === true ? new Map(message.flows.map((flow) => [`/data/BENCH,${flow.id},1.0/all`, flow])) : undefined;
+      front = await recordedFront(
+        nsi,
+        message.flows.map((flow) => `/data/BENCH,${flow.id},1.0/all`),
+        synthetic === undefined ? undefined : (path) => syntheticAnswer(synthetic.get(path) as { id: string; observations: number }),
+      );
       const root = new URL(nsi.url).pathname.replace(/\/+$/, '');
       send!({ type: 'started', url: `http://127.0.0.1:${(front.address() as AddressInfo).port}${root}` } satisfies NsiBenchReply);
       return;
@@ -132,12 +147,45 @@ interface Recorded {
   readonly body: Buffer;
 }
 
+/** The simulator's full answer for benchDataflow with `observations`, gzipped as it would send it. */
+async function syntheticAnswer(flow: { readonly id: string; readonly observations: number }): Promise<Recorded> {
+  const gzip = createGzip({ level: 1 });
+  const chunks: Buffer[] = [];
+  gzip.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const done = new Promise<void>((resolve, reject) => {
+    gzip.on('end', resolve);
+    gzip.on('error', reject);
+  });
+  const ref = `dataflow,BENCH:${flow.id}(1.0),`;
+  let text = 'STRUCTURE,STRUCTURE_ID,FREQ,REF_AREA,MEASURE,UNIT_MEASURE,TIME_PERIOD,OBS_VALUE,OBS_STATUS,UNIT_MULT\n';
+  const write = async (): Promise<void> => {
+    if (!gzip.write(text)) await new Promise((resolve) => gzip.once('drain', resolve));
+    text = '';
+  };
+  for (let i = 0; i < flow.observations; i += 1) {
+    text += `${ref}${benchKey(i).join(',')},${(i * 1.25).toFixed(2)},A,\n`;
+    if (text.length > 1 << 20) await write();
+  }
+  for (let i = 0; i < flow.observations; i += PERIODS) {
+    text += `${ref}${benchKey(i).slice(0, 4).join(',')},,,,0\n`;
+    if (text.length > 1 << 20) await write();
+  }
+  await write();
+  gzip.end();
+  await done;
+  return { headers: { 'content-type': 'application/vnd.sdmx.data+csv; version=2.0.0; charset=utf-8', 'content-encoding': 'gzip' }, body: Buffer.concat(chunks) };
+}
+
 /** A server in front of the simulator that answers the given full-answer paths from memory (gzip). */
-async function recordedFront(simulator: NsiSimulator, paths: readonly string[]): Promise<Server> {
+async function recordedFront(simulator: NsiSimulator, paths: readonly string[], make?: (path: string) => Promise<Recorded>): Promise<Server> {
   const origin = new URL(simulator.url);
   const root = origin.pathname.replace(/\/+$/, '');
   const recorded = new Map<string, Recorded>();
   for (const path of paths) {
+    if (make !== undefined) {
+      recorded.set(`${root}${path}`, await make(path));
+      continue;
+    }
     recorded.set(
       `${root}${path}`,
       await new Promise<Recorded>((resolve, reject) => {

@@ -4,16 +4,17 @@
  * attribute), each run in a process of its own (bench/_sdmx-scale-child.mjs), reporting wall time,
  * obs/s, CPU seconds and peak RSS per size, for
  *   - ours: the compiled dist/ (SdmxSource -> runStream -> SQLite, as shipped),
- *   - the same with the store's writing connection on the main thread (writerThread: false),
+ *   - the same with the store's writing connection on a thread of its own (writerThread: true),
  *   - csv-parse -> better-sqlite3: the same answer parsed by csv-parse, each record inserted with a
  *     prepared statement in one transaction, into the same tables with the same key and pragmas,
  *   - download + gunzip only,
  * taking turns within each round, so the VM's drift is shared. The remote answers from memory (the
- * answer is generated once per size by the simulator; bench/sdmx-nsi-process.ts `recorded`), as a
- * remote on another machine would: the client has the two cores to itself.
+ * answer is generated once per size, byte for byte the simulator's; bench/sdmx-nsi-process.ts
+ * `recorded` and `synthetic`), as a remote on another machine would: the client has the two cores
+ * to itself. Each run's figures are printed as JSON as it ends.
  *
  * Run: node --import tsx bench/sdmx-scale.ts [--sizes 250000,1000000,4000000,10000000] [--runs 3]
- *        [--contenders download,csv-sqlite,ours-main-thread,ours] [--no-build]
+ *        [--contenders download,csv-sqlite,ours,ours-writer-thread] [--no-build]
  */
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -25,7 +26,7 @@ const { values: args } = parseArgs({
   options: {
     sizes: { type: 'string', default: '250000,1000000,4000000,10000000' },
     runs: { type: 'string', default: '3' },
-    contenders: { type: 'string', default: 'download,csv-sqlite,ours-main-thread,ours' },
+    contenders: { type: 'string', default: 'download,csv-sqlite,ours,ours-writer-thread' },
     'no-build': { type: 'boolean', default: false },
   },
 });
@@ -36,10 +37,10 @@ const FLOW = 'DF_FULL';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const child = `${here}_sdmx-scale-child.mjs`;
 
-type Contender = 'ours' | 'ours-main-thread' | 'csv-sqlite' | 'download';
+type Contender = 'ours' | 'ours-writer-thread' | 'csv-sqlite' | 'download';
 const NAMES: Record<Contender, string> = {
   ours: 'dataspace-sync (dist/)',
-  'ours-main-thread': 'dataspace-sync, writer on the main thread',
+  'ours-writer-thread': 'dataspace-sync, writer thread',
   'csv-sqlite': 'csv-parse -> better-sqlite3',
   download: 'download + gunzip only',
 };
@@ -65,8 +66,7 @@ async function main(): Promise<void> {
   );
   const results = new Map<number, Map<Contender, Run[]>>();
   for (const size of SIZES) {
-    // 10M observations take a few GB of the simulator's heap while it generates the answer.
-    const nsi = await startNsiProcess([{ id: FLOW, observations: size }], { recorded: true, execArgv: ['--max-old-space-size=12288'] });
+    const nsi = await startNsiProcess([{ id: FLOW, observations: size }], { recorded: true, synthetic: true });
     const bySize = new Map<Contender, Run[]>(CONTENDERS.map((contender) => [contender, []]));
     results.set(size, bySize);
     const loadBefore = loadavg()[0] as number;
@@ -77,6 +77,7 @@ async function main(): Promise<void> {
           if (out.status !== 0) throw new Error(`${contender} at ${size} failed (exit ${out.status}): ${out.stderr}`);
           const last = out.stdout.trim().split('\n').at(-1) ?? '';
           (bySize.get(contender) as Run[]).push(JSON.parse(last) as Run);
+          console.log(`  ${last} (load average ${(loadavg()[0] as number).toFixed(1)})`);
         }
       }
     } finally {

@@ -55,9 +55,10 @@ export class SqliteDriver implements SqlDriver {
     }
     if (!memory) mkdirSync(dirname(path), { recursive: true });
     const timeout = this.options.busyTimeoutMs ?? 5000;
-    // A file store writes on a thread of its own, so that a full load's B-tree work overlaps the
-    // reading and mapping of the rows (sqlite-writer-thread.ts); `:memory:` has one connection, here.
-    const db: SqliteHandle = memory || this.options.writerThread === false ? LocalSqliteHandle.open(path, { timeout }) : SqliteWriterThread.open(path, { timeout });
+    // On request a file store writes on a thread of its own, so that a full load's B-tree work
+    // overlaps the reading and mapping of the rows (sqlite-writer-thread.ts); `:memory:` has one
+    // connection, here.
+    const db: SqliteHandle = !memory && this.options.writerThread === true ? SqliteWriterThread.open(path, { timeout }) : LocalSqliteHandle.open(path, { timeout });
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (!memory && mode !== 'wal') throw new Error(`store ${path}: could not switch to WAL journal mode (got ${String(mode)})`);
