@@ -20,6 +20,8 @@ import type { Store } from '../src/store/store.js';
 import { applyMutation, mutationArb, type Mutation } from './simulators/nsi/mutation-arbitraries.js';
 import { DF_TEST_DELETE } from './simulators/nsi/test-dataflows.js';
 import { MSSQL_URL, dropMssqlSchemas, openMssqlStore, randomMssqlSchema } from './helpers/mssql.js';
+import { PG_URL, dropSchemas, postgresRequired, postgresUnavailable, randomSchemaName } from './helpers/pg.js';
+import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { scratchDir } from './helpers/scratch-dir.js';
 
 /**
@@ -33,6 +35,7 @@ import { scratchDir } from './helpers/scratch-dir.js';
 
 const log = pino({ level: 'silent' });
 const RUNS = Number(process.env.FC_RUNS ?? 200);
+const SERVER_RUNS = Number(process.env.FC_SERVER_RUNS ?? 50);
 const DOMAINS = { DIM_1: ['A', 'B'], DIM_2: ['A', 'B'], TIME_PERIOD: ['2020', '2021'] };
 
 let clock = Date.parse('2024-06-03T09:00:00Z');
@@ -120,15 +123,21 @@ function withoutMetadata(snapshot: NsiSnapshot): Omit<NsiSnapshot, 'metadata'> {
   return data;
 }
 
-/** The engines the property runs on: SQLite always, SQL Server when MSSQL_URL names one. A fresh store per run. */
+/**
+ * The engines the property runs on: SQLite always, PostgreSQL when it answers (always under CI),
+ * SQL Server when MSSQL_URL names one. A fresh store per run.
+ */
 interface Engine {
   readonly name: string;
+  /** Runs of the property: fewer on the server engines, whose fresh schema per run costs more. */
+  readonly runs: number;
   open(): Promise<{ store: Store; dispose: () => Promise<void> }>;
 }
 
 const engines: Engine[] = [
   {
     name: 'SQLite',
+    runs: RUNS,
     open: async () => {
       const dir = scratchDir('dss-convergence-');
       const sqlite = new SqliteStore({ path: join(dir, 'sync.db') });
@@ -144,9 +153,32 @@ const engines: Engine[] = [
     },
   },
 ];
+const pgUnavailable = await postgresUnavailable();
+if (pgUnavailable === undefined || postgresRequired()) {
+  engines.push({
+    name: 'PostgreSQL',
+    runs: SERVER_RUNS,
+    open: async () => {
+      if (pgUnavailable !== undefined) throw new Error(`${pgUnavailable}; CI=true requires the PostgreSQL cases to run (set PGURL)`);
+      const schema = randomSchemaName('dss_conv');
+      const postgres = new PostgresStore({ url: PG_URL, schema, poolSize: 2 });
+      await postgres.open();
+      return {
+        store: postgres,
+        dispose: async () => {
+          await postgres.close().catch(() => undefined);
+          await dropSchemas([schema]);
+        },
+      };
+    },
+  });
+} else {
+  console.warn(`SKIPPED: SDMX convergence property on PostgreSQL (${pgUnavailable}; set PGURL to run it)`);
+}
 if (MSSQL_URL !== undefined) {
   engines.push({
     name: 'SQL Server',
+    runs: SERVER_RUNS,
     open: async () => {
       const schema = randomMssqlSchema('dss_conv');
       const mssql = await openMssqlStore(schema);
@@ -181,10 +213,10 @@ for (const engine of engines) {
             }
           },
         ),
-        { numRuns: RUNS },
+        { numRuns: engine.runs },
       );
       // About 20 s alone on two cores; with the suite's other files and a busy machine, six times that.
-    }, Math.max(300_000, RUNS * 1_500));
+    }, Math.max(300_000, engine.runs * 3_000));
   });
 }
 
