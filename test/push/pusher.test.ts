@@ -115,6 +115,21 @@ describe('the pusher delivers the outbox to an ODS realtime dataset', () => {
     expect(t.sim.push.log.filter((request) => request.operation === 'push').length).toBe(3);
   });
 
+  it('sends a 20 MB change set as several requests under ODS\'s 5 MB limit, and sets a record over 5 MB aside', async () => {
+    const t = await setUp({ uniqueId: true });
+    // 2,100 records of about 10 kB: 21 MB of JSON, and one record of 6 MB that no request may carry.
+    const rows = Array.from({ length: 2_100 }, (_, index) => [`s${index}`, 'temp', `${index}:`.padEnd(10_000, 'v')]);
+    await t.write([upsert([...rows, ['huge', 'temp', 'h'.repeat(6_000_000)]])]);
+    const result = await t.drain();
+    expect(result).toMatchObject({ delivered: 2_100, setAside: 1, remaining: 0 });
+    const pushes = t.sim.push.log.filter((request) => request.operation === 'push');
+    expect(pushes.reduce((sum, request) => sum + request.bytes, 0)).toBeGreaterThan(20_000_000);
+    expect(pushes.length).toBeGreaterThanOrEqual(5);
+    expect(pushes.every((request) => request.bytes < 5_000_000 && request.status === 200)).toBe(true);
+    expect(t.received()).toEqual((await t.mirrored()).filter((row) => row['sensor'] !== 'huge'));
+    expect((await t.store.targetStates())[0]?.setAside[0]).toMatch(/^huge\.temp: \d+ bytes/);
+  });
+
   it('splits a change set into requests under the body limit, and sets a record too big for one request aside', async () => {
     const t = await setUp({ uniqueId: true, maxBytes: 2_000 });
     const rows = Array.from({ length: 60 }, (_, index) => [`s${index}`, 'temp', 'x'.repeat(100)]);
