@@ -2,7 +2,7 @@ import { describe, it } from 'vitest';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { crashLoop, KILLS } from '../helpers/crash-loop.js';
 import { postgresRequired } from '../helpers/pg.js';
-import { postgresBinaries, startPrivatePostgres } from '../helpers/private-postgres.js';
+import { postgresBinaries, startPrivateCluster } from '../helpers/pg-cluster.js';
 
 /**
  * The crash loop (test/helpers/crash-loop.ts) on PostgreSQL, with the server restarted in the
@@ -17,7 +17,7 @@ describe('the daemon under SIGKILL at random moments, restarted each time', () =
     return;
   }
   it(`PostgreSQL: ${KILLS} kills and a server restart, then the store equals the sources`, async () => {
-    const server = await startPrivatePostgres();
+    const server = await startPrivateCluster();
     try {
       const schema = 'crash_loop';
       await crashLoop({

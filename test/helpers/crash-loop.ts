@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import type { Store } from '../../src/store/store.js';
 import { startCli, type CliProcess } from './cli.js';
-import type { PrivatePostgres } from './private-postgres.js';
+import type { PrivateCluster } from './pg-cluster.js';
 import { rowDifference } from './row-difference.js';
 import { mulberry32 } from './seeded-random.js';
 import { startTestbed, TESTBED_KINDS, type Testbed } from './testbeds.js';
@@ -35,7 +35,7 @@ export interface CrashLoopEngine {
   readonly store: Record<string, unknown>;
   open(): Promise<Store>;
   /** The PostgreSQL server's restart, or nothing. */
-  readonly server?: PrivatePostgres;
+  readonly server?: PrivateCluster;
 }
 
 export async function crashLoop(engine: CrashLoopEngine): Promise<void> {

@@ -16,8 +16,11 @@ const run = promisify(execFile);
 export interface PrivateCluster {
   /** postgres://postgres@127.0.0.1:<port>/postgres */
   readonly url: string;
-  /** `pg_ctl restart -m fast`: every session is ended (open transactions roll back), then the server starts again. */
-  restart(): Promise<void>;
+  /**
+   * Stops the server the way an administrator's fast restart does (every session ends with 57P01,
+   * open transactions roll back), stays down `downMs`, then starts it again.
+   */
+  restart(downMs?: number): Promise<void>;
   /** Stops the server and removes its folder. */
   destroy(): Promise<void>;
 }
@@ -53,10 +56,11 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
     isRoot() ? run('runuser', ['-u', 'postgres', '--', join(bin, program), ...args]) : run(join(bin, program), args);
   // The server logs to a file: left on pg_ctl's output, it would hold the pipe open and pg_ctl would never seem done.
   const pgCtl = (...args: string[]) => as('pg_ctl', ['-D', data, '-w', '-t', '60', '-l', join(dir, 'server.log'), ...args]);
+  // The socket in the cluster's folder, not /var/run/postgresql (owned by the system's server);
+  // fsync off: the server's own durability is not under test (its host never crashes here), only its restarts.
+  const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off`;
   try {
     await as('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale', 'C']);
-    // The socket in the cluster's folder, not /var/run/postgresql (owned by the system's server).
-    const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off`;
     await pgCtl('-o', options, 'start');
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
@@ -64,8 +68,10 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
   }
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    restart: async () => {
-      await pgCtl('-m', 'fast', 'restart');
+    restart: async (downMs = 0) => {
+      await pgCtl('-m', 'fast', 'stop');
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      await pgCtl('-o', options, 'start');
     },
     destroy: async () => {
       await pgCtl('-m', 'immediate', 'stop').catch(() => undefined);
