@@ -12,7 +12,11 @@ export function portalRows(dataset: HostedDataset, mode: 'snapshot' | 'increment
   const rows = [...dataset.records.values()].map((record) => {
     // Only the incremental mode keeps record_timestamp.
     const row: Record<string, SqlValue> = { record_id: record.id, record_timestamp: mode === 'incremental' ? record.timestamp : null };
-    for (const field of dataset.fields) row[field.name] = mirrored(field.type, field.annotations?.['multivalued'] !== undefined, record.values[field.name] ?? null);
+    for (const field of dataset.fields) {
+      // Own values only: a field named like an Object.prototype member ("toString") must not read the prototype's.
+      const value = Object.hasOwn(record.values, field.name) ? (record.values[field.name] ?? null) : null;
+      row[field.name] = mirrored(field.type, field.annotations?.['multivalued'] !== undefined, value);
+    }
     return row;
   });
   return rows.sort((a, b) => ((a['record_id'] as string) < (b['record_id'] as string) ? -1 : 1));

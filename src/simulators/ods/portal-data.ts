@@ -91,7 +91,8 @@ export class HostedDataset {
 
   /** The values a record keeps: one per field, null where absent, keys outside the schema dropped. */
   normalise(values: RecordValues): RecordValues {
-    return Object.fromEntries(this.fields.map((field) => [field.name, values[field.name] ?? null]));
+    // Own values only: a field named like an Object.prototype member ("toString") must not read the prototype's.
+    return Object.fromEntries(this.fields.map((field) => [field.name, Object.hasOwn(values, field.name) ? (values[field.name] ?? null) : null]));
   }
 
   /** Which fields make a record's id: the Unique ID ones (`id` annotation), or all of them. */
@@ -103,7 +104,7 @@ export class HostedDataset {
   recordId(values: RecordValues): string {
     const keyed = this.idFields().sort();
     const hash = createHash('sha1');
-    for (const name of keyed) hash.update(`${JSON.stringify(values[name] ?? null)}\u0000`);
+    for (const name of keyed) hash.update(`${JSON.stringify(Object.hasOwn(values, name) ? (values[name] ?? null) : null)}\u0000`);
     return hash.digest('hex');
   }
 }
