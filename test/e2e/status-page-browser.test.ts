@@ -158,7 +158,7 @@ describe('the status page in a real browser (headless Chromium)', () => {
     expect(response?.status()).toBe(200);
     const rows = page.locator('#streams-body tr[data-stream]');
     // Read in one go, so that a refresh cannot swap the rows between two reads.
-    const seen = await page.evaluate(() =>
+    const read = () => page.evaluate(() =>
       [...document.querySelectorAll('#streams-body tr[data-stream]')].map((row) => {
         const state = row.querySelector('.state') as PageElement;
         const error = row.querySelector('td.error') as PageElement;
@@ -172,6 +172,13 @@ describe('the status page in a real browser (headless Chromium)', () => {
         };
       }),
     );
+    // A scheduled run may be in progress at the moment of reading: reload until none is (a few seconds at most).
+    let seen = await read();
+    for (let attempt = 0; attempt < 20 && seen.some((row) => row.state === 'running'); attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await page.reload();
+      seen = await read();
+    }
     expect(seen.map((row) => row.stream).sort()).toEqual([...GOOD, BROKEN].sort());
     const broken = seen.find((row) => row.stream === BROKEN);
     expect(broken).toMatchObject({ stateColour: RED, errorColour: RED });
