@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { createCliContext, type CliContext } from './cli/context.js';
+import { PUSH_KEY_VARIABLE } from './cli/demo/demo-part.js';
 import { runDemo } from './cli/demo/run-demo.js';
 import { resetCommand } from './cli/reset-command.js';
 import { runCommand } from './cli/run-command.js';
@@ -75,7 +76,8 @@ program
   .option('--port <port>', 'the status page on 127.0.0.1 (default 8080, or a free port when it is taken)', (text) => Number(text))
   .option('--for <duration>', 'stop by itself after this long (e.g. 60s), as Ctrl-C does')
   .action(async (options: { db?: string; port?: number; for?: string }) => {
-    process.exitCode = (await runDemo(options)) ? 0 : 1;
+    const pushKey = process.env[PUSH_KEY_VARIABLE];
+    process.exitCode = (await runDemo({ ...options, ...(pushKey ? { pushKey } : {}) })) ? 0 : 1;
   });
 
 /**
