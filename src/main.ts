@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { createCliContext, type CliContext } from './cli/context.js';
+import { PUSH_KEY_VARIABLE } from './cli/demo/demo-part.js';
 import { UsageError } from './cli/usage-error.js';
 import { ConfigError } from './config/load.js';
 import type { Scrubber } from './daemon/secret-scrubber.js';
@@ -77,7 +78,8 @@ program
   .option('--for <duration>', 'stop by itself after this long (e.g. 60s), as Ctrl-C does')
   .action(async (options: { db?: string; port?: number; for?: string }) => {
     const { runDemo } = await import('./cli/demo/run-demo.js');
-    process.exitCode = (await runDemo(options)) ? 0 : 1;
+    const pushKey = process.env[PUSH_KEY_VARIABLE];
+    process.exitCode = (await runDemo({ ...options, ...(pushKey ? { pushKey } : {}) })) ? 0 : 1;
   });
 
 /**

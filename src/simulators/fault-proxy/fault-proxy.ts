@@ -212,10 +212,7 @@ export async function startFaultProxy(options: { readonly upstream?: string } = 
     res.writeHead(200, { 'content-type': contentType, 'content-encoding': 'gzip', 'content-length': String(members * member.length) });
     for (let i = 0; i < members; i += 1) {
       if (res.destroyed) return;
-      if (!res.write(member)) await new Promise<void>((resolve) => {
-        res.once('drain', resolve);
-        res.once('close', resolve);
-      });
+      if (!res.write(member)) await drainedOrClosed(res);
     }
     res.end();
   }
@@ -266,3 +263,16 @@ function endToEnd(headers: IncomingHttpHeaders, keepLength: boolean): Record<str
 }
 
 export type { ProxyFault, ProxyFaultOptions };
+
+/** Waits for room in the socket's buffer, or for the client to go; leaves no listener behind. */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}

@@ -109,69 +109,75 @@ export class SdmxSource implements StreamSource {
       limits: this.limits,
     });
 
-    if (!(await this.hasData(response))) {
-      yield { type: 'changes', ops: this.tableOps(layout, cursor === null) };
-      yield { type: 'checkpoint', cursor: cursorToJson(next()), details: { rows: 0, lastResponse: `no changes (HTTP ${response.status})` } };
-      return;
-    }
+    // However the run ends (a refused header, a structure that cannot be read again, the store
+    // refusing a batch), the answer's connection is given back: a body left unread stays in flight
+    // for good and the client can never close.
+    try {
+      if (!(await this.hasData(response))) {
+        yield { type: 'changes', ops: this.tableOps(layout, cursor === null) };
+        yield { type: 'checkpoint', cursor: cursorToJson(next()), details: { rows: 0, lastResponse: `no changes (HTTP ${response.status})` } };
+        return;
+      }
 
-    const known = this.knownComponents(fetched.structure);
-    const message = await openSdmxCsv(response.body, {
-      label: this.label,
-      knownComponents: known,
-      batchSize: this.options.batchSize ?? 1000,
-      endVerified: response.endVerified,
-      limits: this.limits,
-      signal,
-    }).catch((error: unknown) => {
-      throw this.brokeOff(error, 0, undefined);
-    });
-    if (message.header.delimiter !== ',') {
-      // A localised answer (NSI 8.13+ uses the culture's separators) despite Accept-Language: en:
-      // its decimal mark may be "," too, and values are kept as written, so whoever reads them must know.
-      log.warn(
-        { delimiter: message.header.delimiter },
-        `${this.label}: the CSV is separated by ${JSON.stringify(message.header.delimiter)}, not ","; its decimal mark may be "," too, values are stored as written`,
-      );
-    }
-    const strangers = message.header.unknownColumns.filter((id) => !componentIds(fetched.structure).has(id));
-    if (strangers.length > 0) {
-      // A column the structure does not know: maybe the DSD changed after we read it. Look once more.
-      const again = await this.structure(http, signal);
-      const againSignature = this.signatureOf(again.structure);
-      const changes = describeStructureChange(signature, againSignature);
-      if (changes.length > 0) {
-        response.body.destroy();
-        throw new ActionRequiredError(
-          `${this.label}: the data structure changed while syncing (${changes.join('; ')}); run \`dataspace-sync reset ${this.id}\` to rebuild the tables`,
+      const known = this.knownComponents(fetched.structure);
+      const message = await openSdmxCsv(response.body, {
+        label: this.label,
+        knownComponents: known,
+        batchSize: this.options.batchSize ?? 1000,
+        endVerified: response.endVerified,
+        limits: this.limits,
+        signal,
+      }).catch((error: unknown) => {
+        throw this.brokeOff(error, 0, undefined);
+      });
+      if (message.header.delimiter !== ',') {
+        // A localised answer (NSI 8.13+ uses the culture's separators) despite Accept-Language: en:
+        // its decimal mark may be "," too, and values are kept as written, so whoever reads them must know.
+        log.warn(
+          { delimiter: message.header.delimiter },
+          `${this.label}: the CSV is separated by ${JSON.stringify(message.header.delimiter)}, not ","; its decimal mark may be "," too, values are stored as written`,
         );
       }
-      log.warn({ columns: strangers }, `${this.label}: the CSV has columns the data structure does not define; they are ignored`);
-      fetched = again;
-      layout = this.layoutOf(again.structure);
-      signature = againSignature;
-    }
-
-    const mapper = this.mapperOf(fetched.structure, layout, message.header, log);
-    let rows = 0;
-    let lastLine: number | undefined;
-    let first = true;
-    try {
-      for await (const batch of message.batches) {
-        rows += batch.length;
-        lastLine = batch.at(-1)?.line ?? lastLine;
-        const ops = mapper.map(batch);
-        yield { type: 'changes', ops: first ? [...this.tableOps(layout, cursor === null), ...ops] : ops };
-        first = false;
+      const strangers = message.header.unknownColumns.filter((id) => !componentIds(fetched.structure).has(id));
+      if (strangers.length > 0) {
+        // A column the structure does not know: maybe the DSD changed after we read it. Look once more.
+        const again = await this.structure(http, signal);
+        const againSignature = this.signatureOf(again.structure);
+        const changes = describeStructureChange(signature, againSignature);
+        if (changes.length > 0) {
+          throw new ActionRequiredError(
+            `${this.label}: the data structure changed while syncing (${changes.join('; ')}); run \`dataspace-sync reset ${this.id}\` to rebuild the tables`,
+          );
+        }
+        log.warn({ columns: strangers }, `${this.label}: the CSV has columns the data structure does not define; they are ignored`);
+        fetched = again;
+        layout = this.layoutOf(again.structure);
+        signature = againSignature;
       }
-    } catch (error) {
-      throw this.brokeOff(error, rows, lastLine);
+
+      const mapper = this.mapperOf(fetched.structure, layout, message.header, log);
+      let rows = 0;
+      let lastLine: number | undefined;
+      let first = true;
+      try {
+        for await (const batch of message.batches) {
+          rows += batch.length;
+          lastLine = batch.at(-1)?.line ?? lastLine;
+          const ops = mapper.map(batch);
+          yield { type: 'changes', ops: first ? [...this.tableOps(layout, cursor === null), ...ops] : ops };
+          first = false;
+        }
+      } catch (error) {
+        throw this.brokeOff(error, rows, lastLine);
+      }
+      if (first) yield { type: 'changes', ops: this.tableOps(layout, cursor === null) };
+      if (message.stats.trailingEmptyCells > 0) {
+        log.info({ trailingEmptyCells: message.stats.trailingEmptyCells }, `${this.label}: tolerated empty cells past the last column`);
+      }
+      yield { type: 'checkpoint', cursor: cursorToJson(next()), details: { rows, lastResponse: `${rows} rows (HTTP ${response.status})` } };
+    } finally {
+      response.body.destroy();
     }
-    if (first) yield { type: 'changes', ops: this.tableOps(layout, cursor === null) };
-    if (message.stats.trailingEmptyCells > 0) {
-      log.info({ trailingEmptyCells: message.stats.trailingEmptyCells }, `${this.label}: tolerated empty cells past the last column`);
-    }
-    yield { type: 'checkpoint', cursor: cursorToJson(next()), details: { rows, lastResponse: `${rows} rows (HTTP ${response.status})` } };
   }
 
   /**
