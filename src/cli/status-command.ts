@@ -11,7 +11,7 @@ import { terminalWidth } from './terminal-width.js';
 import { UsageError } from './usage-error.js';
 
 /** One line per push target: how much waits, for how long, and the last error while failing. */
-function formatPushTargets(targets: readonly PushReport[]): string {
+export function formatPushTargets(targets: readonly PushReport[]): string {
   if (targets.length === 0) return '';
   const lines = targets.map((target) => {
     const waiting = target.outboxDepth === 0 ? 'all delivered' : `${target.outboxDepth} undelivered, oldest ${target.lagSeconds} s${target.alerting ? ' (ALERT)' : ''}`;

@@ -9,6 +9,7 @@ import { Scheduler } from '../runner/scheduler.js';
 import type { Store } from '../store/store.js';
 import { EndpointAuth } from './endpoint-auth.js';
 import { createHealthServer, listen } from './http-server.js';
+import type { PushReport } from '../push/push-report.js';
 import { PushRunner } from '../push/push-runner.js';
 import { Metrics } from './metrics.js';
 import type { Scrubber } from './secret-scrubber.js';
@@ -141,6 +142,11 @@ export class Daemon {
     const scheduler = this.scheduler;
     const nextRun = (id: string) => scheduler?.nextRun(id) ?? null;
     return buildReports(this.streams, await this.parts.store.listStates(), new Date(), this.startedAt, nextRun);
+  }
+
+  /** Every push target: outbox depth, push lag, records delivered, last error. */
+  async pushReports(): Promise<PushReport[]> {
+    return this.pushRunner ? this.pushRunner.reports() : [];
   }
 
   /**

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,13 +8,20 @@ import { startDemo } from '../../src/cli/demo/demo-session.js';
 import { runCli, startCli } from '../helpers/cli.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Given to the demo instead of the key it would generate, so that the output can be searched for it. */
+const PUSH_KEY = 'demo-test-pushkey-3b8e61c4f0';
+
+/** Records as JSON texts with their fields in name order, sorted: equal when the same records are held. */
+function canonical(records: readonly Record<string, unknown>[]): string[] {
+  return records.map((record) => JSON.stringify(Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : 1))))).sort();
+}
 
 describe('dataspace-sync demo', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dss-demo-test-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('mirrors every source while it changes: every stream idle with a cursor, deletions counted, the mirror equal to the simulators', async () => {
-    const demo = await startDemo({ port: 0, db: join(dir, 'session.db') });
+  it('mirrors every source while it changes: every stream idle with a cursor, deletions counted, the mirror equal to the simulators; pushes the feed: the ODS dataset holds exactly the live items, the deleted ones deleted, the outbox empty, the key nowhere', async () => {
+    const demo = await startDemo({ port: 0, db: join(dir, 'session.db'), pushKey: PUSH_KEY });
     try {
       expect(await demo.converge(60_000)).toEqual([]);
       const first = await demo.reports();
@@ -40,24 +47,53 @@ describe('dataspace-sync demo', () => {
       // 5 edited trees have new record ids (values hash) and 3 were deleted: 8 rows go.
       expect(deletedSince('ods:demo-ods-trees:street-trees')).toBe(8);
 
+      const push = demo.parts.find((part) => part.push !== undefined)?.push;
+      expect(push, 'a demo part pushes its records').toBeDefined();
+      if (push === undefined) return;
+      // What a pushed RPDE item is (README, "Push to Opendatasoft"): id, kind, modified as written, data as JSON text.
+      const live = (await demo.store.readTable('sessions_items'))
+        .filter((row) => row['state'] === 'updated')
+        .map((row) => ({ id: row['id'], kind: row['kind'], modified: row['modified_raw'], data: row['data'] }));
+      expect(live).toHaveLength(1200);
+      expect(canonical(push.records())).toEqual(canonical(live));
+      // The round deleted 10 items; with a Unique ID an update replaces in place, so only they were deleted.
+      expect(push.received()).toMatchObject({ deleted: 10 });
+      expect(push.received().pushed).toBeGreaterThanOrEqual(1200 + 20 + 10);
+      expect(await demo.store.outboxSummaries()).toEqual([]);
+      const [target, ...others] = await demo.pushReports();
+      expect(others).toEqual([]);
+      expect(target).toMatchObject({ target: 'rpde:demo-feed:session-series>sessions', outboxDepth: 0, consecutiveFailures: 0, lastError: null });
+      expect((await demo.summary()).join('\n')).toMatch(/sessions \(ODS realtime dataset\): 1200 records; pushed \d+ records, deleted 10 \(\d+ requests\), outbox 0/);
+
       const page = await fetch(demo.statusUrl);
       expect(page.status).toBe(200);
-      expect(await page.text()).toContain('data-stream="rpde:demo-feed:session-series"');
+      const html = await page.text();
+      expect(html).toContain('data-stream="rpde:demo-feed:session-series"');
+      expect(html).toContain('id="push-targets"');
+      const status = await (await fetch(new URL('status', demo.statusUrl))).text();
+      expect(status).toContain('rpde:demo-feed:session-series>sessions');
+      for (const text of [html, status]) expect(text).not.toContain(PUSH_KEY);
     } finally {
       await demo.close();
     }
+    expect(readFileSync(demo.logPath, 'utf8')).not.toContain(PUSH_KEY);
   });
 
-  it('`npm run demo` stops cleanly on Ctrl-C: the status page URL was shown, the mirror is in step, every stream idle with a cursor', async () => {
+  it('`npm run demo` stops cleanly on Ctrl-C: the status page URL was shown, the feed pushed with its outbox empty and the push key never printed, the mirror is in step, every stream idle with a cursor', async () => {
     const db = join(dir, 'cli.db');
     // The build is `predemo`, skipped here: the suite runs against the dist/ that CI builds first.
-    const npm = spawn('npm', ['run', 'demo', '--ignore-scripts', '--', '--port', '0', '--db', db], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const npm = spawn('npm', ['run', 'demo', '--ignore-scripts', '--', '--port', '0', '--db', db], {
+      cwd: ROOT,
+      env: { ...process.env, DSS_DEMO_PUSHKEY: PUSH_KEY },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => npm.on('close', resolve));
     const deadline = Date.now() + 60_000;
-    while (!/rpde:demo-feed:session-series: \d+ upserted/.test(output) && Date.now() < deadline) {
+    // The feed mirrored and its items pushed: the live view said both.
+    while (!/push rpde:demo-feed:session-series>sessions: \d+ records written/.test(output) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(output).toMatch(/^Status page: http:\/\/127\.0\.0\.1:\d+\/$/m);
@@ -65,6 +101,12 @@ describe('dataspace-sync demo', () => {
     expect(await exited).toBe(0);
     expect(output).toContain('The mirror is in step with the sources');
     expect(output).not.toMatch(/Error|at .*\.[jt]s:\d+/);
+    // The items went to the ODS dataset and nothing waits; the key the push URL carries is nowhere in the output.
+    expect(output).toMatch(/^\d\d:\d\d:\d\d rpde:demo-feed:session-series: \d+ upserted/m);
+    expect(output).toMatch(/^\d\d:\d\d:\d\d push rpde:demo-feed:session-series>sessions: \d+ records written or deleted/m);
+    expect(output).toMatch(/sessions \(ODS realtime dataset\): 1200 records; pushed 1200 records, deleted 0 \(\d+ requests\), outbox 0/);
+    expect(output).toContain('/api/push/1.0/sessions/realtime/push/');
+    expect(output).not.toContain(PUSH_KEY);
 
     const config = join(dir, 'cli.config.json');
     writeFileSync(config, JSON.stringify({ store: { engine: 'sqlite', path: db }, jobs: [] }));

@@ -1,4 +1,5 @@
 import type { Store } from '../../store/store.js';
+import type { DemoPushTarget } from './push-target.js';
 
 /**
  * One source of the demo: a local simulator, the jobs that mirror it, changes to make at it while
@@ -10,6 +11,8 @@ export interface DemoPart {
   readonly describe: readonly string[];
   /** Job entries for the config (each with its `id` and `kind`). */
   readonly jobs: readonly Record<string, unknown>[];
+  /** Where its job pushes its records, when it does. */
+  readonly push?: DemoPushTarget;
   /** Changes the source a little (the `round`th time); says what it did, one line per change. */
   change(round: number): string[];
   /** How the mirror differs from the source, one line per difference; empty when in step. */
@@ -23,10 +26,21 @@ export interface DemoPart {
  * Names that let several parts of one kind share a store (the scale-out tests mirror many):
  * the job's id and the prefix of its tables. The demo runs one of each, under its defaults.
  */
-export interface DemoPartNames {
+export interface DemoPartOptions {
   readonly jobId?: string;
   readonly prefix?: string;
+  /**
+   * The demo's push key: a part that can push its records to Opendatasoft does so when given one,
+   * its receiver accepting this key and its job naming it as `${PUSH_KEY_VARIABLE}`, a secret.
+   */
+  readonly pushKey?: string;
 }
 
+/**
+ * The placeholder a part's push URL names its key by: the config holds `${DSS_DEMO_PUSHKEY}`, never
+ * the key, so the key is a secret like any `${ENV}` value and is redacted from the log and the status page.
+ */
+export const PUSH_KEY_VARIABLE = 'DSS_DEMO_PUSHKEY';
+
 /** Starts a part's simulator; the part is ready to be mirrored when it resolves. */
-export type DemoPartFactory = (names?: DemoPartNames) => Promise<DemoPart>;
+export type DemoPartFactory = (options?: DemoPartOptions) => Promise<DemoPart>;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,10 +9,11 @@ import { Daemon } from '../../daemon/daemon.js';
 import { createLogger } from '../../daemon/logger.js';
 import { createScrubber } from '../../daemon/secret-scrubber.js';
 import type { StreamReport } from '../../daemon/stream-status.js';
+import type { PushReport } from '../../push/push-report.js';
 import { builtInKinds } from '../../sources/registry.js';
 import { openStore } from '../../store/open-store.js';
 import type { Store } from '../../store/store.js';
-import type { DemoPart, DemoPartFactory } from './demo-part.js';
+import { PUSH_KEY_VARIABLE, type DemoPart, type DemoPartFactory } from './demo-part.js';
 import { DEMO_PARTS } from './demo-parts.js';
 
 export interface DemoOptions {
@@ -22,6 +24,8 @@ export interface DemoOptions {
   /** How often the SDMX streams are synced (the RPDE feed polls every 8 s, the least RPDE allows). */
   readonly every?: string;
   readonly parts?: readonly DemoPartFactory[];
+  /** The key the demo's push targets accept; default: a new random one. */
+  readonly pushKey?: string;
 }
 
 /** The simulators, a daemon mirroring them into SQLite, and the means to change the sources and compare. */
@@ -32,11 +36,12 @@ export interface DemoSession {
   readonly parts: readonly DemoPart[];
   readonly store: Store;
   reports(): Promise<StreamReport[]>;
+  pushReports(): Promise<PushReport[]>;
   /** Changes every source once; says what changed, one line each. */
   changeSources(): string[];
   /**
    * Waits until every stream is idle with a cursor, has run since the last change to the sources,
-   * and the mirror equals the sources; resolves with what still differs after `timeoutMs` (one
+   * the mirror equals the sources, and every push target has been sent everything; resolves with what still differs after `timeoutMs` (one
    * line each), or [] once in step.
    */
   converge(timeoutMs: number): Promise<string[]>;
@@ -52,15 +57,17 @@ export interface DemoSession {
 export async function startDemo(options: DemoOptions = {}): Promise<DemoSession> {
   const parts: DemoPart[] = [];
   let store: Store | undefined;
+  // Generated, so no key is written anywhere; the config names it by a placeholder, which makes it a secret.
+  const pushKey = options.pushKey ?? randomBytes(24).toString('base64url');
   try {
-    for (const start of options.parts ?? DEMO_PARTS) parts.push(await start());
+    for (const start of options.parts ?? DEMO_PARTS) parts.push(await start({ pushKey }));
     // SDMX watermarks come from the server's Date header, in whole seconds: a first sync in the
     // second the data was made would read it all again next time (harmless, but noise in a demo).
     await new Promise((resolve) => setTimeout(resolve, 1_050 - (Date.now() % 1_000)));
     const dir = mkdtempSync(join(tmpdir(), 'dss-demo-'));
     const dbPath = options.db ?? join(dir, 'demo.db');
     const logPath = join(dir, 'demo.log');
-    const config = (port: number) =>
+    const load = (port: number) =>
       parseConfig(
         JSON.stringify({
           store: { engine: 'sqlite', path: dbPath },
@@ -70,13 +77,16 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoSession>
         }),
         'demo',
         builtInKinds,
-      ).config;
-    const log = createLogger({ level: 'info', destination: pino.destination({ dest: logPath, sync: false }) });
+        { [PUSH_KEY_VARIABLE]: pushKey },
+      );
+    const config = (port: number) => load(port).config;
+    const { secrets } = load(0);
+    const log = createLogger({ level: 'info', secrets, destination: pino.destination({ dest: logPath, sync: false }) });
     const http = httpClientFor(config(0), log);
     store = await openStore({ engine: 'sqlite', path: dbPath }, { log });
     const opened = store;
     const daemonOn = (port: number) =>
-      new Daemon({ config: config(port), kinds: builtInKinds, store: opened, http, log, scrub: createScrubber([]) });
+      new Daemon({ config: config(port), kinds: builtInKinds, store: opened, http, log, scrub: createScrubber(secrets) });
     let daemon = daemonOn(options.port ?? 8080);
     let address: { port: number; host: string };
     try {
@@ -100,6 +110,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoSession>
       parts,
       store: session,
       reports: () => running.reports(),
+      pushReports: () => running.pushReports(),
       changeSources() {
         round += 1;
         const lines = parts.flatMap((part) => part.change(round));
@@ -113,7 +124,14 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoSession>
           const lagging = reports.filter(
             (report) => report.status !== 'idle' || report.cursor === null || report.lastAttemptAt === null || Date.parse(report.lastAttemptAt) <= changedAt,
           );
-          const differences = lagging.length > 0 ? [] : (await Promise.all(parts.map((part) => part.compare(session)))).flat();
+          const undelivered = (await running.pushReports()).filter((report) => report.outboxDepth > 0);
+          const differences =
+            lagging.length > 0
+              ? []
+              : [
+                  ...(await Promise.all(parts.map((part) => part.compare(session)))).flat(),
+                  ...undelivered.map((report) => `push target ${report.target}: ${report.outboxDepth} changes not delivered${report.lastError ? `: ${report.lastError}` : ''}`),
+                ];
           if (lagging.length === 0 && differences.length === 0) return [];
           if (Date.now() > deadline) {
             return [...lagging.map((report) => `${report.stream}: ${report.status}, not synced since the last change${report.lastError ? `: ${report.lastError}` : ''}`), ...differences];

@@ -1,6 +1,8 @@
 import { parseDuration } from '../../core/duration.js';
 import { trapShutdownSignals } from '../../daemon/signals.js';
 import type { StreamReport } from '../../daemon/stream-status.js';
+import type { PushReport } from '../../push/push-report.js';
+import { formatPushTargets } from '../status-command.js';
 import { terminalWidth } from '../terminal-width.js';
 import { formatStatusTable } from '../status-table.js';
 import { startDemo, type DemoSession } from './demo-session.js';
@@ -12,6 +14,8 @@ export interface RunDemoOptions {
   readonly for?: string;
   /** Time between two rounds of changes at the sources. */
   readonly changeEveryMs?: number;
+  /** The key the demo's push targets accept; default: a new random one. */
+  readonly pushKey?: string;
   readonly out?: NodeJS.WriteStream;
 }
 
@@ -37,7 +41,11 @@ export async function runDemo(options: RunDemoOptions = {}): Promise<boolean> {
   signals.onStop(() => stopRequested());
 
   say('dataspace-sync demo: starting local simulators and a daemon...');
-  const demo = await startDemo({ ...(options.db ? { db: options.db } : {}), ...(options.port !== undefined ? { port: options.port } : {}) });
+  const demo = await startDemo({
+    ...(options.db ? { db: options.db } : {}),
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.pushKey !== undefined ? { pushKey: options.pushKey } : {}),
+  });
   const header = [
     ...demo.parts.flatMap((part) => part.describe),
     `Mirror: ${demo.dbPath} (daemon log: ${demo.logPath})`,
@@ -53,7 +61,7 @@ export async function runDemo(options: RunDemoOptions = {}): Promise<boolean> {
     recent.splice(0, Math.max(0, recent.length - RECENT_CHANGES));
     view.changed(lines);
   }, options.changeEveryMs ?? 12_000);
-  const viewTimer = setInterval(() => void demo.reports().then((reports) => view.show(reports, recent)), 1_000);
+  const viewTimer = setInterval(() => void Promise.all([demo.reports(), demo.pushReports()]).then(([reports, pushes]) => view.show(reports, pushes, recent)), 1_000);
   const limitTimer = limitMs === undefined ? undefined : setTimeout(() => stopRequested(), limitMs);
   try {
     await stopped;
@@ -74,6 +82,7 @@ async function finish(demo: DemoSession, view: View, say: (line?: string) => voi
     differences = await demo.converge(45_000);
     say();
     say(formatStatusTable(await demo.reports(), terminalWidth()).trimEnd());
+    say(formatPushTargets(await demo.pushReports()).trimEnd());
     say();
     for (const line of await demo.summary()) say(`  ${line}`);
   } finally {
@@ -91,8 +100,8 @@ async function finish(demo: DemoSession, view: View, say: (line?: string) => voi
 }
 
 interface View {
-  /** The latest reports and the latest changes at the sources. */
-  show(reports: readonly StreamReport[], recent: readonly string[]): void;
+  /** The latest reports (streams and push targets) and the latest changes at the sources. */
+  show(reports: readonly StreamReport[], pushes: readonly PushReport[], recent: readonly string[]): void;
   /** Changes just made at the sources. */
   changed(lines: readonly string[]): void;
   close(): void;
@@ -107,10 +116,10 @@ class TerminalView implements View {
     out.write('\x1b[?25l');
   }
 
-  show(reports: readonly StreamReport[], recent: readonly string[]): void {
+  show(reports: readonly StreamReport[], pushes: readonly PushReport[], recent: readonly string[]): void {
     const table = formatStatusTable(reports, { width: this.out.columns });
     const changes = recent.length > 0 ? recent : ['(none yet)'];
-    const frame = [...this.header, '', table.trimEnd(), '', 'Latest changes at the sources:', ...changes.map((line) => `  ${line}`)];
+    const frame = [...this.header, '', table.trimEnd(), formatPushTargets(pushes).trimEnd(), '', 'Latest changes at the sources:', ...changes.map((line) => `  ${line}`)];
     this.out.write(`\x1b[H\x1b[J${frame.join('\n')}\n`);
   }
 
@@ -121,9 +130,10 @@ class TerminalView implements View {
   }
 }
 
-/** For a pipe or a file: the header once, then one line per change and per sync that moved rows. */
+/** For a pipe or a file: the header once, then one line per change, per sync that moved rows and per push that delivered records. */
 class LineView implements View {
   private readonly totals = new Map<string, { upserted: number; deleted: number }>();
+  private readonly delivered = new Map<string, number>();
 
   constructor(
     private readonly say: (line?: string) => void,
@@ -132,7 +142,7 @@ class LineView implements View {
     for (const line of header) say(line);
   }
 
-  show(reports: readonly StreamReport[]): void {
+  show(reports: readonly StreamReport[], pushes: readonly PushReport[]): void {
     const stamp = new Date().toISOString().slice(11, 19);
     for (const report of reports) {
       const before = this.totals.get(report.stream) ?? { upserted: 0, deleted: 0 };
@@ -141,6 +151,12 @@ class LineView implements View {
       if (upserted === 0 && deleted === 0) continue;
       this.totals.set(report.stream, { upserted: report.rowsUpserted, deleted: report.rowsDeleted });
       this.say(`${stamp} ${report.stream}: ${upserted} upserted, ${deleted} deleted (${report.status})`);
+    }
+    for (const push of pushes) {
+      const delivered = push.delivered - (this.delivered.get(push.target) ?? 0);
+      if (delivered === 0) continue;
+      this.delivered.set(push.target, push.delivered);
+      this.say(`${stamp} push ${push.target}: ${delivered} records written or deleted, outbox ${push.outboxDepth}`);
     }
   }
 

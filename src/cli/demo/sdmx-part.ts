@@ -4,7 +4,7 @@ import type { HostedDataflow } from '../../simulators/nsi/hosted-dataflow.js';
 import { startNsiSimulator } from '../../simulators/nsi/nsi-simulator.js';
 import { compareKeys, type NsiSnapshot, type SnapshotEntry } from '../../simulators/nsi/snapshot.js';
 import type { Store } from '../../store/store.js';
-import type { DemoPart, DemoPartNames } from './demo-part.js';
+import type { DemoPart, DemoPartOptions } from './demo-part.js';
 
 const REF = 'DEMO:DF_TOURISM(1.0)';
 const AREAS = ['FR', 'DE', 'IT', 'ES', 'NL'];
@@ -17,7 +17,7 @@ const YEARS = Array.from({ length: 10 }, (_, i) => String(2015 + i));
  * revises an observation, removes an attribute from some observations, deletes a series or
  * brings it back, and edits a metadata note: the Replace and Delete rows .Stat sends.
  */
-export async function startSdmxPart(names: DemoPartNames = {}): Promise<DemoPart> {
+export async function startSdmxPart(names: DemoPartOptions = {}): Promise<DemoPart> {
   const prefix = names.prefix ?? 'tourism';
   const nsi = await startNsiSimulator();
   const flow = nsi.dataSpace.defineDataflow({
