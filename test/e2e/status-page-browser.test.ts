@@ -293,7 +293,8 @@ describe('the status page in a real browser (headless Chromium)', () => {
     expect(paused?.error).toMatch(/HTTP 400.*Push is disabled on resource realtime of paused/s);
     // The push URL is shown with its key hidden, never the key.
     expect(await page.content()).not.toContain(PUSH_KEY);
-    await page.locator('#push').screenshot({ path: join(OUTPUT, 'push-targets.png') });
+    // The whole page: the refresh replaces the push table in place, so an element shot can lose its element.
+    await page.screenshot({ path: join(OUTPUT, 'push-targets.png'), fullPage: true });
 
     // The back office's "Disable push" switched off: the daemon delivers at its next attempt, and the row changes without a reload.
     ods.push.setEnabled('paused', true);
