@@ -23,9 +23,10 @@ const RECENT_CHANGES = 8;
 
 /**
  * `dataspace-sync demo`: every demo part's simulator, the daemon mirroring them, and the sources
- * changing every few seconds while a live view shows the streams (redrawn in place on a
- * terminal; one line per event otherwise). Ctrl-C (or the end of `--for`) stops the changes,
- * waits for the mirror to catch up, compares it with the sources and stops everything; a second
+ * changing every few seconds while a live view shows the streams and the push targets (redrawn
+ * in place on a terminal; one line per event otherwise). Ctrl-C (or the end of `--for`) stops the
+ * changes, waits for the mirror to catch up and the outboxes to drain, compares the mirror with
+ * the sources and the pushed datasets with the mirror, and stops everything; a second
  * Ctrl-C quits at once. Resolves true when the mirror ended in step with the sources.
  */
 export async function runDemo(options: RunDemoOptions = {}): Promise<boolean> {
@@ -90,7 +91,8 @@ async function finish(demo: DemoSession, view: View, say: (line?: string) => voi
   }
   say();
   if (differences.length === 0) {
-    say('The mirror is in step with the sources: every stream is idle with a cursor, every table equals its source.');
+    const pushed = demo.parts.some((part) => part.push !== undefined) ? '; every pushed dataset holds what the mirror holds, nothing left in the outbox' : '';
+    say(`The mirror is in step with the sources: every stream is idle with a cursor, every table equals its source${pushed}.`);
     say(`Query it: sqlite3 ${demo.dbPath} 'select * from tourism limit 5'`);
   } else {
     say('The mirror is NOT in step with the sources:');
