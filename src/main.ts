@@ -2,18 +2,14 @@
 import { Command, Option } from 'commander';
 import { createCliContext, type CliContext } from './cli/context.js';
 import { PUSH_KEY_VARIABLE } from './cli/demo/demo-part.js';
-import { runDemo } from './cli/demo/run-demo.js';
-import { resetCommand } from './cli/reset-command.js';
-import { runCommand } from './cli/run-command.js';
-import { statusCommand } from './cli/status-command.js';
-import { syncCommand } from './cli/sync-command.js';
 import { UsageError } from './cli/usage-error.js';
 import { ConfigError } from './config/load.js';
-import { checkHealth } from './daemon/healthcheck-client.js';
 import type { Scrubber } from './daemon/secret-scrubber.js';
 import { redactSecretParameters } from './http/redact.js';
 import { describeError } from './runner/describe-error.js';
 
+// Each command imports its modules when it runs: a CLI call loads only what its command needs (the
+// simulators of `demo`, the daemon of `run`), not every command's, which took most of a call's start-up.
 const program = new Command()
   .name('dataspace-sync')
   .description('Keeps a SQL store in step with SDMX data spaces, RPDE feeds and Opendatasoft portals.')
@@ -25,13 +21,14 @@ const program = new Command()
 program
   .command('run')
   .description('run the daemon: sync every stream on its schedule and serve /healthz, /readyz, /status, /metrics')
-  .action(() => runCommand(loadContext));
+  .action(async () => (await import('./cli/run-command.js')).runCommand(loadContext));
 
 program
   .command('sync')
   .description('sync the named streams (or jobs, or all when none is named) once, then exit; non-zero if any failed')
   .argument('[names...]', 'stream ids or job ids')
   .action(async (names: string[]) => {
+    const { syncCommand } = await import('./cli/sync-command.js');
     process.exitCode = await syncCommand(await loadContext(), names);
   });
 
@@ -40,13 +37,16 @@ program
   .description('show every stream (status, last success, counts, conformance, last error), or one stream in full')
   .argument('[stream]', 'one stream id: every fact about it, the full cursor included')
   .option('--json', 'print JSON (every field, the full cursor) instead of a table')
-  .action(async (stream: string | undefined, options: { json?: boolean }) => statusCommand(await loadContext(), { ...options, stream }));
+  .action(async (stream: string | undefined, options: { json?: boolean }) => {
+    const { statusCommand } = await import('./cli/status-command.js');
+    await statusCommand(await loadContext(), { ...options, stream });
+  });
 
 program
   .command('reset')
   .description('forget a stream\'s cursor: its next run is a full load that rebuilds its tables')
   .argument('<stream>', 'stream id (see `status`)')
-  .action(async (streamId: string) => resetCommand(await loadContext(), streamId));
+  .action(async (streamId: string) => (await import('./cli/reset-command.js')).resetCommand(await loadContext(), streamId));
 
 program
   .command('check-config')
@@ -61,6 +61,7 @@ program
   .description("ask the running daemon's /healthz (at the config's server.host and port); exit 0 when it answers 200")
   .action(async () => {
     try {
+      const { checkHealth } = await import('./daemon/healthcheck-client.js');
       process.stdout.write(`${await checkHealth((await loadContext()).loaded.config.server)}: ok\n`);
     } catch (error) {
       // Docker reserves exit code 2 for health checks: every failure, a bad config included, is 1.
@@ -76,6 +77,7 @@ program
   .option('--port <port>', 'the status page on 127.0.0.1 (default 8080, or a free port when it is taken)', (text) => Number(text))
   .option('--for <duration>', 'stop by itself after this long (e.g. 60s), as Ctrl-C does')
   .action(async (options: { db?: string; port?: number; for?: string }) => {
+    const { runDemo } = await import('./cli/demo/run-demo.js');
     const pushKey = process.env[PUSH_KEY_VARIABLE];
     process.exitCode = (await runDemo({ ...options, ...(pushKey ? { pushKey } : {}) })) ? 0 : 1;
   });

@@ -125,11 +125,11 @@ function withoutMetadata(snapshot: NsiSnapshot): Omit<NsiSnapshot, 'metadata'> {
 
 /**
  * The engines the property runs on: SQLite always, PostgreSQL when it answers (always under CI),
- * SQL Server when MSSQL_URL names one. A fresh store per run.
+ * SQL Server when MSSQL_URL names one. The store a run writes to, and what to do after the run.
  */
 interface Engine {
   readonly name: string;
-  /** Runs of the property: fewer on the server engines, whose fresh schema per run costs more. */
+  /** Runs of the property: fewer on the server engines, whose round trips cost more. */
   readonly runs: number;
   open(): Promise<{ store: Store; dispose: () => Promise<void> }>;
 }
@@ -155,21 +155,26 @@ const engines: Engine[] = [
 ];
 const pgUnavailable = await postgresUnavailable();
 if (pgUnavailable === undefined || postgresRequired()) {
+  // One store for all runs: each run writes its own tables and streams (a dataflow of its own), and
+  // a fresh schema per run (migrations, then DROP SCHEMA) cost more than the runs themselves.
+  let shared: { store: PostgresStore; schema: string } | undefined;
+  afterAll(async () => {
+    if (shared === undefined) return;
+    await shared.store.close().catch(() => undefined);
+    await dropSchemas([shared.schema]);
+  });
   engines.push({
     name: 'PostgreSQL',
     runs: SERVER_RUNS,
     open: async () => {
       if (pgUnavailable !== undefined) throw new Error(`${pgUnavailable}; CI=true requires the PostgreSQL cases to run (set PGURL)`);
-      const schema = randomSchemaName('dss_conv');
-      const postgres = new PostgresStore({ url: PG_URL, schema, poolSize: 2 });
-      await postgres.open();
-      return {
-        store: postgres,
-        dispose: async () => {
-          await postgres.close().catch(() => undefined);
-          await dropSchemas([schema]);
-        },
-      };
+      if (shared === undefined) {
+        const schema = randomSchemaName('dss_conv');
+        const postgres = new PostgresStore({ url: PG_URL, schema, poolSize: 2 });
+        shared = { store: postgres, schema };
+        await postgres.open();
+      }
+      return { store: shared.store, dispose: () => Promise.resolve() };
     },
   });
 } else {
@@ -203,7 +208,7 @@ for (const engine of engines) {
           configArb,
           fc.array(stepArb(new DataflowStructure(DF_TEST_DELETE)), { maxLength: 24, size: 'medium' }),
           async (config, steps) => {
-            // A store per run: a schema that grows by a few tables per run slows every statement down.
+            // SQLite gets a file per run: a schema that grows by a few tables per run slows its every statement down.
             const opened = await engine.open();
             store = opened.store;
             try {

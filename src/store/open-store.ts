@@ -1,7 +1,5 @@
 import type { Logger } from 'pino';
-import { MssqlStore, type MssqlStoreOptions } from './mssql/mssql-store.js';
-import { PostgresStore } from './postgres/postgres-store.js';
-import { SqliteStore } from './sqlite/sqlite-store.js';
+import type { MssqlStoreOptions } from './mssql/mssql-store.js';
 import type { Store } from './store.js';
 
 /** The `store` section of the config (src/config/schema.ts StoreConfig has this shape). */
@@ -29,14 +27,21 @@ export interface OpenStoreOptions {
   readonly log?: Logger;
 }
 
-/** Builds the configured engine and opens it (migrations, and the instance lock where the engine has one). */
+/**
+ * Builds the configured engine and opens it (migrations, and the instance lock where the engine has one).
+ * Only that engine's module and driver are loaded: the SQL Server driver alone costs a CLI call a
+ * third of a second of start-up.
+ */
 export async function openStore(settings: StoreSettings, options: OpenStoreOptions = {}): Promise<Store> {
   let store: Store;
   switch (settings.engine) {
-    case 'sqlite':
+    case 'sqlite': {
+      const { SqliteStore } = await import('./sqlite/sqlite-store.js');
       store = new SqliteStore({ path: settings.path, readOnly: options.readOnly ?? false, ...(options.log ? { log: options.log } : {}) });
       break;
-    case 'postgres':
+    }
+    case 'postgres': {
+      const { PostgresStore } = await import('./postgres/postgres-store.js');
       store = new PostgresStore({
         url: settings.url,
         ...(settings.schema ? { schema: settings.schema } : {}),
@@ -44,9 +49,12 @@ export async function openStore(settings: StoreSettings, options: OpenStoreOptio
         ...(options.log ? { log: options.log } : {}),
       });
       break;
-    case 'mssql':
+    }
+    case 'mssql': {
+      const { MssqlStore } = await import('./mssql/mssql-store.js');
       store = new MssqlStore({ ...definedOnly(settings), readOnly: options.readOnly ?? false, ...(options.log ? { log: options.log } : {}) });
       break;
+    }
     default:
       throw new Error(`unknown store engine ${JSON.stringify((settings as { engine: unknown }).engine)}`);
   }

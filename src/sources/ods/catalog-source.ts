@@ -1,18 +1,14 @@
 import { isRecord, type JsonValue } from '../../core/json.js';
-import { DEFAULT_LIMITS, type SourceLimits } from '../../core/limits.js';
 import type { ChangeOp } from '../../core/ops.js';
 import type { ReadContext, SourceEvent, StreamSource } from '../../core/source.js';
 import { DATASET_COLUMNS, datasetRow, datasetsTable, hasInspireRecord, hasNoData, RESOURCE_COLUMNS, resourceRows, resourcesTable } from './catalog-rows.js';
 import { CatalogListing } from './catalog-listing.js';
 import type { OdsDatasetObject } from './dataset-object.js';
-import { ExploreClient } from './explore-client.js';
+import { exploreClientFor, type PortalSettings } from './explore-client.js';
 
-export interface CatalogSettings {
+export interface CatalogSettings extends PortalSettings {
   readonly id: string;
   readonly jobId: string;
-  /** The portal's public URL, without a trailing slash. */
-  readonly portal: string;
-  readonly apiKey: string | undefined;
   readonly prefix: string;
   /** ODSQL `where` and `refine` (FACET:VALUE) filters, passed to the portal. */
   readonly where: string | undefined;
@@ -23,9 +19,6 @@ export interface CatalogSettings {
   readonly includeEmpty: boolean;
   /** A dataset absent from this many consecutive complete listings is marked gone. */
   readonly goneAfter: number;
-  /** Bounds on each answer (docs/limits.md); default DEFAULT_LIMITS. */
-  readonly limits?: SourceLimits;
-  readonly now?: () => Date;
 }
 
 /** What a run left out, for the checkpoint details. */
@@ -57,15 +50,7 @@ export class OdsCatalogSource implements StreamSource {
   async *read(ctx: ReadContext): AsyncIterable<SourceEvent> {
     const { settings } = this;
     const now = settings.now ?? (() => new Date());
-    const client = new ExploreClient({
-      portal: settings.portal,
-      apiKey: settings.apiKey,
-      http: ctx.http,
-      signal: ctx.signal,
-      log: ctx.log,
-      limits: settings.limits ?? DEFAULT_LIMITS,
-      now,
-    });
+    const client = exploreClientFor(settings, ctx);
     const datasets = datasetsTable(settings.prefix);
     const resources = resourcesTable(settings.prefix);
     yield {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { isRecord } from '../../core/json.js';
 import { DEFAULT_LIMITS, LimitExceededError, type SourceLimits } from '../../core/limits.js';
-import { RetryLaterError } from '../../core/source.js';
+import { RetryLaterError, type ReadContext } from '../../core/source.js';
 import type { HttpClient, HttpResponse } from '../../http/client.js';
 import { ExploreAnswerError, ExploreNotFoundError, ExploreRefusedError } from './explore-errors.js';
 import { rateLimitOf, resetWaitMs, type RateLimit } from './rate-limit.js';
@@ -17,6 +17,29 @@ export interface ExploreClientOptions {
   /** Bounds on each answer (docs/limits.md); default DEFAULT_LIMITS. */
   readonly limits?: SourceLimits;
   readonly now?: () => Date;
+}
+
+/** What an ODS stream's settings say about the portal it reads: the part both kinds share. */
+export interface PortalSettings {
+  /** The portal's public URL, without a trailing slash. */
+  readonly portal: string;
+  readonly apiKey: string | undefined;
+  /** Bounds on each answer (docs/limits.md); default DEFAULT_LIMITS. */
+  readonly limits?: SourceLimits;
+  readonly now?: () => Date;
+}
+
+/** The client of one run of an ODS stream: its portal, with the run's HTTP client, abort signal and log. */
+export function exploreClientFor(settings: PortalSettings, ctx: Pick<ReadContext, 'http' | 'signal' | 'log'>): ExploreClient {
+  return new ExploreClient({
+    portal: settings.portal,
+    apiKey: settings.apiKey,
+    http: ctx.http,
+    signal: ctx.signal,
+    log: ctx.log,
+    ...(settings.limits ? { limits: settings.limits } : {}),
+    ...(settings.now ? { now: settings.now } : {}),
+  });
 }
 
 /** A query parameter: absent, one value, or one per repetition (`refine=a:b&refine=c:d`). */

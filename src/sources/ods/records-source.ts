@@ -1,21 +1,19 @@
 import type { JsonValue } from '../../core/json.js';
-import { DEFAULT_LIMITS, LimitExceededError, type SourceLimits } from '../../core/limits.js';
+import { LimitExceededError } from '../../core/limits.js';
 import type { ChangeOp } from '../../core/ops.js';
 import type { RecordView } from '../../core/records.js';
 import { ActionRequiredError, RetryLaterError, StreamGoneError, type ReadContext, type SourceEvent, type StreamSource } from '../../core/source.js';
 import type { SqlValue } from '../../core/tables.js';
 import { defaultMeta, readDatasetObject, type OdsDatasetObject } from './dataset-object.js';
-import { errorText, ExploreClient } from './explore-client.js';
+import { errorText, exploreClientFor, type ExploreClient, type PortalSettings } from './explore-client.js';
 import { ExploreAnswerError, ExploreNotFoundError, ExploreRefusedError } from './explore-errors.js';
 import { jsonLines } from './json-stream.js';
 import { planRecordTable, RECORD_ID, RECORD_TIMESTAMP, recordRow, schemaChanges, type RecordTable } from './record-table.js';
 import { readRecordsCursor, recordsCursorJson, sameInstant, type RecordsCursor, type TechnicalFields } from './records-cursor.js';
 
-export interface RecordsSettings {
+export interface RecordsSettings extends PortalSettings {
   readonly id: string;
   readonly jobId: string;
-  readonly portal: string;
-  readonly apiKey: string | undefined;
   readonly datasetId: string;
   readonly table: string;
   /** Fields whose values identify a record across edits; default: the record id. */
@@ -25,9 +23,6 @@ export interface RecordsSettings {
   readonly overlapMs: number;
   /** Incremental mode: how often to reconcile ids (which removes records deleted at the portal). */
   readonly reconcileEveryMs: number;
-  /** Bounds on each answer (docs/limits.md); default DEFAULT_LIMITS. */
-  readonly limits?: SourceLimits;
-  readonly now?: () => Date;
 }
 
 /** Rows per change event: small enough to stay flat in memory, large enough to write in bulk. */
@@ -84,15 +79,7 @@ export class OdsRecordsSource implements StreamSource {
   async *read(ctx: ReadContext): AsyncIterable<SourceEvent> {
     const { settings } = this;
     const now = settings.now ?? (() => new Date());
-    const client = new ExploreClient({
-      portal: settings.portal,
-      apiKey: settings.apiKey,
-      http: ctx.http,
-      signal: ctx.signal,
-      log: ctx.log,
-      limits: settings.limits ?? DEFAULT_LIMITS,
-      now,
-    });
+    const client = exploreClientFor(settings, ctx);
     const cursor = readRecordsCursor(ctx.cursor);
     const dataset = await this.lookup(client);
     const table = planRecordTable(settings.table, dataset.fields, settings.uniqueKey, this.subject);
