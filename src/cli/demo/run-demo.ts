@@ -83,7 +83,8 @@ async function finish(demo: DemoSession, view: View, say: (line?: string) => voi
     differences = await demo.converge(45_000);
     say();
     say(formatStatusTable(await demo.reports(), terminalWidth()).trimEnd());
-    say(formatPushTargets(await demo.pushReports()).trimEnd());
+    const pushes = formatPushTargets(await demo.pushReports()).trimEnd();
+    if (pushes !== '') say(pushes);
     say();
     for (const line of await demo.summary()) say(`  ${line}`);
   } finally {
@@ -121,7 +122,8 @@ class TerminalView implements View {
   show(reports: readonly StreamReport[], pushes: readonly PushReport[], recent: readonly string[]): void {
     const table = formatStatusTable(reports, { width: this.out.columns });
     const changes = recent.length > 0 ? recent : ['(none yet)'];
-    const frame = [...this.header, '', table.trimEnd(), formatPushTargets(pushes).trimEnd(), '', 'Latest changes at the sources:', ...changes.map((line) => `  ${line}`)];
+    const targets = formatPushTargets(pushes).trimEnd();
+    const frame = [...this.header, '', table.trimEnd(), ...(targets === '' ? [] : [targets]), '', 'Latest changes at the sources:', ...changes.map((line) => `  ${line}`)];
     this.out.write(`\x1b[H\x1b[J${frame.join('\n')}\n`);
   }
 
