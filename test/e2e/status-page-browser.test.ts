@@ -210,7 +210,9 @@ describe('the status page in a real browser (headless Chromium)', () => {
     expect(broken?.error).toMatch(/MISSING|404|not found/i);
     for (const stream of GOOD) expect(seen.find((row) => row.stream === stream)).toMatchObject({ state: 'idle', stateColour: GREEN, error: '' });
     expect(seen.find((row) => row.stream === 'rpde:feed:session-series')?.rows).toMatch(/288 upserted\s+12 deleted/);
-    expect(await page.title()).toBe('dataspace-sync · 1 failing');
+    // The broken stream, and the push target whose endpoint is disabled.
+    expect(await page.title()).toBe('dataspace-sync · 2 failing');
+    expect(await page.locator('#summary').innerText()).toMatch(/2 push targets: 1 failing/);
     await page.screenshot({ path: join(OUTPUT, 'desktop.png'), fullPage: true });
 
     // Filters apply as they change, without a round trip, and stay in the address.
