@@ -62,8 +62,8 @@ footer a { color: inherit; }
 /**
  * Progressive enhancement only: without it the page filters through its form (a GET) and
  * reloads itself (a meta refresh inside noscript). With it, filters apply as they change, and
- * the page refreshes in place: the unfiltered page is fetched, its parts swapped in, the open
- * error details kept open and the filters applied again.
+ * the page refreshes in place: the unfiltered page is fetched, its parts (streams and push
+ * targets) swapped in, the open error details kept open and the filters applied again.
  */
 export const STATUS_PAGE_SCRIPT = `
 (() => {
@@ -99,14 +99,15 @@ export const STATUS_PAGE_SCRIPT = `
       const response = await fetch(url, { headers: { accept: 'text/html' }, cache: 'no-store' });
       if (!response.ok) throw new Error('HTTP ' + response.status);
       const fresh = new DOMParser().parseFromString(await response.text(), 'text/html');
-      const open = new Set([...document.querySelectorAll('#streams-body details[open]')].map((d) => d.closest('tr').dataset.stream));
-      for (const id of ['summary', 'jobs', 'streams-body']) {
+      const rowOf = (details) => { const row = details.closest('tr'); return row.dataset.stream || row.dataset.target; };
+      const open = new Set([...document.querySelectorAll('#streams-body details[open], #push details[open]')].map(rowOf));
+      for (const id of ['summary', 'jobs', 'streams-body', 'push']) {
         const next = fresh.getElementById(id);
         const current = document.getElementById(id);
         if (next && current) current.replaceWith(next);
       }
-      for (const details of document.querySelectorAll('#streams-body details')) {
-        if (open.has(details.closest('tr').dataset.stream)) details.open = true;
+      for (const details of document.querySelectorAll('#streams-body details, #push details')) {
+        if (open.has(rowOf(details))) details.open = true;
       }
       document.title = fresh.title;
       note.textContent = '';

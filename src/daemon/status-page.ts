@@ -53,8 +53,8 @@ function statesOf(report: StreamReport): string[] {
 
 /**
  * The page at `/`: one row per stream, readable at a glance and on a phone, complete without
- * script. Sections are listed in `render`: ODS push targets (their outbox depth and lag) will be
- * one more section beside the streams'.
+ * script. Sections are listed in `render`: ODS push targets (their outbox depth and lag) follow
+ * the streams'.
  */
 export function renderStatusPage(model: StatusPageModel): string {
   const failing = model.streams.filter((report) => toneOf(report) === 'bad').length;
@@ -168,7 +168,7 @@ function pushTable(model: StatusPageModel): Html {
   if (targets.length === 0) return html`<section id="push"></section>`;
   const rows = targets.map((target) => {
     const tone = target.alerting || target.consecutiveFailures > 0 ? 'bad' : target.outboxDepth > 0 ? 'busy' : 'ok';
-    return html`<tr class="tone-${tone}"><td data-label="push target" class="id">${breakable(target.target)}</td>
+    return html`<tr data-target="${target.target}" class="tone-${tone}"><td data-label="push target" class="id">${breakable(target.target)}</td>
 <td data-label="outbox" class="num">${target.outboxDepth}</td>
 <td data-label="push lag">${target.outboxDepth > 0 ? durationText(target.lagSeconds) : html`<span class="empty">none</span>`}</td>
 <td data-label="last success">${relative(target.lastSuccessAt, model.now)}</td>

@@ -21,10 +21,19 @@ export const SECRET_QUERY_PARAMETERS: readonly string[] = [
 
 const REDACTED = '***';
 
-const SECRET_PARAMETER_PATTERN = new RegExp(
-  `([?&#](?:${SECRET_QUERY_PARAMETERS.join('|')})=)[^&#]*`,
-  'gi',
-);
+/**
+ * A secret value ends where its parameter does (`&`, `#`) or where the URL does: at a character a
+ * URL never holds raw (white space, a quote, `<`, `>`, a backslash) or the end of the text; the
+ * punctuation of the sentence after it is kept (`…?pushkey=***: HTTP 400`). Without that end, the
+ * pattern run over a whole JSON document or page swallowed the rest of it after the first such URL.
+ */
+const SECRET_PARAMETER_PATTERN = new RegExp(String.raw`([?&#](?:${SECRET_QUERY_PARAMETERS.join('|')})=)([^&#\s"'<>\\]*)`, 'gi');
+
+function redactParameter(_match: string, name: string, value: string): string {
+  let end = value.length;
+  while (end > 0 && '.,:;)'.includes(value[end - 1] as string)) end -= 1;
+  return `${name}${REDACTED}${value.slice(end)}`;
+}
 
 /** The URL with secret query values and any userinfo password replaced by `***`. */
 export function redactUrl(url: string | URL): string {
@@ -34,12 +43,12 @@ export function redactUrl(url: string | URL): string {
     parsed = new URL(text);
   } catch {
     // Not a URL we can parse (a relative `next` link, a typo in config): redact by pattern alone.
-    return text.replace(/(\/\/[^/?#:@]*:)[^/?#@]*@/, `$1${REDACTED}@`).replace(SECRET_PARAMETER_PATTERN, `$1${REDACTED}`);
+    return text.replace(/(\/\/[^/?#:@]*:)[^/?#@]*@/, `$1${REDACTED}@`).replace(SECRET_PARAMETER_PATTERN, redactParameter);
   }
   if (parsed.password) parsed.password = REDACTED;
   // Work on the serialised text rather than URLSearchParams so the rest of the query keeps its
   // original encoding: the redacted URL must still read like the one that was requested.
-  return parsed.href.replace(SECRET_PARAMETER_PATTERN, `$1${REDACTED}`);
+  return parsed.href.replace(SECRET_PARAMETER_PATTERN, redactParameter);
 }
 
 /**
@@ -86,7 +95,7 @@ export function secretsInHeaders(headers: Readonly<Record<string, string>> | und
 
 /** Free text (a log line, an error message) with the values of secret query parameters replaced by `***`. */
 export function redactSecretParameters(text: string): string {
-  return text.replace(SECRET_PARAMETER_PATTERN, `$1${REDACTED}`);
+  return text.replace(SECRET_PARAMETER_PATTERN, redactParameter);
 }
 
 /**

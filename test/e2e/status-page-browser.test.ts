@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNsiSimulator, type NsiSimulator } from '../../src/simulators/nsi/nsi-simulator.js';
+import { startOdsSimulator, type OdsSimulator } from '../../src/simulators/ods/ods-simulator.js';
 import { startRpdePublisher, type RpdePublisher } from '../../src/simulators/rpde/publisher.js';
 import { startCli, type CliProcess } from '../helpers/cli.js';
 
@@ -25,11 +26,16 @@ const TOKEN = 'e2e-status-token-5f1c0a9d2b';
 const BROKEN = 'sdmx:broken:TEST:MISSING(1.0):data';
 const GOOD = ['sdmx:stat:TEST:DF_BROWSER(1.0):data', 'sdmx:stat:TEST:DF_BROWSER(1.0):meta', 'rpde:feed:session-series'];
 const RED = 'rgb(207, 34, 46)';
+const PUSH_KEY = 'e2e-push-key-7d03be51a6';
+/** The feed is pushed to two ODS realtime datasets: one that takes the records, one whose push is disabled. */
+const DELIVERED = 'rpde:feed:session-series>sessions';
+const PAUSED = 'rpde:feed:session-series>paused';
 /** The few browser globals the page-side callbacks use: the project compiles without the DOM library. */
 interface PageElement {
   readonly dataset: Readonly<Record<string, string | undefined>>;
   readonly hidden: boolean;
   readonly innerText: string;
+  readonly textContent: string | null;
   querySelector(selector: string): PageElement | null;
 }
 interface ComputedStyle {
@@ -37,6 +43,7 @@ interface ComputedStyle {
   readonly color: string;
   readonly position: string;
   readonly display: string;
+  readonly boxShadow: string;
 }
 declare const getComputedStyle: (element: PageElement) => ComputedStyle;
 declare const document: { readonly documentElement: { readonly scrollWidth: number }; querySelectorAll(selector: string): Iterable<PageElement> };
@@ -46,6 +53,7 @@ const GREEN = 'rgb(26, 127, 55)';
 describe('the status page in a real browser (headless Chromium)', () => {
   let nsi: NsiSimulator;
   let rpde: RpdePublisher;
+  let ods: OdsSimulator;
   let daemon: CliProcess;
   let base: string;
   const dir = mkdtempSync(join(tmpdir(), 'dss-browser-'));
@@ -90,6 +98,13 @@ describe('the status page in a real browser (headless Chromium)', () => {
     });
     rpde = await startRpdePublisher({ items: 300, pageSize: 100 });
     rpde.feed.deleteMany([...rpde.feed.liveItems().keys()].slice(0, 12));
+    ods = await startOdsSimulator({
+      realtime: [
+        { dataset: 'sessions', resource: 'realtime', pushKey: PUSH_KEY, uniqueIds: ['id'] },
+        { dataset: 'paused', resource: 'realtime', pushKey: PUSH_KEY, uniqueIds: ['id'], enabled: false },
+      ],
+    });
+    const pushTo = (dataset: string) => ({ url: `${ods.url}/api/push/1.0/${dataset}/realtime/push/?pushkey=\${DSS_E2E_PUSHKEY}`, uniqueId: ['id'] });
     const config = join(dir, 'sync.config.json');
     writeFileSync(
       config,
@@ -99,12 +114,13 @@ describe('the status page in a real browser (headless Chromium)', () => {
         defaults: { schedules: [{ every: '5s' }], jitter: '0s', backoff: { initial: '1h', max: '1h' } },
         jobs: [
           { id: 'stat', kind: 'sdmx', endpoint: nsi.url, dataflows: ['TEST:DF_BROWSER(1.0)'], metadata: true },
-          { id: 'feed', kind: 'rpde', feeds: [{ url: rpde.url, prefix: 'sessions' }], pollInterval: '8s' },
+          { id: 'feed', kind: 'rpde', feeds: [{ url: rpde.url, prefix: 'sessions' }], pollInterval: '8s', push: [pushTo('sessions'), pushTo('paused')] },
           { id: 'broken', kind: 'sdmx', endpoint: nsi.url, dataflows: ['TEST:MISSING(1.0)'] },
         ],
       }),
     );
     process.env['DSS_E2E_TOKEN'] = TOKEN;
+    process.env['DSS_E2E_PUSHKEY'] = PUSH_KEY;
     daemon = startCli(['run', '--config', config]);
     const deadline = Date.now() + 60_000;
     let endpoints: string | undefined;
@@ -114,12 +130,17 @@ describe('the status page in a real browser (headless Chromium)', () => {
     }
     expect(endpoints, daemon.output()).toBeDefined();
     base = endpoints as string;
-    // Every good stream synced and the broken one failed, as the JSON sibling of the page says.
+    // Every good stream synced and the broken one failed, the feed delivered to one dataset and refused by the other, as the JSON sibling of the page says.
     const settled = async () => {
       const response = await fetch(`${base}/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
-      const { streams } = (await response.json()) as { streams: { stream: string; status: string; lastError: string | null }[] };
+      const { streams, pushTargets } = (await response.json()) as {
+        streams: { stream: string; status: string; lastError: string | null }[];
+        pushTargets: { target: string; outboxDepth: number; delivered: number; consecutiveFailures: number }[];
+      };
       const good = streams.filter((s) => GOOD.includes(s.stream) && s.status === 'idle').length;
-      return good === GOOD.length && streams.some((s) => s.stream === BROKEN && s.lastError !== null);
+      const delivered = pushTargets.some((t) => t.target === DELIVERED && t.outboxDepth === 0 && t.delivered > 0);
+      const refused = pushTargets.some((t) => t.target === PAUSED && t.consecutiveFailures > 0);
+      return good === GOOD.length && streams.some((s) => s.stream === BROKEN && s.lastError !== null) && delivered && refused;
     };
     while (!(await settled())) {
       if (Date.now() > deadline) throw new Error(`the streams did not settle:\n${daemon.output()}`);
@@ -133,6 +154,7 @@ describe('the status page in a real browser (headless Chromium)', () => {
     daemon?.child.kill('SIGTERM');
     await daemon?.exited;
     await rpde?.close();
+    await ods?.close();
     await nsi?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -231,5 +253,54 @@ describe('the status page in a real browser (headless Chromium)', () => {
     await Promise.all([page.waitForURL(/state=(&|$)/), page.locator('#filters button[type="submit"]').click()]);
     expect(await visible()).toBe(4);
     await page.screenshot({ path: join(OUTPUT, 'no-javascript.png'), fullPage: true });
+  });
+
+  it('shows each push target: the delivered one with an empty outbox, the refused one in red with its outbox, push lag and ODS\'s message; delivery resumes in place once the endpoint is enabled', async () => {
+    const page = await browser({ bearer: true });
+    await page.goto(`${base}/?refresh=2`);
+    // Read in one go, so that a refresh cannot swap the rows between two reads.
+    const read = () =>
+      page.evaluate(() =>
+        [...document.querySelectorAll('#push-targets tbody tr')].map((row) => {
+          const cell = (label: string) => (row.querySelector(`td[data-label="${label}"]`) as PageElement).innerText.trim();
+          const error = row.querySelector('td.error') as PageElement;
+          return {
+            target: cell('push target').replace(/\s+/g, ''),
+            outbox: cell('outbox'),
+            lag: cell('push lag'),
+            lastSuccess: cell('last success'),
+            failures: cell('failures'),
+            delivered: cell('records delivered'),
+            // Folded behind its first line when long: the whole of it.
+            error: error.textContent ?? '',
+            errorColour: getComputedStyle(error).color,
+            edge: getComputedStyle(row.querySelector('td') as PageElement).boxShadow,
+          };
+        }),
+      );
+    const byTarget = async () => new Map((await read()).map((row) => [row.target, row]));
+    const seen = await byTarget();
+    expect([...seen.keys()].sort()).toEqual([PAUSED, DELIVERED].sort());
+    expect(seen.get(DELIVERED)).toMatchObject({ outbox: '0', lag: 'none', failures: '0', delivered: '288', error: '' });
+    expect(seen.get(DELIVERED)?.lastSuccess).toMatch(/ago$/);
+    expect(seen.get(DELIVERED)?.edge).not.toContain(RED);
+    const paused = seen.get(PAUSED);
+    expect(Number(paused?.outbox)).toBeGreaterThan(0);
+    expect(paused?.lag).toMatch(/^\d+ (s|min)$/);
+    expect(Number(paused?.failures)).toBeGreaterThan(0);
+    expect(paused).toMatchObject({ delivered: '0', errorColour: RED });
+    expect(paused?.edge).toContain(RED);
+    expect(paused?.error).toMatch(/HTTP 400.*Push is disabled on resource realtime of paused/s);
+    // The push URL is shown with its key hidden, never the key.
+    expect(await page.content()).not.toContain(PUSH_KEY);
+    // The whole page: the refresh replaces the push table in place, so an element shot can lose its element.
+    await page.screenshot({ path: join(OUTPUT, 'push-targets.png'), fullPage: true });
+
+    // The back office's "Disable push" switched off: the daemon delivers at its next attempt, and the row changes without a reload.
+    ods.push.setEnabled('paused', true);
+    await expect
+      .poll(async () => (await byTarget()).get(PAUSED), { timeout: 30_000, interval: 500 })
+      .toMatchObject({ outbox: '0', lag: 'none', failures: '0', delivered: '288', error: '' });
+    expect(ods.push.count('paused')).toBe(288);
   });
 });

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { REDACT_PATHS, redactText, redactUrl, secretsInHeaders, secretsInUrl } from '../../src/http/redact.js';
+import { REDACT_PATHS, redactSecretParameters, redactText, redactUrl, secretsInHeaders, secretsInUrl } from '../../src/http/redact.js';
 
 describe('redactUrl', () => {
   it('hides the value of every secret query parameter, whatever its case', () => {
@@ -29,6 +29,21 @@ describe('redactUrl', () => {
   it('redacts text that is not a parseable URL by pattern', () => {
     expect(redactUrl('/records?apikey=abcd&limit=5')).toBe('/records?apikey=***&limit=5');
     expect(redactUrl('ftp//me:pw@?token=abc')).not.toContain('abc');
+  });
+});
+
+describe('redactSecretParameters', () => {
+  it('ends a secret value where the URL ends: a JSON document or a page holding an error that quotes the URL stays whole', () => {
+    const error = 'push refused by http://h/api/push/1.0/p/realtime/push/?pushkey=k3y-v4lue: HTTP 400 Push is disabled';
+    const document = JSON.stringify({ pushTargets: [{ lastError: error, delivered: 0 }], streams: [] }, null, 2);
+    expect(JSON.parse(redactSecretParameters(document))).toEqual({
+      pushTargets: [{ lastError: 'push refused by http://h/api/push/1.0/p/realtime/push/?pushkey=***: HTTP 400 Push is disabled', delivered: 0 }],
+      streams: [],
+    });
+    expect(redactSecretParameters(`<td>"${'https://p/api?apikey=abc'}"</td><td>next</td>`)).toBe('<td>"https://p/api?apikey=***"</td><td>next</td>');
+    expect(redactSecretParameters("at 'https://p/api?token=abc' then")).toBe("at 'https://p/api?token=***' then");
+    expect(redactSecretParameters('see https://p/api?key=abc.')).toBe('see https://p/api?key=***.');
+    expect(redactSecretParameters('https://p/api?key=a.b:c;d&x=1')).toBe('https://p/api?key=***&x=1');
   });
 });
 

@@ -26,13 +26,6 @@ async function freshStore(): Promise<SqliteStore> {
 describeStoreContract('SQLite', freshStore);
 describeDeliveryContract('SQLite', freshStore);
 
-describeStoreContract('SQLite, writing on its writer thread', async () => {
-  counter += 1;
-  const store = new SqliteStore({ path: join(root, `store-${counter}`, 'sync.db'), writerThread: true });
-  await store.open();
-  return store;
-});
-
 describe('SQLite store, single instance', () => {
   const obs: TableSpec = {
     name: 'obs',

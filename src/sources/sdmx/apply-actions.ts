@@ -58,20 +58,21 @@ export class SdmxActionMapper {
     const obs = plan.observations;
 
     if (full) {
-      const key = new Array<Cell>(dimensions.length);
-      for (let d = 0; d < dimensions.length; d += 1) key[d] = row.cells[dimensions[d] as number];
+      // The key, then the values, in one array: the row the upsert takes, built once per observation.
+      const keyLength = dimensions.length;
+      const cells = new Array<Cell>(keyLength + obs.cells.length);
+      for (let d = 0; d < keyLength; d += 1) cells[d] = row.cells[dimensions[d] as number];
       let present = 0;
-      const values = new Array<Cell>(obs.cells.length);
       for (let j = 0; j < obs.cells.length; j += 1) {
         const k = obs.cells[j] as number;
         const cell = k >= 0 ? row.cells[k] : undefined;
         if (cell !== undefined) present += 1;
-        values[j] = cell === undefined && row.action === 'R' ? null : cell;
+        cells[keyLength + j] = cell === undefined && row.action === 'R' ? null : cell;
       }
       if (row.action === 'R' && present === 0) {
-        out.deleteWhere(obs.table.spec.name, keyOf(obs.table.dimensions, key));
+        out.deleteWhere(obs.table.spec.name, keyOf(obs.table.dimensions, cells));
       } else if (present > 0) {
-        out.upsert(obs.table.spec.name, obs.columns, key.concat(values), key.length);
+        out.upsert(obs.table.spec.name, obs.columns, cells, keyLength);
       }
     } else {
       const stray = plan.observations.cells.find((k) => k >= 0 && row.cells[k] !== undefined);

@@ -2,7 +2,7 @@ import type { ChangeOp } from '../../core/ops.js';
 import type { Cell, PartialKey } from '../../core/tables.js';
 
 type PendingOp =
-  | { op: 'upsert'; table: string; columns: readonly string[]; keyLength: number; rows: Cell[][]; rowOfKey: Map<string, number> }
+  | { op: 'upsert'; table: string; columns: readonly string[]; keyLength: number; rows: Cell[][]; rowOfKey: Map<string, number> | undefined }
   | { op: 'deleteWhere'; table: string; keys: PartialKey[] }
   | { op: 'setNull'; table: string; keys: PartialKey[]; columns: readonly string[] }
   | { op: 'prune'; table: string; keys: PartialKey[]; valueColumns: readonly string[] };
@@ -28,18 +28,30 @@ export class OpBatcher {
     if (last?.op === 'upsert' && sameColumns(last.columns, columns)) {
       target = last;
     } else {
-      target = { op: 'upsert', table, columns, keyLength, rows: [], rowOfKey: new Map() };
+      target = { op: 'upsert', table, columns, keyLength, rows: [], rowOfKey: undefined };
       this.push(target);
+    }
+    const { rows } = target;
+    // While keys come in strictly ascending order (a full load: series after series, periods in
+    // order) none can repeat, so no key text is built or hashed; the first key out of order
+    // indexes the rows so far and every later key is looked up.
+    if (target.rowOfKey === undefined) {
+      const previous = rows[rows.length - 1];
+      if (previous === undefined || keyAfter(row, previous, keyLength)) {
+        rows.push(row);
+        return;
+      }
+      target.rowOfKey = new Map(rows.map((earlier, index) => [keyText(earlier, keyLength), index]));
     }
     const key = keyText(row, keyLength);
     const earlier = target.rowOfKey.get(key);
     if (earlier === undefined) {
-      target.rowOfKey.set(key, target.rows.length);
-      target.rows.push(row);
+      target.rowOfKey.set(key, rows.length);
+      rows.push(row);
       return;
     }
     // The same key twice in one operation: fold the later row into the earlier one, as applying both would.
-    const merged = target.rows[earlier] as Cell[];
+    const merged = rows[earlier] as Cell[];
     for (let c = keyLength; c < row.length; c += 1) if (row[c] !== undefined) merged[c] = row[c];
   }
 
@@ -99,9 +111,28 @@ function sameColumns(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((value, index) => value === b[index]);
 }
 
+/**
+ * One text per key, the same for keys the store would take as one (cells compared as text). Each
+ * cell's length goes first, so that no value, whatever characters it holds, can make two keys meet.
+ */
 function keyText(row: readonly Cell[], keyLength: number): string {
-  if (keyLength === 1) return String(row[0]);
-  let text = String(row[0]);
-  for (let c = 1; c < keyLength; c += 1) text += `\u0000${String(row[c])}`;
+  let text = '';
+  for (let c = 0; c < keyLength; c += 1) {
+    const cell = String(row[c]);
+    text += `${cell.length}:${cell}`;
+  }
   return text;
+}
+
+/** Whether `row`'s key comes strictly after `previous`'s, comparing cell by cell as keyText tells keys apart. */
+function keyAfter(row: readonly Cell[], previous: readonly Cell[], keyLength: number): boolean {
+  for (let c = 0; c < keyLength; c += 1) {
+    const cell = row[c];
+    const before = previous[c];
+    if (cell === before) continue;
+    const text = typeof cell === 'string' ? cell : String(cell);
+    const beforeText = typeof before === 'string' ? before : String(before);
+    if (text !== beforeText) return text > beforeText;
+  }
+  return false;
 }

@@ -4,9 +4,9 @@ import { quoteIdent } from '../sql/quote.js';
 import type { BindValue, SqliteHandle } from './sqlite-handle.js';
 
 /**
- * One SQLite connection as the shared SQL code uses it (in this thread, or the writer thread's):
- * statements run synchronously (the shared code awaits the plain values they return). Integers
- * are read as bigint where they do not fit a double, as readCell expects.
+ * One SQLite connection as the shared SQL code uses it: statements run synchronously (the shared
+ * code awaits the plain values they return). Integers are read as bigint where they do not fit a
+ * double, as readCell expects.
  */
 export class SqliteConnection implements SqlConnection {
   constructor(readonly db: SqliteHandle) {}

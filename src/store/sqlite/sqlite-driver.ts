@@ -8,8 +8,7 @@ import type { DriverTransaction, SqlConnection, SqlDriver } from '../sql/engine.
 import { migrate, storedVersion } from '../sql/migrations.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { sqliteDialect } from './sqlite-dialect.js';
-import { LocalSqliteHandle, type SqliteHandle } from './sqlite-handle.js';
-import { SqliteWriterThread } from './sqlite-writer-thread.js';
+import { SqliteHandle } from './sqlite-handle.js';
 import { INSTANCE_LOCK_TABLE_SQL, SqliteInstanceLock } from './sqlite-instance-lock.js';
 import { SqliteSession } from './sqlite-session.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
@@ -55,10 +54,7 @@ export class SqliteDriver implements SqlDriver {
     }
     if (!memory) mkdirSync(dirname(path), { recursive: true });
     const timeout = this.options.busyTimeoutMs ?? 5000;
-    // On request a file store writes on a thread of its own, so that a full load's B-tree work
-    // overlaps the reading and mapping of the rows (sqlite-writer-thread.ts); `:memory:` has one
-    // connection, here.
-    const db: SqliteHandle = !memory && this.options.writerThread === true ? SqliteWriterThread.open(path, { timeout }) : LocalSqliteHandle.open(path, { timeout });
+    const db = SqliteHandle.open(path, { timeout });
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (!memory && mode !== 'wal') throw new Error(`store ${path}: could not switch to WAL journal mode (got ${String(mode)})`);
@@ -88,7 +84,7 @@ export class SqliteDriver implements SqlDriver {
       throw error;
     }
     if (!memory) {
-      const reader = LocalSqliteHandle.open(path, { timeout });
+      const reader = SqliteHandle.open(path, { timeout });
       reader.pragma('query_only = ON');
       this.readerConnection = new SqliteConnection(reader);
       this.heartbeat = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 10_000);
@@ -102,7 +98,7 @@ export class SqliteDriver implements SqlDriver {
   private async openReadOnly(path: string): Promise<void> {
     let db: SqliteHandle;
     try {
-      db = LocalSqliteHandle.open(path, { fileMustExist: true, timeout: this.options.busyTimeoutMs ?? 5000 });
+      db = SqliteHandle.open(path, { fileMustExist: true, timeout: this.options.busyTimeoutMs ?? 5000 });
     } catch (error) {
       throw new Error(`store ${path} cannot be opened for reading: ${(error as Error).message}`, { cause: error });
     }

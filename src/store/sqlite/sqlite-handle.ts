@@ -1,19 +1,14 @@
 import Database from 'better-sqlite3';
 import type { Cell } from '../../core/tables.js';
-import { flatCells } from './packed-cells.js';
 
 /** A value better-sqlite3 binds (booleans are turned into 1 and 0 before). */
 export type BindValue = string | number | bigint | null | Uint8Array;
 
 export type SqliteRow = Record<string, unknown>;
 
-/**
- * The statements of one bulk upsert: `many` binds `perStatement` rows of `width` cells at once,
- * `one` binds a single row (the remainder, and naming the row a failed statement refused).
- */
+/** The statements of one bulk upsert: `sql(n)` upserts n rows of `width` cells, at most `perStatement` at once. */
 export interface UpsertStatements {
-  readonly many: string | undefined;
-  readonly one: string;
+  readonly sql: (rows: number) => string;
   readonly perStatement: number;
   readonly width: number;
 }
@@ -21,49 +16,26 @@ export interface UpsertStatements {
 /** Turns the row a bulk upsert refused (its index among the batch's rows) into the error to throw. */
 export type UpsertFailure = (row: number, cause: Error) => Error;
 
-/**
- * One better-sqlite3 connection as the SQLite engine uses it, addressed by SQL text (statements are
- * prepared once and kept). Either in this thread (LocalSqliteHandle), or on the writer thread
- * (sqlite-writer-thread.ts), where the same calls run synchronously from here, and bulk upserts are
- * handed over without waiting, so that SQLite's B-tree work overlaps the thread that produces rows.
- */
-export interface SqliteHandle {
-  exec(sql: string): void;
-  /** Runs a statement; returns the rows it changed. */
-  run(sql: string, params?: readonly BindValue[]): number;
-  get(sql: string, params?: readonly BindValue[]): SqliteRow | undefined;
-  /** `safeIntegers`: integers as bigint (readCell turns those that fit into numbers). */
-  all(sql: string, params?: readonly BindValue[], safeIntegers?: boolean): SqliteRow[];
-  /** As better-sqlite3's: the rows of a PRAGMA, or its first value with `simple`. */
-  pragma(source: string, options?: { readonly simple?: boolean }): unknown;
-  readonly inTransaction: boolean;
-  /**
-   * Upserts the cells at `positions` of each row. Returns the rows
-   * written; or undefined when `counted` is true and the write was handed to the writer thread:
-   * the caller knows the count (an upsert that always updates writes every row), and a failure
-   * is thrown, through `failure`, by the next call on this handle (at the latest the COMMIT).
-   */
-  upsert(statements: UpsertStatements, rows: readonly (readonly Cell[])[], positions: readonly number[], counted: boolean, failure: UpsertFailure): number | undefined;
-  close(): void;
-}
-
 /** Distinct statement texts kept prepared; shapes are few in practice, this only bounds a pathological caller. */
 const MAX_CACHED_STATEMENTS = 1000;
 
-/** better-sqlite3 in this thread. */
-export class LocalSqliteHandle implements SqliteHandle {
+/** One better-sqlite3 connection as the SQLite engine uses it, addressed by SQL text (statements are prepared once and kept). */
+export class SqliteHandle {
   private readonly statements = new Map<string, Database.Statement>();
+  /** The parameters of one bulk statement, filled again for each: binding copies them, so one array serves. */
+  private parameters: BindValue[] = [];
 
   constructor(readonly db: Database.Database) {}
 
-  static open(path: string, options: Database.Options): LocalSqliteHandle {
-    return new LocalSqliteHandle(new Database(path, options));
+  static open(path: string, options: Database.Options): SqliteHandle {
+    return new SqliteHandle(new Database(path, options));
   }
 
   exec(sql: string): void {
     this.db.exec(sql);
   }
 
+  /** Runs a statement; returns the rows it changed. */
   run(sql: string, params: readonly BindValue[] = []): number {
     return this.statement(sql).run(params).changes;
   }
@@ -72,10 +44,12 @@ export class LocalSqliteHandle implements SqliteHandle {
     return this.statement(sql).safeIntegers(false).get(params) as SqliteRow | undefined;
   }
 
+  /** `safeIntegers`: integers as bigint (readCell turns those that fit into numbers). */
   all(sql: string, params: readonly BindValue[] = [], safeIntegers = false): SqliteRow[] {
     return this.statement(sql).safeIntegers(safeIntegers).all(params) as SqliteRow[];
   }
 
+  /** As better-sqlite3's: the rows of a PRAGMA, or its first value with `simple`. */
   pragma(source: string, options?: { readonly simple?: boolean }): unknown {
     return this.db.pragma(source, { simple: options?.simple ?? false });
   }
@@ -84,20 +58,52 @@ export class LocalSqliteHandle implements SqliteHandle {
     return this.db.inTransaction;
   }
 
-  upsert(statements: UpsertStatements, rows: readonly (readonly Cell[])[], positions: readonly number[], _counted: boolean, failure: UpsertFailure): number {
-    const outcome = this.runUpsert(statements, flatCells(rows, positions), rows.length);
-    if (outcome.error !== undefined) throw outcome.row === undefined ? outcome.error : failure(outcome.row, outcome.error);
-    return outcome.written;
-  }
-
-  /** The bulk upsert, reporting a failure rather than throwing it. */
-  runUpsert(statements: UpsertStatements, cells: readonly BindValue[], rows: number): UpsertOutcome {
-    return runUpsert((sql) => this.statement(sql), statements, cells, rows);
+  /**
+   * Upserts the cells at `positions` of each row: full statements of `perStatement` rows, then one
+   * for the rest. Returns the rows written. A statement that fails left no trace; its rows are
+   * replayed one by one to find the row to blame (the transaction is rolled back after anyway).
+   */
+  upsert(s: UpsertStatements, rows: readonly (readonly Cell[])[], positions: readonly number[], failure: UpsertFailure): number {
+    const { perStatement } = s;
+    const full = rows.length >= perStatement ? this.statement(s.sql(perStatement)) : undefined;
+    let written = 0;
+    for (let start = 0; start < rows.length; start += perStatement) {
+      const count = Math.min(perStatement, rows.length - start);
+      const statement = count === perStatement && full !== undefined ? full : this.statement(s.sql(count));
+      const parameters = count === perStatement ? this.bindable(count * positions.length) : new Array<BindValue>(count * positions.length);
+      fill(parameters, rows, positions, start, start + count);
+      try {
+        written += statement.run(parameters).changes;
+      } catch (error) {
+        this.blame(s, rows, positions, start, start + count, failure);
+        throw error;
+      }
+    }
+    return written;
   }
 
   close(): void {
     this.statements.clear();
     this.db.close();
+  }
+
+  /** Runs rows `from` to `to` one at a time, to throw, naming the row, at the first that fails. */
+  private blame(s: UpsertStatements, rows: readonly (readonly Cell[])[], positions: readonly number[], from: number, to: number, failure: UpsertFailure): void {
+    const one = this.statement(s.sql(1));
+    const parameters = new Array<BindValue>(positions.length);
+    for (let r = from; r < to; r++) {
+      fill(parameters, rows, positions, r, r + 1);
+      try {
+        one.run(parameters);
+      } catch (error) {
+        throw failure(r, error as Error);
+      }
+    }
+  }
+
+  private bindable(length: number): BindValue[] {
+    if (this.parameters.length !== length) this.parameters = new Array<BindValue>(length);
+    return this.parameters;
   }
 
   private statement(sql: string): Database.Statement {
@@ -111,47 +117,15 @@ export class LocalSqliteHandle implements SqliteHandle {
   }
 }
 
-/** What a bulk upsert did: the rows written, or the error and (when one row can be blamed) which row. */
-export interface UpsertOutcome {
-  readonly written: number;
-  readonly error?: Error;
-  readonly row?: number;
-}
-
-/**
- * The bulk upsert loop, wherever the connection lives: full statements of `perStatement` rows,
- * then the rest one row at a time. A statement that fails left no trace; its rows are replayed
- * one by one to find the row to blame (the transaction is rolled back after anyway).
- */
-export function runUpsert(statement: (sql: string) => Database.Statement, s: UpsertStatements, cells: readonly BindValue[], rows: number): UpsertOutcome {
-  const { width, perStatement } = s;
-  let written = 0;
-  let start = 0;
-  if (s.many !== undefined && rows >= perStatement) {
-    const many = statement(s.many);
-    const size = perStatement * width;
-    for (; start + perStatement <= rows; start += perStatement) {
-      const from = start * width;
-      try {
-        written += many.run(cells.slice(from, from + size)).changes;
-      } catch (error) {
-        const blamed = runRows(statement(s.one), cells, width, start, start + perStatement);
-        return { written, error: blamed.error ?? (error as Error), ...(blamed.row === undefined ? {} : { row: blamed.row }) };
-      }
-    }
-  }
-  const rest = runRows(statement(s.one), cells, width, start, rows);
-  return rest.error === undefined ? { written: written + rest.written } : { written, error: rest.error, ...(rest.row === undefined ? {} : { row: rest.row }) };
-}
-
-function runRows(one: Database.Statement, cells: readonly BindValue[], width: number, from: number, to: number): UpsertOutcome {
-  let written = 0;
+/** The cells at `positions` of rows `from` to `to`, row after row, as SQLite binds them (booleans as 1 and 0, undefined as NULL). */
+function fill(parameters: BindValue[], rows: readonly (readonly Cell[])[], positions: readonly number[], from: number, to: number): void {
+  const width = positions.length;
+  let k = 0;
   for (let r = from; r < to; r++) {
-    try {
-      written += one.run(cells.slice(r * width, (r + 1) * width)).changes;
-    } catch (error) {
-      return { written, error: error as Error, row: r };
+    const row = rows[r] as readonly Cell[];
+    for (let c = 0; c < width; c++) {
+      const cell = row[positions[c] as number];
+      parameters[k++] = typeof cell === 'string' ? cell : typeof cell === 'boolean' ? (cell ? 1 : 0) : (cell ?? null);
     }
   }
-  return { written };
 }

@@ -16,33 +16,22 @@ const PARAMETERS_PER_STATEMENT = 160;
 
 /**
  * SQLite's writes on its one writing connection, inside the transaction the store opened: upserts
- * through prepared multi-row INSERT ... ON CONFLICT statements (the hot path of a full load: the
- * rows go to the writer thread in one packed batch, see sqlite-writer-thread.ts), deletes and
- * updates one key at a time (each is a cheap call on the connection, so set-based tricks buy
- * nothing).
+ * through prepared multi-row INSERT ... ON CONFLICT statements (the hot path of a full load),
+ * deletes and updates one key at a time (each is a cheap call on the connection, so set-based
+ * tricks buy nothing).
  */
 export class SqliteSession extends SqliteConnection implements EngineSession {
   upsert(batch: UpsertBatch): number {
     const width = batch.columns.length;
     const perStatement = Math.max(1, Math.floor(PARAMETERS_PER_STATEMENT / width));
     const { rows, positions } = batch;
-    const statements: UpsertStatements = {
-      many: rows.length >= perStatement ? upsertSql(batch, perStatement) : undefined,
-      one: upsertSql(batch, 1),
-      perStatement,
-      width,
-    };
-    // DO UPDATE without a guard writes every row, inserted or updated: the count is known, and the
-    // writer thread may do the work while this thread goes on. A guard ("newer wins", "only
-    // changed") or DO NOTHING leaves rows unwritten: the thread counts them.
-    const counted =
-      batch.unlessStoredNewer === undefined && !batch.onlyChanged && !batch.append && batch.columns.some((column) => !batch.target.spec.primaryKey.includes(column.name));
+    const statements: UpsertStatements = { sql: (count) => upsertSql(batch, count), perStatement, width };
     const failure = (index: number, cause: Error): Error => {
       const row = rows[index] as readonly Cell[];
       const key = batch.target.spec.primaryKey.map((name, k) => `${name}=${JSON.stringify(String(row[batch.keyPositions[k] as number]))}`).join(', ');
       return new Error(`table ${batch.target.spec.name}: upsert row ${batch.rowIndex(row)} (${key}) was refused: ${cause.message}`, { cause });
     };
-    return this.db.upsert(statements, rows, positions, counted, failure) ?? rows.length;
+    return this.db.upsert(statements, rows, positions, failure);
   }
 
   deleteKeys(set: KeySet): number {

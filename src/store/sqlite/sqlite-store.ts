@@ -19,13 +19,6 @@ export interface SqliteStoreOptions {
   readonly heartbeatMs?: number;
   /** How long a statement waits for another process's write lock (default 5 s). */
   readonly busyTimeoutMs?: number;
-  /**
-   * Write on a thread of its own (a file store only; default false): bulk upserts then overlap the
-   * work of the thread that produces the rows, which pays when a core is idle. On the shared 2-vCPU
-   * VM of BENCHMARKS.md it cost ~15 % more CPU and ~50 MB more peak RSS for no gain in time, so
-   * it is not the default.
-   */
-  readonly writerThread?: boolean;
 }
 
 /** The embedded store (the default): the shared SQL store over the better-sqlite3 driver. */

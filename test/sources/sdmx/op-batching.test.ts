@@ -27,6 +27,54 @@ describe('op batcher', () => {
     ]);
   });
 
+  it('folds a repeated key that comes after a run of keys in ascending order, whichever cell tells them apart', () => {
+    const out = new OpBatcher();
+    const columns = ['A', 'B', 'V', 'W'];
+    out.upsert('obs', columns, ['a', '1', 'v1', undefined], 2);
+    out.upsert('obs', columns, ['a', '2', 'v2', undefined], 2);
+    out.upsert('obs', columns, ['b', '1', 'v3', undefined], 2);
+    out.upsert('obs', columns, ['a', '2', undefined, 'w2'], 2);
+    out.upsert('obs', columns, ['c', '0', 'v4', undefined], 2);
+    out.upsert('obs', columns, ['b', '1', 'v5', 'w5'], 2);
+    expect(out.ops()).toEqual([
+      {
+        op: 'upsert',
+        table: 'obs',
+        columns,
+        rows: [
+          ['a', '1', 'v1', undefined],
+          ['a', '2', 'v2', 'w2'],
+          ['b', '1', 'v5', 'w5'],
+          ['c', '0', 'v4', undefined],
+        ],
+      },
+    ]);
+  });
+
+  it('keeps keys apart whose cells, run together, would read the same', () => {
+    const out = new OpBatcher();
+    const columns = ['A', 'B', 'V'];
+    out.upsert('obs', columns, ['b', 'x', '0'], 2);
+    out.upsert('obs', columns, ['a\u0000b', 'c', '1'], 2);
+    out.upsert('obs', columns, ['a', 'b\u0000c', '2'], 2);
+    out.upsert('obs', columns, ['1:a', '', '3'], 2);
+    out.upsert('obs', columns, ['1:a0:', '', '4'], 2);
+    expect(out.ops()).toEqual([
+      {
+        op: 'upsert',
+        table: 'obs',
+        columns,
+        rows: [
+          ['b', 'x', '0'],
+          ['a\u0000b', 'c', '1'],
+          ['a', 'b\u0000c', '2'],
+          ['1:a', '', '3'],
+          ['1:a0:', '', '4'],
+        ],
+      },
+    ]);
+  });
+
   it('keeps the order of operations on one table: a delete between two upserts splits them', () => {
     const out = new OpBatcher();
     out.upsert('obs', ['K', 'V'], ['k1', '1'], 1);
