@@ -17,22 +17,13 @@
 import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { ChangeOp } from '../src/core/ops.js';
 import type { Cell, PartialKey, TableSpec } from '../src/core/tables.js';
 import { MssqlStore } from '../src/store/mssql/mssql-store.js';
+import { benchArgs, median } from './_bench-kit.mjs';
 import type { FakeServerReply } from './mssql-fake-server-process.js';
 
-const { values: args } = parseArgs({
-  options: {
-    rows: { type: 'string', default: '100000' },
-    batch: { type: 'string', default: '5000' },
-    runs: { type: 'string', default: '5' },
-  },
-});
-const rowCount = Number(args.rows);
-const batchSize = Number(args.batch);
-const runs = Number(args.runs);
+const { rows: rowCount, batch: batchSize, runs } = benchArgs({ rows: 100_000, batch: 5000, runs: 5 });
 
 const dimensions = ['FREQ', 'REF_AREA', 'MEASURE', 'UNIT', 'TIME_PERIOD'];
 const spec: TableSpec = {
@@ -100,7 +91,6 @@ const cases: { name: string; ops: ChangeOp[] }[] = [
   { name: `deleteWhere by exact key, bulk path (${batchSize} keys an op)`, ops: chunks(keys, batchSize).map((part) => ({ op: 'deleteWhere', table: 'bench_obs', keys: part })) },
 ];
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 const per100k = (value: number): number => (value * 100_000) / rowCount;
 const results = new Map<string, Sample[]>();
 // Interleaved, so that a slow spell of the machine hits every case alike.

@@ -9,14 +9,9 @@
  * after the dataspace-sync runs (measured first, so the baselines do not inflate it).
  * Run: node --import tsx bench/sdmx-full-load.ts [--observations N] [--runs N]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
-import Database from 'better-sqlite3';
 import { parse } from 'csv-parse';
 import { pino } from 'pino';
 import { request } from 'undici';
@@ -24,17 +19,12 @@ import { createHttpClient } from '../src/http/undici-client.js';
 import { runStream } from '../src/runner/run-stream.js';
 import { SdmxSource } from '../src/sources/sdmx/sdmx-source.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { benchArgs, FULL_LOAD_FLOW, fullLoadDataUrl, median, printTable, timedFullLoad } from './_bench-kit.mjs';
 import { startNsiProcess } from './_nsi-process-client.js';
 
-const { values: args } = parseArgs({
-  options: {
-    observations: { type: 'string', default: '1000000' },
-    runs: { type: 'string', default: '1' },
-  },
-});
-const OBSERVATIONS = Number(args.observations);
-const RUNS = Math.max(1, Number(args.runs));
-const FLOW = 'DF_FULL';
+const args = benchArgs({ observations: 1_000_000, runs: 1 });
+const OBSERVATIONS = args.observations;
+const RUNS = args.runs;
 const HEADERS = { accept: 'application/vnd.sdmx.data+csv;version=2.0.0', 'accept-language': 'en', 'accept-encoding': 'gzip' };
 
 interface Result {
@@ -43,8 +33,8 @@ interface Result {
 }
 
 async function main(): Promise<void> {
-  const nsi = await startNsiProcess([{ id: FLOW, observations: OBSERVATIONS }]);
-  const dataUrl = `${nsi.url}/data/BENCH,${FLOW},1.0/all`;
+  const nsi = await startNsiProcess([{ id: FULL_LOAD_FLOW, observations: OBSERVATIONS }]);
+  const dataUrl = fullLoadDataUrl(nsi.url);
   try {
     const sample = await download(dataUrl, true);
     console.log(
@@ -52,7 +42,10 @@ async function main(): Promise<void> {
         `(${(sample.wireBytes / 1e6).toFixed(1)} MB gzipped on the wire); simulator in its own process; median of ${RUNS} run(s); Node ${process.version}`,
     );
     const ours: Result = { name: 'dataspace-sync: SdmxSource -> runStream -> SQLite', seconds: [] };
-    for (let run = 0; run < RUNS; run += 1) ours.seconds.push(await fullLoad(nsi.url));
+    for (let run = 0; run < RUNS; run += 1) {
+      collectGarbage();
+      ours.seconds.push(await timedFullLoad({ createHttpClient, runStream, SdmxSource, SqliteStore, pino }, nsi.url, OBSERVATIONS));
+    }
     const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
     const parseOnly: Result = { name: 'csv-parse alone on the same answer (no store)', seconds: [] };
@@ -61,49 +54,10 @@ async function main(): Promise<void> {
       parseOnly.seconds.push(await parseAlone(dataUrl));
       downloadOnly.seconds.push((await download(dataUrl, true)).seconds);
     }
-    printTable([ours, parseOnly, downloadOnly], parseOnly);
+    printResults([ours, parseOnly, downloadOnly], parseOnly);
     console.log(`peak RSS of this process after the dataspace-sync runs: ${Math.round(peakRssMb)} MB`);
   } finally {
     await nsi.close();
-  }
-}
-
-async function fullLoad(endpoint: string): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'dss-bench-sdmx-'));
-  const path = join(dir, 'sync.db');
-  const store = new SqliteStore({ path });
-  const http = createHttpClient();
-  try {
-    await store.open();
-    const source = new SdmxSource({
-      id: `sdmx:bench:BENCH:${FLOW}(1.0):data`,
-      jobId: 'bench',
-      mode: 'data',
-      endpoint,
-      api: 'v1',
-      dataflow: { agency: 'BENCH', id: FLOW, version: '1.0' },
-      prefix: 'bench',
-      overlapMs: 5 * 60_000,
-      structureFormat: 'auto',
-    });
-    collectGarbage();
-    const started = performance.now();
-    await runStream({ store, source, http, log: pino({ level: 'silent' }), signal: new AbortController().signal });
-    const seconds = (performance.now() - started) / 1000;
-    await store.close();
-    // Count what was committed, from the file, rather than trusting the runner's totals.
-    const db = new Database(path, { readonly: true });
-    try {
-      const { n } = db.prepare('SELECT count(*) AS n FROM bench_obs').get() as { n: number };
-      if (n !== OBSERVATIONS) throw new Error(`the mirror holds ${n} observations, expected ${OBSERVATIONS}`);
-    } finally {
-      db.close();
-    }
-    return seconds;
-  } finally {
-    await store.close().catch(() => undefined);
-    await http.close().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -143,26 +97,14 @@ async function download(url: string, gzip: boolean): Promise<{ wireBytes: number
   return { wireBytes, bytes, seconds: (performance.now() - started) / 1000 };
 }
 
-function printTable(results: readonly Result[], baseline: Result): void {
+function printResults(results: readonly Result[], baseline: Result): void {
   const base = OBSERVATIONS / median(baseline.seconds);
   const rows = results.map((result) => {
     const seconds = median(result.seconds);
     const rate = OBSERVATIONS / seconds;
     return [result.name, Math.round(rate).toLocaleString('en'), seconds.toFixed(2), `${(rate / base).toFixed(2)}x`];
   });
-  const header = ['contender', 'obs/s', 'seconds', 'vs csv-parse alone'];
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] as string).length)));
-  const line = (cells: readonly string[]): string =>
-    cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
-  for (const row of rows) console.log(line(row));
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  printTable(['contender', 'obs/s', 'seconds', 'vs csv-parse alone'], rows);
 }
 
 function collectGarbage(): void {

@@ -4,7 +4,6 @@
  * attribute), each run in a process of its own (bench/_sdmx-scale-child.mjs), reporting wall time,
  * obs/s, CPU seconds and peak RSS per size, for
  *   - ours: the compiled dist/ (SdmxSource -> runStream -> SQLite, as shipped),
- *   - the same with the store's writing connection on a thread of its own (writerThread: true),
  *   - csv-parse -> better-sqlite3: the same answer parsed by csv-parse, each record inserted with a
  *     prepared statement in one transaction, into the same tables with the same key and pragmas,
  *   - download + gunzip only,
@@ -14,33 +13,23 @@
  * to itself. Each run's figures are printed as JSON as it ends.
  *
  * Run: node --import tsx bench/sdmx-scale.ts [--sizes 250000,1000000,4000000,10000000] [--runs 3]
- *        [--contenders download,csv-sqlite,ours,ours-writer-thread] [--no-build]
+ *        [--runs-above-4m 3] [--contenders download,csv-sqlite,ours] [--no-build]
  */
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs, FULL_LOAD_FLOW, median, mib, printTable } from './_bench-kit.mjs';
 import { startNsiProcess } from './_nsi-process-client.js';
 
-const { values: args } = parseArgs({
-  options: {
-    sizes: { type: 'string', default: '250000,1000000,4000000,10000000' },
-    runs: { type: 'string', default: '3' },
-    contenders: { type: 'string', default: 'download,csv-sqlite,ours,ours-writer-thread' },
-    'no-build': { type: 'boolean', default: false },
-  },
-});
+const args = benchArgs({ sizes: '250000,1000000,4000000,10000000', runs: 3, 'runs-above-4m': 3, contenders: 'download,csv-sqlite,ours', 'no-build': false });
 const SIZES = args.sizes.split(',').map(Number);
-const RUNS = Math.max(1, Number(args.runs));
 const CONTENDERS = args.contenders.split(',') as Contender[];
-const FLOW = 'DF_FULL';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const child = `${here}_sdmx-scale-child.mjs`;
 
-type Contender = 'ours' | 'ours-writer-thread' | 'csv-sqlite' | 'download';
+type Contender = 'ours' | 'csv-sqlite' | 'download';
 const NAMES: Record<Contender, string> = {
   ours: 'dataspace-sync (dist/)',
-  'ours-writer-thread': 'dataspace-sync, writer thread',
   'csv-sqlite': 'csv-parse -> better-sqlite3',
   download: 'download + gunzip only',
 };
@@ -62,16 +51,17 @@ async function main(): Promise<void> {
   }
   console.log(
     `SDMX full load by size: ${new Date().toISOString()}, Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? '?'}; ` +
-      `median of ${RUNS} run(s) per contender and size, one process per run, contenders taking turns`,
+      `median of ${args.runs} run(s) per contender and size (${args['runs-above-4m']} above 4M), one process per run, contenders taking turns`,
   );
   const results = new Map<number, Map<Contender, Run[]>>();
   for (const size of SIZES) {
-    const nsi = await startNsiProcess([{ id: FLOW, observations: size }], { recorded: true, synthetic: true });
+    const nsi = await startNsiProcess([{ id: FULL_LOAD_FLOW, observations: size }], { recorded: true, synthetic: true });
     const bySize = new Map<Contender, Run[]>(CONTENDERS.map((contender) => [contender, []]));
     results.set(size, bySize);
     const loadBefore = loadavg()[0] as number;
     try {
-      for (let run = 0; run < RUNS; run += 1) {
+      const runs = size > 4_000_000 ? args['runs-above-4m'] : args.runs;
+      for (let run = 0; run < runs; run += 1) {
         for (const contender of CONTENDERS) {
           const out = spawnSync(process.execPath, [child, contender, nsi.url, String(size)], { encoding: 'utf8', maxBuffer: 1 << 20 });
           if (out.status !== 0) throw new Error(`${contender} at ${size} failed (exit ${out.status}): ${out.stderr}`);
@@ -98,11 +88,11 @@ function printSize(size: number, bySize: ReadonlyMap<Contender, readonly Run[]>,
       `${median(seconds).toFixed(2)} (${Math.min(...seconds).toFixed(2)}-${Math.max(...seconds).toFixed(2)})`,
       median(runs.map((run) => run.cpuSeconds)).toFixed(2),
       threads(runs),
-      `${mb(median(runs.map((run) => run.peakRss)))} (${mb(Math.min(...runs.map((run) => run.peakRss)))}-${mb(Math.max(...runs.map((run) => run.peakRss)))})`,
-      String(mb(median(runs.map((run) => run.baseRss)))),
+      `${mib(median(runs.map((run) => run.peakRss)))} (${mib(Math.min(...runs.map((run) => run.peakRss)))}-${mib(Math.max(...runs.map((run) => run.peakRss)))})`,
+      String(mib(median(runs.map((run) => run.baseRss)))),
     ];
   });
-  table(['contender', 'obs/s', 'seconds (range)', 'CPU s', 'main / busiest other thread CPU s', 'peak RSS MB (range)', 'RSS at start MB'], rows);
+  printTable(['contender', 'obs/s', 'seconds (range)', 'CPU s', 'main / busiest other thread CPU s', 'peak RSS MiB (range)', 'RSS at start MiB'], rows);
 }
 
 /**
@@ -131,29 +121,10 @@ function printSummary(results: ReadonlyMap<number, ReadonlyMap<Contender, readon
       ours === undefined ? '-' : Math.round(ours).toLocaleString('en'),
       ours === undefined || baseline === undefined ? '-' : `${(ours / baseline).toFixed(2)}x`,
       ours === undefined || rate(1_000_000, 'ours') === undefined ? '-' : `${(ours / (rate(1_000_000, 'ours') as number)).toFixed(2)}`,
-      peak === undefined || peak.length === 0 ? '-' : String(mb(median(peak.map((run) => run.peakRss)))),
+      peak === undefined || peak.length === 0 ? '-' : String(mib(median(peak.map((run) => run.peakRss)))),
     ]);
   }
-  table(['observations', 'ours obs/s', 'ours / csv-parse -> better-sqlite3', 'obs/s vs 1M', 'ours peak RSS MB'], lines);
-}
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): void {
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
-    cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
-  for (const row of rows) console.log(line(row));
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
-
-function mb(bytes: number): number {
-  return Math.round(bytes / 2 ** 20);
+  printTable(['observations', 'ours obs/s', 'ours / csv-parse -> better-sqlite3', 'obs/s vs 1M', 'ours peak RSS MiB'], lines);
 }
 
 await main();
