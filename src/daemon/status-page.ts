@@ -43,6 +43,12 @@ export function toneOf(report: StreamReport): Tone {
   }
 }
 
+/** A push target at a glance: failing (refused or past alertAfter), delivering, or in step. */
+export function pushToneOf(target: PushReport): Tone {
+  if (target.alerting || target.consecutiveFailures > 0) return 'bad';
+  return target.outboxDepth > 0 ? 'busy' : 'ok';
+}
+
 /** The state filter's choices: `problems` (failing or waiting) and every status. */
 export const STATE_FILTERS = ['problems', 'idle', 'running', 'backoff', 'failed', 'gone', 'never-run'] as const;
 
@@ -57,7 +63,8 @@ function statesOf(report: StreamReport): string[] {
  * the streams'.
  */
 export function renderStatusPage(model: StatusPageModel): string {
-  const failing = model.streams.filter((report) => toneOf(report) === 'bad').length;
+  const failing =
+    model.streams.filter((report) => toneOf(report) === 'bad').length + (model.pushTargets ?? []).filter((target) => pushToneOf(target) === 'bad').length;
   const title = failing > 0 ? `dataspace-sync · ${failing} failing` : 'dataspace-sync';
   const page = html`<!doctype html>
 <html lang="en">
@@ -100,7 +107,14 @@ function summary(model: StatusPageModel): Html {
   const parts = words.flatMap(([tone, word]) => (counts.has(tone) ? [html`<b>${counts.get(tone)}</b> ${word}`] : []));
   const total = model.streams.length;
   return html`<p class="summary" id="summary"><b>${total}</b> stream${total === 1 ? '' : 's'}${parts.length > 0 ? ': ' : ''}${join(parts, ' · ')}
-· as of <time datetime="${model.now.toISOString()}">${model.now.toISOString().slice(11, 19)} UTC</time> <span id="shown"></span></p>`;
+${pushSummary(model.pushTargets ?? [])}· as of <time datetime="${model.now.toISOString()}">${model.now.toISOString().slice(11, 19)} UTC</time> <span id="shown"></span></p>`;
+}
+
+/** The push targets' share of the summary, when there are any: a refused target counts as failing. */
+function pushSummary(targets: readonly PushReport[]): Html {
+  if (targets.length === 0) return html``;
+  const failing = targets.filter((target) => pushToneOf(target) === 'bad').length;
+  return html`· <b>${targets.length}</b> push target${targets.length === 1 ? '' : 's'}${failing > 0 ? html`: <b>${failing}</b> failing` : html``} `;
 }
 
 function filterForm(model: StatusPageModel): Html {
@@ -167,7 +181,7 @@ function pushTable(model: StatusPageModel): Html {
   const targets = model.pushTargets ?? [];
   if (targets.length === 0) return html`<section id="push"></section>`;
   const rows = targets.map((target) => {
-    const tone = target.alerting || target.consecutiveFailures > 0 ? 'bad' : target.outboxDepth > 0 ? 'busy' : 'ok';
+    const tone = pushToneOf(target);
     return html`<tr data-target="${target.target}" class="tone-${tone}"><td data-label="push target" class="id">${breakable(target.target)}</td>
 <td data-label="outbox" class="num">${target.outboxDepth}</td>
 <td data-label="push lag">${target.outboxDepth > 0 ? durationText(target.lagSeconds) : html`<span class="empty">none</span>`}</td>

@@ -63,6 +63,7 @@ export async function drainTarget(target: PushTarget, options: DrainOptions): Pr
   const { delivery } = target;
   const state = await targetState(store, target);
   let delivered = 0;
+  let hadWork = false;
   const setAside: { row: RecordRow; text: string }[] = [];
   try {
     if (state.restartPending) throw new PushRefusedError(0, 'a reset of this stream was interrupted before the dataset was emptied; run `reset` again');
@@ -71,6 +72,7 @@ export async function drainTarget(target: PushTarget, options: DrainOptions): Pr
       signal.throwIfAborted();
       const entries = await store.outboxEntries(delivery.id, ENTRIES_PER_ROUND);
       if (entries.length === 0) break;
+      hadWork = true;
       shape ??= await store.prepareDelivery(delivery);
       checkUniqueIds(target, shape);
       const scopes = entries.map((entry) => entry.scope);
@@ -118,7 +120,9 @@ export async function drainTarget(target: PushTarget, options: DrainOptions): Pr
     const remaining = (await store.outboxSummaries()).find((summary) => summary.target === delivery.id)?.depth ?? 0;
     await store.writeTargetState({
       ...state,
-      lastSuccessAt: now().toISOString(),
+      // A target that was never in step is not made so by an empty outbox: it stays "never" until
+      // a first delivery, so an operator is not told of a success that did not happen.
+      lastSuccessAt: hadWork || state.lastSuccessAt !== null ? now().toISOString() : null,
       lastError: null,
       consecutiveFailures: 0,
       setAside: [...setAside.map((item) => item.text), ...(setAside.length > 0 ? [] : state.setAside)].slice(0, SET_ASIDE_SHOWN),

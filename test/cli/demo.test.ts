@@ -104,7 +104,8 @@ describe('dataspace-sync demo', () => {
     // The items went to the ODS dataset and nothing waits; the key the push URL carries is nowhere in the output.
     expect(output).toMatch(/^\d\d:\d\d:\d\d rpde:demo-feed:session-series: \d+ upserted/m);
     expect(output).toMatch(/^\d\d:\d\d:\d\d push rpde:demo-feed:session-series>sessions: \d+ records written or deleted/m);
-    expect(output).toMatch(/sessions \(ODS realtime dataset\): 1200 records; pushed 1200 records, deleted 0 \(\d+ requests\), outbox 0/);
+    // A round of changes (every 12 s) may come first on a loaded machine: it deletes as many items as it publishes.
+    expect(output).toMatch(/sessions \(ODS realtime dataset\): 1200 records; pushed \d+ records, deleted \d+ \(\d+ requests\), outbox 0/);
     expect(output).toContain('/api/push/1.0/sessions/realtime/push/');
     expect(output).not.toContain(PUSH_KEY);
 

@@ -210,7 +210,9 @@ describe('the status page in a real browser (headless Chromium)', () => {
     expect(broken?.error).toMatch(/MISSING|404|not found/i);
     for (const stream of GOOD) expect(seen.find((row) => row.stream === stream)).toMatchObject({ state: 'idle', stateColour: GREEN, error: '' });
     expect(seen.find((row) => row.stream === 'rpde:feed:session-series')?.rows).toMatch(/288 upserted\s+12 deleted/);
-    expect(await page.title()).toBe('dataspace-sync · 1 failing');
+    // The broken stream, and the push target whose endpoint is disabled.
+    expect(await page.title()).toBe('dataspace-sync · 2 failing');
+    expect(await page.locator('#summary').innerText()).toMatch(/2 push targets: 1 failing/);
     await page.screenshot({ path: join(OUTPUT, 'desktop.png'), fullPage: true });
 
     // Filters apply as they change, without a round trip, and stay in the address.
@@ -293,7 +295,8 @@ describe('the status page in a real browser (headless Chromium)', () => {
     expect(paused?.error).toMatch(/HTTP 400.*Push is disabled on resource realtime of paused/s);
     // The push URL is shown with its key hidden, never the key.
     expect(await page.content()).not.toContain(PUSH_KEY);
-    await page.locator('#push').screenshot({ path: join(OUTPUT, 'push-targets.png') });
+    // The whole page: the refresh replaces the push table in place, so an element shot can lose its element.
+    await page.screenshot({ path: join(OUTPUT, 'push-targets.png'), fullPage: true });
 
     // The back office's "Disable push" switched off: the daemon delivers at its next attempt, and the row changes without a reload.
     ods.push.setEnabled('paused', true);

@@ -2,11 +2,12 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonValue } from '../../src/core/json.js';
+import type { StreamSource } from '../../src/core/source.js';
 import { createHttpClient, type UndiciHttpClient } from '../../src/http/undici-client.js';
 import { runStream, StreamRunError } from '../../src/runner/run-stream.js';
 import { csvCell } from '../../src/simulators/nsi/csv-text.js';
 import type { OdsField, OdsFieldType, RecordValues } from '../../src/simulators/ods/portal-data.js';
-import { startOdsSimulator, type OdsSimulator } from '../../src/simulators/ods/ods-simulator.js';
+import { startOdsSimulator } from '../../src/simulators/ods/ods-simulator.js';
 import { OdsRecordsSource } from '../../src/sources/ods/records-source.js';
 import { RpdeFeedSource } from '../../src/sources/rpde/rpde-source.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
@@ -14,7 +15,7 @@ import { StoreSchemaError, type Store } from '../../src/store/store.js';
 import { PG_URL, dropSchemas, postgresRequired, postgresUnavailable, randomSchemaName } from '../helpers/pg.js';
 import { memoryLogger } from '../helpers/silent-log.js';
 import { tempSqliteStore } from '../helpers/stores.js';
-import { startTestbed, type Testbed } from '../helpers/testbeds.js';
+import { startTestbed } from '../helpers/testbeds.js';
 import { mirrorRows, portalRows } from '../../src/simulators/ods/mirror-rows.js';
 
 /**
@@ -65,10 +66,35 @@ if (unavailable === undefined) {
   throw new Error(`${unavailable}; CI=true requires the PostgreSQL tests to run`);
 }
 
+/** What a describe of one engine works with: its fixture (a testbed, a simulator), a store with the canary planted, an HTTP client. */
+interface OnEngine<F> {
+  readonly fixture: F;
+  readonly store: Store;
+  readonly http: UndiciHttpClient;
+}
+
+/** Opens what a describe of `engine` works with before its tests, and closes it after them. */
+function onEngine<F extends { close(): Promise<void> }>(engine: EngineUnderTest, start: () => Promise<F>): OnEngine<F> {
+  const held = {} as { fixture: F; store: Store; http: UndiciHttpClient };
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    held.fixture = await start();
+    ({ store: held.store, close } = await engine.open());
+    await plantCanary(held.store);
+    held.http = createHttpClient({ maxRetries: 0, bodyTimeoutMs: 5_000 });
+  });
+  afterAll(async () => {
+    await held.http.close();
+    await close();
+    await held.fixture.close();
+  });
+  return held;
+}
+
 /** What a run gives: nothing (it got through) or its error, which must be a StreamRunError saying what went wrong. */
-async function runOnce(store: Store, bed: Testbed, http: UndiciHttpClient): Promise<StreamRunError | undefined> {
+async function runOnce(store: Store, source: StreamSource, http: UndiciHttpClient): Promise<StreamRunError | undefined> {
   stats.inputs += 1;
-  const outcome = await runStream({ store, source: bed.source, http, log, signal: new AbortController().signal, requested: true }).then(
+  const outcome = await runStream({ store, source, http, log, signal: new AbortController().signal, requested: true }).then(
     () => undefined,
     (error: unknown) => error,
   );
@@ -76,7 +102,7 @@ async function runOnce(store: Store, bed: Testbed, http: UndiciHttpClient): Prom
   stats.failed += 1;
   expect(outcome).toBeInstanceOf(StreamRunError);
   const message = (outcome as StreamRunError).message;
-  expect(message.startsWith(`stream ${bed.streamId}: `), message).toBe(true);
+  expect(message.startsWith(`stream ${source.id}: `), message).toBe(true);
   expect(message).not.toMatch(/TypeError|ReferenceError|RangeError: Maximum call stack|Cannot read properties|is not a function|\[object Object\]/);
   return outcome as StreamRunError;
 }
@@ -201,26 +227,14 @@ function cellsOf(body: Buffer, delimiter: string): Set<string> | undefined {
 
 for (const engine of engines) {
   describe(`hostile SDMX-CSV answers on ${engine.name}`, () => {
-    let bed: Testbed;
-    let store: Store;
-    let close: () => Promise<void>;
-    let http: UndiciHttpClient;
+    const on = onEngine(engine, () => startTestbed('sdmx', 'hostile_sdmx'));
     let round = 0;
-
     beforeAll(async () => {
-      bed = await startTestbed('sdmx', 'hostile_sdmx');
-      ({ store, close } = await engine.open());
-      await plantCanary(store);
-      http = createHttpClient({ maxRetries: 0, bodyTimeoutMs: 5_000 });
-      expect(await runOnce(store, bed, http)).toBeUndefined();
-    });
-    afterAll(async () => {
-      await http.close();
-      await close();
-      await bed.close();
+      expect(await runOnce(on.store, on.fixture.source, on.http)).toBeUndefined();
     });
 
     it('never crash, never apply a partial row, never let an identifier out of its quotes', async () => {
+      const { fixture: bed, store, http } = on;
       await fc.assert(
         fc.asyncProperty(fc.array(csvMutation, { minLength: 1, maxLength: 4 }), async (mutations) => {
           bed.change((round += 1));
@@ -234,7 +248,7 @@ for (const engine of engines) {
           const body = mutateCsv(base, mutations);
           const before = await bed.mirrored(store);
           bed.proxy.inject({ type: 'replace', contentType: 'application/vnd.sdmx.data+csv; version=2.0.0; charset=utf-8', body }, { match: bed.dataRequests });
-          const failure = await runOnce(store, bed, http);
+          const failure = await runOnce(store, bed.source, http);
           bed.proxy.faults.clear();
           if (failure !== undefined) {
             expect(await bed.mirrored(store), failure.message).toEqual(before);
@@ -259,6 +273,7 @@ for (const engine of engines) {
     });
 
     it('refuses a structure whose identifiers would break out of their quotes, naming the identifier', async () => {
+      const { fixture: bed, store, http } = on;
       const structureAccept = 'application/vnd.sdmx.structure+json;version=1.0';
       const path = '/rest/dataflow/HARD/DF_HOSTILE_SDMX/1.0?references=all';
       const real = await (await fetch(`${bed.proxy.origin}${path}`, { headers: { accept: structureAccept } })).text();
@@ -269,7 +284,7 @@ for (const engine of engines) {
         const cursor = await cursorOf(store, bed.streamId);
         bed.change((round += 1));
         bed.proxy.inject({ type: 'replace', contentType: 'application/vnd.sdmx.structure+json; version=1.0; charset=utf-8', body: hostile }, { match: /\/dataflow\//, times: Infinity });
-        const failure = await runOnce(store, bed, http);
+        const failure = await runOnce(store, bed.source, http);
         bed.proxy.faults.clear();
         // Either refused, or the identifier was taken only where it is harmless (it is then never a column).
         if (failure !== undefined) {
@@ -315,25 +330,13 @@ async function rpdeRows(store: Store, table: string): Promise<string[]> {
 
 for (const engine of engines) {
   describe(`hostile RPDE pages on ${engine.name}`, () => {
-    let bed: Testbed;
-    let store: Store;
-    let close: () => Promise<void>;
-    let http: UndiciHttpClient;
-
+    const on = onEngine(engine, () => startTestbed('rpde', 'hostile_rpde'));
     beforeAll(async () => {
-      bed = await startTestbed('rpde', 'hostile_rpde');
-      ({ store, close } = await engine.open());
-      await plantCanary(store);
-      http = createHttpClient({ maxRetries: 0, bodyTimeoutMs: 5_000 });
-      expect(await runOnce(store, bed, http)).toBeUndefined();
-    });
-    afterAll(async () => {
-      await http.close();
-      await close();
-      await bed.close();
+      expect(await runOnce(on.store, on.fixture.source, on.http)).toBeUndefined();
     });
 
     it('never crash, store only whole items, never let an identifier out of its quotes', async () => {
+      const { fixture: bed, store, http } = on;
       let count = 0;
       if (!(bed.source instanceof RpdeFeedSource)) throw new Error('the rpde testbed mirrors an RPDE feed');
       const feedUrl = bed.source.feedUrl;
@@ -363,19 +366,8 @@ for (const engine of engines) {
           const next = page.next === 'self' ? `"next":${JSON.stringify(feedUrl)},` : page.next === 'missing' ? '' : `"next":${page.next},`;
           const body = `{${next}"items":[${items.join(',')}],"license":"https://creativecommons.org/licenses/by/4.0/"}`;
           bed.proxy.inject({ type: 'replace', contentType: 'application/json; charset=utf-8', body }, { match: (target) => feedUrl.endsWith(target) });
-          stats.inputs += 1;
-          const outcome = await runStream({ store, source, http, log, signal: new AbortController().signal, requested: true }).then(
-            () => undefined,
-            (error: unknown) => error,
-          );
+          await runOnce(store, source, http);
           bed.proxy.faults.clear();
-          if (outcome !== undefined) {
-            stats.failed += 1;
-            expect(outcome).toBeInstanceOf(StreamRunError);
-            const message = (outcome as StreamRunError).message;
-            expect(message.startsWith(`stream ${source.id}: `), message).toBe(true);
-            expect(message).not.toMatch(/TypeError|ReferenceError|RangeError: Maximum call stack|Cannot read properties|is not a function|\[object Object\]/);
-          }
           // A page that failed applied nothing: with no cursor, no rows.
           if ((await cursorOf(store, source.id)) === null) expect(await rpdeRows(store, table)).toEqual([]);
           // Every item stored is whole: one of the hostile page's (its id and modified as written) or the publisher's.
@@ -425,25 +417,11 @@ const odsDataset = fc
 
 for (const engine of engines) {
   describe(`hostile Opendatasoft datasets on ${engine.name}`, () => {
-    let sim: OdsSimulator;
-    let store: Store;
-    let close: () => Promise<void>;
-    let http: UndiciHttpClient;
+    const on = onEngine(engine, () => startOdsSimulator());
     let count = 0;
 
-    beforeAll(async () => {
-      sim = await startOdsSimulator();
-      ({ store, close } = await engine.open());
-      await plantCanary(store);
-      http = createHttpClient({ maxRetries: 0, bodyTimeoutMs: 5_000 });
-    });
-    afterAll(async () => {
-      await http.close();
-      await close();
-      await sim.close();
-    });
-
     it('records of any type under any field name: mirrored exactly or refused whole, never out of their quotes', async () => {
+      const { fixture: sim, store, http } = on;
       await fc.assert(
         fc.asyncProperty(odsDataset, async ({ fields, records }) => {
           count += 1;
@@ -462,19 +440,10 @@ for (const engine of engines) {
             overlapMs: 0,
             reconcileEveryMs: 0,
           });
-          stats.inputs += 1;
-          const outcome = await runStream({ store, source, http, log, signal: new AbortController().signal, requested: true }).then(
-            () => undefined,
-            (error: unknown) => error,
-          );
-          if (outcome === undefined) {
+          const failure = await runOnce(store, source, http);
+          if (failure === undefined) {
             expect(await mirrorRows(store, table)).toEqual(portalRows(sim.portal.get(id)));
           } else {
-            stats.failed += 1;
-            expect(outcome).toBeInstanceOf(StreamRunError);
-            const message = (outcome as StreamRunError).message;
-            expect(message).toMatch(new RegExp(`^stream ods:hostile:${id}: `));
-            expect(message).not.toMatch(/TypeError|ReferenceError|Cannot read properties|is not a function|\[object Object\]/);
             // Refused whole: no table, or an empty one.
             const rows = await store.readTable(table).catch((error: unknown) => {
               if (error instanceof StoreSchemaError) return [];

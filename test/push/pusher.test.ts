@@ -105,6 +105,20 @@ describe('the pusher delivers the outbox to an ODS realtime dataset', () => {
     expect((await t.store.targetStates())[0]).toMatchObject({ lastError: null, consecutiveFailures: 0 });
   });
 
+  it('reports no success for a target that never delivered: an empty outbox is not a delivery', async () => {
+    const t = await setUp({ uniqueId: true });
+    await t.drain();
+    expect((await t.store.targetStates())[0]?.lastSuccessAt ?? null).toBeNull();
+    await t.write([upsert([['s1', 'temp', '1']])]);
+    await t.drain();
+    const delivered = (await t.store.targetStates())[0]?.lastSuccessAt ?? null;
+    expect(delivered).not.toBeNull();
+    // Once in step, a drain that finds nothing to do confirms it is still so.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await t.drain();
+    expect(Date.parse((await t.store.targetStates())[0]?.lastSuccessAt ?? '')).toBeGreaterThan(Date.parse(delivered as string));
+  });
+
   it('re-sends harmlessly after 500s and a connection dropped after the records were applied', async () => {
     const t = await setUp({ uniqueId: false });
     t.sim.injectFault({ type: 'status', status: 500 }, { on: 'push', times: 1 });

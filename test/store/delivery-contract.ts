@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChangeOp } from '../../src/core/ops.js';
 import type { TableSpec } from '../../src/core/tables.js';
 import { DeliveryShapeError, type DeliveryTarget, type OutboxTracking, type RecordRow } from '../../src/store/delivery.js';
 import type { Store } from '../../src/store/store.js';
+import { openForEachTest } from './store-setup.js';
 
 /**
  * The outbox and delivered state every engine keeps (store/delivery.ts): run by each engine's test
@@ -11,12 +12,7 @@ import type { Store } from '../../src/store/store.js';
 export function describeDeliveryContract(name: string, makeStore: () => Promise<Store>): void {
   describe(`${name} delivery contract`, () => {
     let store: Store;
-    beforeEach(async () => {
-      store = await makeStore();
-    });
-    afterEach(async () => {
-      await store.close();
-    });
+    openForEachTest(makeStore, (opened) => (store = opened));
 
     const obs: TableSpec = {
       name: 'df_obs',

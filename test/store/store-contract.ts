@@ -1,9 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HISTORY_HOURS, lastHours } from '../../src/core/change-history.js';
 import type { ApplyCounts, ChangeOp } from '../../src/core/ops.js';
 import { initialState, type SyncState } from '../../src/core/sync-state.js';
 import type { Cell, SqlValue, TableSpec } from '../../src/core/tables.js';
 import { LeaseLostError, StoreSchemaError, type Store } from '../../src/store/store.js';
+import { obsTable, openForEachTest, upsertObs } from './store-setup.js';
 
 /**
  * What every store engine must do, whatever its SQL: run by each engine's test file with a
@@ -12,34 +13,13 @@ import { LeaseLostError, StoreSchemaError, type Store } from '../../src/store/st
 export function describeStoreContract(name: string, makeStore: () => Promise<Store>): void {
   describe(`${name} store contract`, () => {
     let store: Store;
+    openForEachTest(makeStore, (opened) => (store = opened));
 
-    beforeEach(async () => {
-      store = await makeStore();
-    });
-
-    afterEach(async () => {
-      await store.close();
-    });
-
-    const obs: TableSpec = {
-      name: 'obs',
-      columns: [
-        { name: 'REF_AREA', type: 'text' },
-        { name: 'FREQ', type: 'text' },
-        { name: 'TIME_PERIOD', type: 'text' },
-        { name: 'OBS_VALUE', type: 'text' },
-        { name: 'OBS_STATUS', type: 'text' },
-      ],
-      primaryKey: ['REF_AREA', 'FREQ', 'TIME_PERIOD'],
-    };
+    const obs = obsTable('text');
     const obsColumns = obs.columns.map((column) => column.name);
 
     async function apply(...ops: ChangeOp[]): Promise<ApplyCounts> {
       return store.transaction((tx) => tx.apply(ops));
-    }
-
-    function upsertObs(rows: Cell[][]): ChangeOp {
-      return { op: 'upsert', table: 'obs', columns: obsColumns, rows };
     }
 
     function row(area: string, freq: string, time: string, value: SqlValue, status: SqlValue): Record<string, SqlValue> {

@@ -23,9 +23,10 @@ const RECENT_CHANGES = 8;
 
 /**
  * `dataspace-sync demo`: every demo part's simulator, the daemon mirroring them, and the sources
- * changing every few seconds while a live view shows the streams (redrawn in place on a
- * terminal; one line per event otherwise). Ctrl-C (or the end of `--for`) stops the changes,
- * waits for the mirror to catch up, compares it with the sources and stops everything; a second
+ * changing every few seconds while a live view shows the streams and the push targets (redrawn
+ * in place on a terminal; one line per event otherwise). Ctrl-C (or the end of `--for`) stops the
+ * changes, waits for the mirror to catch up and the outboxes to drain, compares the mirror with
+ * the sources and the pushed datasets with the mirror, and stops everything; a second
  * Ctrl-C quits at once. Resolves true when the mirror ended in step with the sources.
  */
 export async function runDemo(options: RunDemoOptions = {}): Promise<boolean> {
@@ -82,7 +83,8 @@ async function finish(demo: DemoSession, view: View, say: (line?: string) => voi
     differences = await demo.converge(45_000);
     say();
     say(formatStatusTable(await demo.reports(), terminalWidth()).trimEnd());
-    say(formatPushTargets(await demo.pushReports()).trimEnd());
+    const pushes = formatPushTargets(await demo.pushReports()).trimEnd();
+    if (pushes !== '') say(pushes);
     say();
     for (const line of await demo.summary()) say(`  ${line}`);
   } finally {
@@ -90,7 +92,8 @@ async function finish(demo: DemoSession, view: View, say: (line?: string) => voi
   }
   say();
   if (differences.length === 0) {
-    say('The mirror is in step with the sources: every stream is idle with a cursor, every table equals its source.');
+    const pushed = demo.parts.some((part) => part.push !== undefined) ? '; every pushed dataset holds what the mirror holds, nothing left in the outbox' : '';
+    say(`The mirror is in step with the sources: every stream is idle with a cursor, every table equals its source${pushed}.`);
     say(`Query it: sqlite3 ${demo.dbPath} 'select * from tourism limit 5'`);
   } else {
     say('The mirror is NOT in step with the sources:');
@@ -119,7 +122,8 @@ class TerminalView implements View {
   show(reports: readonly StreamReport[], pushes: readonly PushReport[], recent: readonly string[]): void {
     const table = formatStatusTable(reports, { width: this.out.columns });
     const changes = recent.length > 0 ? recent : ['(none yet)'];
-    const frame = [...this.header, '', table.trimEnd(), formatPushTargets(pushes).trimEnd(), '', 'Latest changes at the sources:', ...changes.map((line) => `  ${line}`)];
+    const targets = formatPushTargets(pushes).trimEnd();
+    const frame = [...this.header, '', table.trimEnd(), ...(targets === '' ? [] : [targets]), '', 'Latest changes at the sources:', ...changes.map((line) => `  ${line}`)];
     this.out.write(`\x1b[H\x1b[J${frame.join('\n')}\n`);
   }
 

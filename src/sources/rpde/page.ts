@@ -1,8 +1,7 @@
 import { isRecord } from '../../core/json.js';
 import type { FindingRecorder } from './finding-log.js';
-import { itemSpans, type ItemSpans, type Span } from './item-spans.js';
 import { modifiedFromNumberText, modifiedFromString, type ModifiedValue } from './modified-key.js';
-import { MAX_ITEM_NESTING, scanPage } from './page-scan.js';
+import { MAX_ITEM_NESTING, scanPage, type ItemSpans, type Span } from './page-scan.js';
 
 /** One usable item of a page, its values kept exactly as the feed wrote them. */
 export interface RpdeItem {
@@ -47,7 +46,7 @@ export function decodePage(text: string, pageUrl: string, report: FindingRecorde
     report.record('C4', `byte order mark before the JSON at ${pageUrl}`);
     body = body.slice(1);
   }
-  const { tooDeep } = scanPage(body, maxItems, pageUrl);
+  const { tooDeep, spans } = scanPage(body, maxItems, pageUrl);
   let root: unknown;
   try {
     root = JSON.parse(body);
@@ -74,7 +73,6 @@ export function decodePage(text: string, pageUrl: string, report: FindingRecorde
   checkRootKeys(root, pageUrl, report);
 
   // Exact text of each item's id, modified and data: JSON.parse rounds big integers.
-  const spans = itemSpans(body);
   const source = (span: Span | undefined) => (span === undefined ? undefined : body.slice(span[0], span[1]));
   const decoded: RpdeItem[] = [];
   items.forEach((raw: unknown, index: number) => {

@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { itemSpans } from '../../../src/sources/rpde/item-spans.js';
 import { ConformanceReport } from '../../../src/sources/rpde/conformance.js';
 import { decodePage } from '../../../src/sources/rpde/page.js';
+import { scanPage } from '../../../src/sources/rpde/page-scan.js';
 
 const runs = Number(process.env['FC_RUNS'] ?? 100);
+const itemSpans = (text: string) => scanPage(text, Number.MAX_SAFE_INTEGER, 'https://e.com/f').spans;
 const slice = (text: string, span: readonly [number, number] | undefined) => (span ? text.slice(span[0], span[1]) : undefined);
 
 describe('exact item values from the page text', () => {
@@ -21,6 +22,15 @@ describe('exact item values from the page text', () => {
     expect(spans[1]).toBeUndefined();
     // Duplicate keys: the last one wins, as in JSON.parse.
     expect(slice(text, spans[2]?.data)).toBe('{"v":2}');
+  });
+
+  it('takes only the item\'s own members: keys of the same names nested in other values, or outside items, are not its', () => {
+    const text = '{"id":0,"items":[{"meta":{"id":9,"data":[{"modified":8}]},"id":"a","modified":1,"data":{"id":7}},[{"id":6}],{"x":"id"}],"data":5}';
+    const spans = itemSpans(text);
+    expect(spans).toHaveLength(3);
+    expect([slice(text, spans[0]?.id), slice(text, spans[0]?.modified), slice(text, spans[0]?.data)]).toEqual(['"a"', '1', '{"id":7}']);
+    expect(spans[1]).toBeUndefined();
+    expect(spans[2]).toEqual({});
   });
 
   it('follows JSON.parse on escaped keys and on a repeated items key', () => {

@@ -1,12 +1,12 @@
 import { createRequire } from 'node:module';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChangeOp } from '../../../src/core/ops.js';
+import { describe, expect, it } from 'vitest';
 import { initialState } from '../../../src/core/sync-state.js';
 import type { Cell, TableSpec } from '../../../src/core/tables.js';
 import { MAX_PARAMETERS } from '../../../src/store/mssql/mssql-session.js';
 import type { MssqlStore } from '../../../src/store/mssql/mssql-store.js';
 import { LeaseLostError, StoreSchemaError } from '../../../src/store/store.js';
 import type { FakeRequest, FakeTdsServer, Responder } from '../../helpers/fake-tds-server.js';
+import { obsTable, openForEachTest, upsertObs } from '../store-setup.js';
 import { outline, sentSince, storeOnFakeServer, type Bulk, type Rpc } from './fake-mssql.js';
 
 /**
@@ -16,22 +16,7 @@ import { outline, sentSince, storeOnFakeServer, type Bulk, type Rpc } from './fa
  * is set). These tests pin what is sent, not what a server would do with it.
  */
 
-const obs: TableSpec = {
-  name: 'obs',
-  columns: [
-    { name: 'REF_AREA', type: 'text' },
-    { name: 'FREQ', type: 'text' },
-    { name: 'TIME_PERIOD', type: 'text' },
-    { name: 'OBS_VALUE', type: 'real' },
-    { name: 'OBS_STATUS', type: 'text' },
-  ],
-  primaryKey: ['REF_AREA', 'FREQ', 'TIME_PERIOD'],
-};
-const obsColumns = obs.columns.map((column) => column.name);
-
-function upsertObs(rows: Cell[][]): ChangeOp {
-  return { op: 'upsert', table: 'obs', columns: obsColumns, rows };
-}
+const obs = obsTable('real');
 
 function rows(count: number): Cell[][] {
   return Array.from({ length: count }, (_, index) => [`A${index}`, 'M', '2020', index, index % 2 === 0 ? null : 'E']);
@@ -43,15 +28,12 @@ const bulks = (requests: readonly FakeRequest[]): Bulk[] => requests.filter((req
 describe('SQL Server engine on the wire (fake TDS server)', () => {
   let server: FakeTdsServer;
   let store: MssqlStore;
-  let close: () => Promise<void>;
   let base: Responder;
   let mark: number;
-
-  beforeEach(async () => {
-    ({ server, store, base, close } = await storeOnFakeServer());
+  openForEachTest(storeOnFakeServer, (opened) => {
+    ({ server, store, base } = opened);
     mark = server.requests.length;
   });
-  afterEach(() => close());
 
   /** Requests since the test's last mark; the next call starts after them. */
   function sent(): FakeRequest[] {
