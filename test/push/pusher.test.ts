@@ -107,6 +107,19 @@ describe('the pusher delivers the outbox to an ODS realtime dataset', () => {
     expect((await t.store.targetStates())[0]).toMatchObject({ lastError: null, consecutiveFailures: 0 });
   });
 
+  it('forgets nothing on a 200 that is not {"status": "OK"} (a maintenance page): the entry stays until a real acknowledgement', async () => {
+    const t = await setUp({ uniqueId: true });
+    await t.write([upsert([['s1', 'temp', '1']])]);
+    t.sim.injectFault({ type: 'html' }, { on: 'push', times: 1 });
+    const failure = await t.drain().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DrainError);
+    expect((failure as DrainError).message).toMatch(/was not acknowledged: HTTP 200/);
+    expect((await t.store.outboxSummaries())[0]?.depth).toBe(1);
+    expect((await t.store.targetStates())[0]?.delivered).toBe(0);
+    expect(await t.drain()).toMatchObject({ delivered: 1, remaining: 0 });
+    expect(t.received()).toEqual(await t.mirrored());
+  });
+
   it('the daemon\'s push runner retries a refused target by itself and delivers once it is enabled, with no further sync', async () => {
     const t = await setUp({ uniqueId: true });
     t.sim.push.setEnabled('readings', false);
