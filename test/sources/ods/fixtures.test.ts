@@ -242,8 +242,7 @@ describe('what the client makes of real portal answers', () => {
 
     it('datasets-v2.1 and dataset-v2.1: catalog rows keyed by uid, tags keeping theme names with commas whole', () => {
       const results = (example('datasets-v2.1') as { results: JsonValue[] }).results.map((value) => readDatasetObject(value, 'catalog'));
-      expect(results).toHaveLength(results.length);
-      for (const dataset of results) expect(named(datasetColumns(), datasetRow(dataset, PORTAL))['dataset_uid']).toBe(dataset.datasetUid);
+      expect(results.map((dataset) => named(datasetColumns(), datasetRow(dataset, PORTAL))['dataset_uid'])).toEqual(['da_6kvv9v', 'da_5m8ykr']);
       const geonames = readDatasetObject(example('dataset-v2.1'), 'dataset');
       expect(geonames.datasetUid).toBe('da_s2n5ed');
       expect(tagsOf(geonames)).toEqual(['Geonames', 'city', 'world', 'Administration, Government, Public finances, Citizenship']);
