@@ -53,7 +53,7 @@ describe('what the client makes of real portal answers', () => {
   }
 
   /** A snapshot records stream of a dataset of the replayed portal. */
-  function recordsSource(datasetId: string): OdsRecordsSource {
+  function recordsSource(datasetId: string, mode: 'snapshot' | 'incremental' = 'snapshot'): OdsRecordsSource {
     return new OdsRecordsSource({
       id: `ods:v:${datasetId}`,
       jobId: 'v',
@@ -62,7 +62,7 @@ describe('what the client makes of real portal answers', () => {
       datasetId,
       table: `v_${datasetId.replaceAll('-', '_')}`,
       uniqueKey: undefined,
-      mode: 'snapshot',
+      mode,
       overlapMs: 0,
       reconcileEveryMs: 0,
     });
@@ -202,6 +202,15 @@ describe('what the client makes of real portal answers', () => {
       const failure = events.next();
       await expect(failure).rejects.toBeInstanceOf(ActionRequiredError);
       await expect(failure).rejects.toThrow('dataset public-trees: the portal does not return recordid, by which records are keyed; set "key" for this dataset');
+    });
+
+    it('a records page with recordid but no record_timestamp: the incremental mode is refused, naming the dataset and the mode to use', async () => {
+      serve(capture('metadata-public-trees'), '/catalog/datasets/public-trees');
+      serve({ ...capture('aggregate-ungrouped'), body: { total_count: 185845, results: [{ recordid: '3dbf1e8af981e84b4d12ff4bf4c5d490acda1e6a' }] } }, '/catalog/datasets/public-trees/records');
+      const events = recordsSource('public-trees', 'incremental').read({ cursor: null, details: null, signal: new AbortController().signal, http, log })[Symbol.asyncIterator]();
+      const failure = events.next();
+      await expect(failure).rejects.toBeInstanceOf(ActionRequiredError);
+      await expect(failure).rejects.toThrow('dataset public-trees: the portal does not return record_timestamp, which the incremental mode reads from; use mode "snapshot"');
     });
 
     it('aggregate-grouped: a JSON export read item by item, nulls grouped first', async () => {
