@@ -45,7 +45,7 @@ export function exploreClientFor(settings: PortalSettings, ctx: Pick<ReadContext
 /** A query parameter: absent, one value, or one per repetition (`refine=a:b&refine=c:d`). */
 export type QueryValue = string | number | readonly string[] | undefined;
 
-/** Below this share of the day's calls left, each answer logs a warning. */
+/** At or below this share of the day's calls left, a warning is logged (once per run: one client per run). */
 const LOW_QUOTA = 0.05;
 
 /**

@@ -4,6 +4,8 @@ import { createHttpClient } from '../../../src/http/undici-client.js';
 import { startOdsSimulator } from '../../../src/simulators/ods/ods-simulator.js';
 import type { DatasetDefinition } from '../../../src/simulators/ods/portal-data.js';
 import { OdsCatalogSource, type CatalogSettings } from '../../../src/sources/ods/catalog-source.js';
+import { ExploreClient } from '../../../src/sources/ods/explore-client.js';
+import { memoryLogger } from '../../helpers/silent-log.js';
 import { treesDataset } from '../../simulators/ods/test-datasets.js';
 import { portalTestbed } from './portal-testbed.js';
 
@@ -153,6 +155,25 @@ describe('ods-catalog: a portal\'s catalog mirrored by dataset_uid', () => {
       expect(bed.sim.requests.length - before).toBe(1);
     } finally {
       await retrying.close();
+    }
+  });
+
+  it('warns once per client when 5 % or less of the day\'s calls remain, with what is left and when the quota resets', async () => {
+    const portal = await startOdsSimulator({ quota: 40, now: bed.now, datasets: [small('city-x')] });
+    try {
+      const { log, lines } = memoryLogger('warn');
+      const client = new ExploreClient({ portal: portal.url, apiKey: undefined, http: bed.http, signal: new AbortController().signal, log, now: bed.now });
+      const lookup = () => client.json('/catalog/datasets/city-x', {}, 'dataset city-x');
+      for (let call = 1; call <= 37; call += 1) await lookup();
+      expect(lines).toEqual([]);
+      // The 38th call leaves 2 of 40: 5 %.
+      await lookup();
+      await lookup();
+      expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([
+        expect.objectContaining({ msg: 'ODS portal call quota nearly used up', subject: 'dataset city-x', remaining: 2, limit: 40, resetsAt: portal.quota.resetAt().toISOString() }),
+      ]);
+    } finally {
+      await portal.close();
     }
   });
 
