@@ -96,6 +96,28 @@ describe('ods-records: a dataset\'s records mirrored in snapshot mode', () => {
     await expectMirrored();
   });
 
+  it('reprocessed during three exports in a row: the run gives up, keeps mirror and cursor, and asks to come back in a minute', async () => {
+    await sync();
+    const before = { rows: await mirrorRows(bed.store, TABLE), cursor: await cursor() };
+    bed.time += 60_000;
+    bed.sim.portal.changeRecords('public-trees', { insert: [treeRecord(8000)] });
+    for (let export_ = 0; export_ < 3; export_ += 1) {
+      bed.sim.duringNextExport(() => {
+        bed.time += 60_000;
+        bed.sim.portal.changeRecords('public-trees', { insert: [treeRecord(8001 + export_)] });
+      });
+    }
+    const failure = await syncFails();
+    expect(failure.cause).toBeInstanceOf(RetryLaterError);
+    expect(failure.retryAfterMs).toBe(60_000);
+    expect(failure.message).toMatch(/dataset public-trees: reprocessed during each of 3 exports; the snapshots were discarded/);
+    expect(exports()).toBe(4);
+    expect(await mirrorRows(bed.store, TABLE)).toEqual(before.rows);
+    expect(await cursor()).toEqual(before.cursor);
+    await sync();
+    await expectMirrored();
+  });
+
   const faults = [
     ['a cut export', () => bed.sim.injectFault({ type: 'cutExport', afterRecords: 100 }, { dataset: 'public-trees' }), /dataset public-trees: the export broke after 100 records/],
     ['a 500', () => bed.sim.injectFault({ type: 'status', status: 500 }, { on: 'export' }), /dataset public-trees: HTTP 500 from/],
