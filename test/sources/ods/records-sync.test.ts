@@ -4,6 +4,7 @@ import { odsRecordsKind, odsRecordsOptions } from '../../../src/sources/ods/reco
 import { OdsRecordsSource, type RecordsSettings } from '../../../src/sources/ods/records-source.js';
 import { treeRecord, treesDataset } from '../../simulators/ods/test-datasets.js';
 import { mirrorRows, portalRows } from '../../../src/simulators/ods/mirror-rows.js';
+import { startServer } from '../../http/loopback-server.js';
 import { portalTestbed } from './portal-testbed.js';
 
 const TABLE = 'trees';
@@ -145,6 +146,33 @@ describe('ods-records: a dataset\'s records mirrored in snapshot mode', () => {
       await expectMirrored();
     });
   }
+
+  it('an export that ends cleanly with fewer records than the dataset counts is refused as cut short; mirror and cursor kept', async () => {
+    await sync();
+    const before = { rows: await mirrorRows(bed.store, TABLE), cursor: await cursor() };
+    bed.time += 60_000;
+    bed.sim.portal.changeRecords('public-trees', { insert: [treeRecord(9100)] });
+    // In front of the portal, a proxy that ends each JSON Lines export one line early, as a well-formed answer.
+    const proxy = await startServer((req, res) => {
+      void (async () => {
+        const answer = await fetch(`${bed.sim.url}${req.url ?? '/'}`);
+        let body = await answer.text();
+        if ((req.url ?? '').includes('/exports/jsonl')) body = body.replace(/[^\n]*\n$/, '');
+        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+        res.end(body);
+      })();
+    });
+    try {
+      const failure = await syncFails(source({ portal: proxy.origin }));
+      expect(failure.message).toMatch(/dataset public-trees: the export ended after 300 records, but the dataset has 301; was it cut short\?/);
+      expect(await mirrorRows(bed.store, TABLE)).toEqual(before.rows);
+      expect(await cursor()).toEqual(before.cursor);
+    } finally {
+      await proxy.close();
+    }
+    await sync();
+    await expectMirrored();
+  });
 
   it('stops on a schema change, saying what changed and asking for a reset; a reset rebuilds the table', async () => {
     await sync();
