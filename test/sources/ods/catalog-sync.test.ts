@@ -7,7 +7,7 @@ import { OdsCatalogSource, type CatalogSettings } from '../../../src/sources/ods
 import { ExploreClient } from '../../../src/sources/ods/explore-client.js';
 import { memoryLogger } from '../../helpers/silent-log.js';
 import { treesDataset } from '../../simulators/ods/test-datasets.js';
-import { portalTestbed } from './portal-testbed.js';
+import { portalProxy, portalTestbed } from './portal-testbed.js';
 
 function small(id: string, extra: Partial<DatasetDefinition> = {}): DatasetDefinition {
   return { id, fields: [{ name: 'v', type: 'int' }], records: [{ v: 1 }], metas: { default: { title: `Dataset ${id}`, publisher: id.startsWith('city') ? 'City' : 'Other' } }, ...extra };
@@ -113,6 +113,33 @@ describe('ods-catalog: a portal\'s catalog mirrored by dataset_uid', () => {
     expect((await bed.store.readState('ods:cat:catalog'))?.cursor).toEqual(before.cursor);
     await sync();
     expect((await byId('other-roads'))?.['title']).toBe('Changed');
+  });
+
+  it('a dataset removed between two pages makes the listing incomplete: the dataset the pages then skip is not counted absent', async () => {
+    for (let index = 0; index < 150; index += 1) bed.sim.portal.addDataset(small(`city-${String(index).padStart(3, '0')}`));
+    const once = source({ goneAfter: 1 });
+    await sync(once);
+    // Once the first page is sent, city-000 goes: city-100 moves onto the first page, and the second starts after it.
+    let removed = false;
+    const proxy = await portalProxy(bed.sim.url, (url, body) => {
+      if (!removed && url.startsWith('/api/explore/v2.1/catalog/datasets?') && new URL(url, 'http://x').searchParams.get('offset') === '0') {
+        removed = true;
+        bed.sim.portal.removeDataset('city-000');
+      }
+      return body;
+    });
+    try {
+      await sync(source({ goneAfter: 1, portal: proxy.origin }));
+    } finally {
+      await proxy.close();
+    }
+    expect(removed).toBe(true);
+    expect((await bed.store.readState('ods:cat:catalog'))?.details).toMatchObject({ lastListing: { listed: 152, complete: false, via: 'pages' } });
+    expect(await byId('city-100')).toMatchObject({ state: 'present', missing_since: null });
+    expect(await byId('city-000')).toMatchObject({ state: 'present', missing_since: null });
+    await sync(once);
+    expect(await byId('city-000')).toMatchObject({ state: 'gone' });
+    expect((await datasets()).filter((row) => row['state'] === 'gone').map((row) => row['dataset_id'])).toEqual(['city-000']);
   });
 
   it('pages by dataset_id 100 at a time; past 10,000 datasets it lists the catalog export instead', async () => {

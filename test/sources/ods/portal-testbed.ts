@@ -6,6 +6,7 @@ import { startOdsSimulator, type OdsSimulator } from '../../../src/simulators/od
 import type { DatasetDefinition } from '../../../src/simulators/ods/portal-data.js';
 import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
 import { memoryLogger } from '../../helpers/silent-log.js';
+import { startServer, type LoopbackServer } from '../../http/loopback-server.js';
 import { tempSqliteStore } from '../../helpers/stores.js';
 
 /** When every test's portal clock starts: the day the real captures were recorded. */
@@ -53,4 +54,20 @@ export function portalTestbed(datasets: () => readonly DatasetDefinition[]): Por
     await bed.sim.close();
   });
   return bed;
+}
+
+/**
+ * A proxy in front of a portal: each answer's body passes through `edit` (given the request's path
+ * and query) before it is sent on, with the portal's status and content type. For answers a
+ * simulator fault cannot give: a well-formed export that ends early, a change between two pages.
+ */
+export function portalProxy(portal: string, edit: (url: string, body: string) => string): Promise<LoopbackServer> {
+  return startServer((req, res) => {
+    void (async () => {
+      const answer = await fetch(`${portal}${req.url ?? '/'}`);
+      const body = edit(req.url ?? '/', await answer.text());
+      res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+      res.end(body);
+    })();
+  });
 }

@@ -4,8 +4,7 @@ import { odsRecordsKind, odsRecordsOptions } from '../../../src/sources/ods/reco
 import { OdsRecordsSource, type RecordsSettings } from '../../../src/sources/ods/records-source.js';
 import { treeRecord, treesDataset } from '../../simulators/ods/test-datasets.js';
 import { mirrorRows, portalRows } from '../../../src/simulators/ods/mirror-rows.js';
-import { startServer } from '../../http/loopback-server.js';
-import { portalTestbed } from './portal-testbed.js';
+import { portalProxy, portalTestbed } from './portal-testbed.js';
 
 const TABLE = 'trees';
 
@@ -153,15 +152,7 @@ describe('ods-records: a dataset\'s records mirrored in snapshot mode', () => {
     bed.time += 60_000;
     bed.sim.portal.changeRecords('public-trees', { insert: [treeRecord(9100)] });
     // In front of the portal, a proxy that ends each JSON Lines export one line early, as a well-formed answer.
-    const proxy = await startServer((req, res) => {
-      void (async () => {
-        const answer = await fetch(`${bed.sim.url}${req.url ?? '/'}`);
-        let body = await answer.text();
-        if ((req.url ?? '').includes('/exports/jsonl')) body = body.replace(/[^\n]*\n$/, '');
-        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
-        res.end(body);
-      })();
-    });
+    const proxy = await portalProxy(bed.sim.url, (url, body) => (url.includes('/exports/jsonl') ? body.replace(/[^\n]*\n$/, '') : body));
     try {
       const failure = await syncFails(source({ portal: proxy.origin }));
       expect(failure.message).toMatch(/dataset public-trees: the export ended after 300 records, but the dataset has 301; was it cut short\?/);
