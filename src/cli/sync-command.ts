@@ -20,7 +20,10 @@ async function drainPushed(context: CliContext, store: Store, streams: readonly 
     const push = stream.push as PushedStream;
     try {
       const results = await drainStream(stream.id, push, { store, http: await context.http(), log: context.log, owner: `sync:${process.pid}`, signal });
-      for (const [target, result] of results ?? []) if (!(result instanceof Error)) delivered.set(target, result.delivered);
+      for (const [target, result] of results ?? []) {
+        if (result instanceof Error) context.log.error({ stream: stream.id, target, err: describeError(result) }, 'push failed; the outbox is kept');
+        else delivered.set(target, result.delivered);
+      }
     } catch (error) {
       context.log.error({ stream: stream.id, err: describeError(error) }, 'push failed; the outbox is kept');
     }

@@ -99,6 +99,8 @@ export class PushRunner {
     try {
       const results = await drainStream(entry.streamId, entry.push, { ...this.options, signal: this.shutdown.signal });
       if (results === undefined) return; // A sync holds the stream; it asks for a drain when it ends.
+      const failure = [...results.values()].find((result) => result instanceof DrainError);
+      if (failure !== undefined) throw failure;
       entry.failures = 0;
     } catch (error) {
       if (this.stopped) return;
@@ -116,7 +118,8 @@ export class PushRunner {
 
 /**
  * Drains every target of a stream under its lease; undefined when another run holds the lease. A
- * target that fails does not keep the others from being drained; the first failure is thrown after.
+ * target that fails does not keep the others from being drained: its DrainError is its result, so
+ * what the others delivered is still told (a sync reports it per target).
  */
 export async function drainStream(
   streamId: string,
@@ -126,7 +129,6 @@ export async function drainStream(
   const lease = await options.store.acquireLease(streamId, options.owner);
   if (!lease) return undefined;
   const results = new Map<string, DrainResult | DrainError>();
-  let failure: DrainError | undefined;
   try {
     for (const target of push.targets) {
       try {
@@ -134,12 +136,10 @@ export async function drainStream(
       } catch (error) {
         if (!(error instanceof DrainError)) throw error;
         results.set(target.delivery.id, error);
-        failure ??= error;
       }
     }
   } finally {
     await lease.release();
   }
-  if (failure !== undefined) throw failure;
   return results;
 }

@@ -98,3 +98,19 @@ describe('the Dockerfile', () => {
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git']));
   });
 });
+
+describe('docs/docker.md', () => {
+  it('makes the status token in the shell that later uses it: exported once, passed on by name, never generated inside a command', () => {
+    const doc = readFileSync(join(ROOT, 'docs/docker.md'), 'utf8');
+    const lines = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((block) => (block[1] as string).split('\n'));
+    const exported = lines.findIndex((line) => /^export DSS_STATUS_TOKEN=\$\(openssl rand -hex 32\)$/.test(line));
+    expect(exported).toBeGreaterThanOrEqual(0);
+    // A token made inside `docker run -e` or before `docker compose` reaches the container only: the
+    // operator never sees it, and `$DSS_STATUS_TOKEN` in a later curl is empty.
+    const generatedInline = lines.filter((line) => line.includes('openssl rand') && !line.startsWith('export DSS_STATUS_TOKEN='));
+    expect(generatedInline).toEqual([]);
+    const used = lines.findIndex((line) => line.includes('$DSS_STATUS_TOKEN'));
+    expect(used).toBeGreaterThan(exported);
+    expect(lines.find((line) => line.startsWith('docker run '))).toMatch(/ -e DSS_STATUS_TOKEN( |$)/);
+  });
+});

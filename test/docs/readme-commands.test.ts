@@ -1,9 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { builtInKinds } from '../../src/sources/registry.js';
 import { runCli } from '../helpers/cli.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
 /**
  * A README that lies fails CI: every command it shows (in sh blocks, or inline in code spans) is
@@ -36,6 +39,9 @@ const RUNNERS: readonly Runner[] = [
   { command: /^npm run bench$/, file: 'test/docs/readme-commands.test.ts', evidence: "['run', 'bench', '--', 'no-such-benchmark']" },
   { command: /^docker (build|run|stop)\b/, file: 'test/docker/dockerfile.test.ts', evidence: "startsWith('docker run ')" },
   { command: /^(node dist\/main\.js|dataspace-sync) (<command>|run|healthcheck)$/, file: 'test/docs/readme-commands.test.ts', evidence: "runCli(['help'])" },
+  // One file of the unit tier stands for `test/path`; the verbose reporter's per-test times are checked.
+  { command: /^npx vitest run (test\/path|--reporter=verbose)$/, file: 'test/docs/readme-commands.test.ts', evidence: "['vitest', 'run', 'test/docs/references.test.ts', '--reporter=verbose']" },
+  { command: /^export DSS_STATUS_TOKEN=\$\(openssl rand -hex 32\)$/, file: 'test/docs/readme-commands.test.ts', evidence: "spawnSync('bash', ['-c', `${exportLine}" },
 ];
 
 /** Commands in ```sh blocks (each `&&` part), and inline code spans that start like a command. */
@@ -48,7 +54,7 @@ function readmeCommands(): string[] {
   }
   for (const span of README.matchAll(/`([^`\n]+)`/g)) {
     const text = (span[1] as string).trim();
-    if (/^(npm|node|docker|bash|dataspace-sync) /.test(text)) commands.add(text);
+    if (/^(npm|npx|node|docker|bash|dataspace-sync|export) /.test(text)) commands.add(text);
   }
   return [...commands];
 }
@@ -89,5 +95,43 @@ describe('the README', () => {
     expect(result.stdout).toMatch(/# dataspace-sync benchmarks, \d{4}-\d\d-\d\d, Node v/);
     expect(result.status).toBe(0);
     expect(existsSync(join(ROOT, 'BENCHMARKS.md'))).toBe(true);
+  });
+
+  it('`npx vitest run <file> --reporter=verbose` runs one file and shows each test with its time', () => {
+    // The child is a vitest of its own: none of this run's worker settings may leak into it.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('VITEST') && name !== 'NODE_OPTIONS'));
+    const result = spawnSync('npx', ['vitest', 'run', 'test/docs/references.test.ts', '--reporter=verbose'], { cwd: ROOT, encoding: 'utf8', env: { ...env, NO_COLOR: '1' } });
+    expect(result.stdout).toMatch(/references in the code > never point to documents outside the repository \d+ms/);
+    expect(result.stdout).toMatch(/Tests\s+2 passed/);
+    expect(result.status).toBe(0);
+  });
+
+  it('`export DSS_STATUS_TOKEN=$(openssl rand -hex 32)` makes a token the README\'s server section accepts', async () => {
+    const exportLine = /`(export DSS_STATUS_TOKEN=[^`]+)`/.exec(README)?.[1] ?? '';
+    const server = /`("server": \{[^`]+\})`/.exec(README)?.[1] ?? '';
+    const made = spawnSync('bash', ['-c', `${exportLine} && printf %s "$DSS_STATUS_TOKEN"`], { encoding: 'utf8' });
+    expect(made.status).toBe(0);
+    expect(made.stdout).toMatch(/^[0-9a-f]{64}$/);
+    const dir = scratchDir('dss-readme-token-');
+    const config = join(dir, 'sync.config.json');
+    writeFileSync(config, `{ ${server}, "jobs": [] }`);
+    const checked = await runCli(['check-config', '--config', config], { env: { DSS_STATUS_TOKEN: made.stdout } });
+    rmSync(dir, { recursive: true, force: true });
+    expect(checked.stdout + checked.stderr).toContain('ok (0 jobs)');
+    expect(checked.code).toBe(0);
+  });
+
+  it('shows job configs that the config loader accepts, each as the only job of a config', () => {
+    const examples = [...README.matchAll(/```json\n([\s\S]*?)```/g)].map((match) => match[1] as string);
+    expect(examples.length).toBeGreaterThanOrEqual(5);
+    const kinds = new Set<string>();
+    for (const example of examples) {
+      const job = JSON.parse(example) as { kind: string };
+      kinds.add(job.kind);
+      // Every ${NAME} the example uses is set, to a value long enough for any key.
+      const env = Object.fromEntries([...example.matchAll(/\$\{([A-Z_]+)\}/g)].map((match) => [match[1] as string, 'x'.repeat(32)]));
+      expect(() => parseConfig(JSON.stringify({ jobs: [job] }), 'README.md', builtInKinds, env), example).not.toThrow();
+    }
+    expect([...kinds].sort()).toEqual(builtInKinds.map((kind) => kind.kind).sort());
   });
 });

@@ -9,9 +9,10 @@ import { scratchDir } from '../helpers/scratch-dir.js';
 
 /**
  * The daemon killed with SIGKILL at random moments while it syncs an RPDE feed and pushes it to two
- * realtime datasets (with and without Unique ID fields) whose Push API fails now and then: once it
- * is left to run, both datasets hold exactly the feed's live items, none lost, none twice. The seed
- * is printed; SEED=<n> replays a run.
+ * realtime datasets (with and without Unique ID fields) whose Push API fails now and then (500s,
+ * 503s, dropped connections) and whose push is disabled in the back office for three runs in a row:
+ * once it is left to run, both datasets hold exactly the feed's live items, none lost, none twice.
+ * The seed is printed; SEED=<n> replays a run.
  */
 
 const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 1_000_000_000));
@@ -79,7 +80,14 @@ describe('push through SIGKILLs and Push API faults', () => {
     writeFileSync(configPath, JSON.stringify(config));
     const ids = [...publisher.feed.liveItems().keys()];
     const faults: OdsFault[] = [{ type: 'status', status: 500 }, { type: 'drop' }, { type: 'drop', afterApplying: true }, { type: 'status', status: 503 }];
+    // One dataset's push is disabled for three consecutive runs (ODS refuses with 400 PushDisabled):
+    // its changes must wait in the outbox through the kills and go out once it is enabled again.
+    const disabledDataset = rand() < 0.5 ? 'keyed' : 'plain';
+    const disabledFrom = Math.floor(rand() * (KILLS - 3));
+    const refusals = () => (ods as OdsSimulator).push.log.filter((request) => request.dataset === disabledDataset && request.status === 400).length;
     for (let kill = 0; kill < KILLS; kill += 1) {
+      const disabled = kill >= disabledFrom && kill < disabledFrom + 3;
+      ods.push.setEnabled(disabledDataset, !disabled);
       // The source changes between runs: creates, updates and deletes.
       for (let change = 0; change < 4; change += 1) {
         const what = rand();
@@ -95,11 +103,22 @@ describe('push through SIGKILLs and Push API faults', () => {
       }
       if (rand() < 0.6) ods.injectFault(faults[Math.floor(rand() * faults.length)] as OdsFault, { times: 1 + Math.floor(rand() * 3) });
       daemon = startCli(['run', '--config', configPath]);
-      await sleep(400 + rand() * 2_500);
+      if (disabled) {
+        // Killed at a random moment after the refusal, so that the refused outbox lives through the kill.
+        const before = refusals();
+        for (const end = Date.now() + 20_000; refusals() === before && Date.now() < end; ) await sleep(50);
+        await sleep(rand() * 1_000);
+      } else {
+        await sleep(400 + rand() * 2_500);
+      }
       daemon.child.kill('SIGKILL');
       await daemon.exited;
     }
-    // Left to run: it must converge.
+    const refused = refusals();
+    console.log(`push-kill: seed ${seed}: ${disabledDataset} disabled during runs ${disabledFrom + 1}-${disabledFrom + 3} of ${KILLS}, ${refused} requests refused meanwhile`);
+    expect(refused).toBeGreaterThan(0);
+    // Left to run, every dataset enabled: it must converge.
+    ods.push.setEnabled(disabledDataset, true);
     daemon = startCli(['run', '--config', configPath]);
     const expected = () =>
       [...(publisher as RpdePublisher).feed.liveItems()].map(([id, item]) => JSON.stringify({ id, kind: item.kind, modified: String(item.modified), data: item.data })).sort();

@@ -4,6 +4,7 @@ import type { TableSpec } from '../../src/core/tables.js';
 import { createHttpClient, type UndiciHttpClient } from '../../src/http/undici-client.js';
 import { pushTargetSchema } from '../../src/push/push-config.js';
 import { drainTarget, DrainError } from '../../src/push/pusher.js';
+import { PushRunner } from '../../src/push/push-runner.js';
 import { pushedStream, type PushedStream } from '../../src/push/pushed-stream.js';
 import type { StreamSource } from '../../src/core/source.js';
 import { startOdsSimulator, type OdsSimulator } from '../../src/simulators/ods/ods-simulator.js';
@@ -11,6 +12,7 @@ import type { OdsField } from '../../src/simulators/ods/portal-data.js';
 import type { Store } from '../../src/store/store.js';
 import { memoryLogger } from '../helpers/silent-log.js';
 import { tempSqliteStore } from '../helpers/stores.js';
+import { until } from '../helpers/daemon.js';
 
 const FIELDS: readonly OdsField[] = [
   { name: 'sensor', type: 'text' },
@@ -59,7 +61,7 @@ async function setUp(options: { uniqueId: boolean; maxBytes?: number }) {
   const drain = () => drainTarget(target, { store, http: http as UndiciHttpClient, log, signal: new AbortController().signal, ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) });
   const mirrored = async () => sortRows(await store.readTable('readings'));
   const received = () => sortRows((sim as OdsSimulator).push.records('readings'));
-  return { sim, store, write, drain, mirrored, received, lines, target };
+  return { sim, store, write, drain, mirrored, received, lines, log, push, target };
 }
 
 function sortRows<T>(rows: readonly T[]): T[] {
@@ -103,6 +105,39 @@ describe('the pusher delivers the outbox to an ODS realtime dataset', () => {
     await t.drain();
     expect(t.received()).toEqual(await t.mirrored());
     expect((await t.store.targetStates())[0]).toMatchObject({ lastError: null, consecutiveFailures: 0 });
+  });
+
+  it('forgets nothing on a 200 that is not {"status": "OK"} (a maintenance page): the entry stays until a real acknowledgement', async () => {
+    const t = await setUp({ uniqueId: true });
+    await t.write([upsert([['s1', 'temp', '1']])]);
+    t.sim.injectFault({ type: 'html' }, { on: 'push', times: 1 });
+    const failure = await t.drain().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DrainError);
+    expect((failure as DrainError).message).toMatch(/was not acknowledged: HTTP 200/);
+    expect((await t.store.outboxSummaries())[0]?.depth).toBe(1);
+    expect((await t.store.targetStates())[0]?.delivered).toBe(0);
+    expect(await t.drain()).toMatchObject({ delivered: 1, remaining: 0 });
+    expect(t.received()).toEqual(await t.mirrored());
+  });
+
+  it('the daemon\'s push runner retries a refused target by itself and delivers once it is enabled, with no further sync', async () => {
+    const t = await setUp({ uniqueId: true });
+    t.sim.push.setEnabled('readings', false);
+    await t.write([upsert([['s1', 'temp', '1'], ['s2', 'temp', '2']])]);
+    const runner = new PushRunner({ store: t.store, http: http as UndiciHttpClient, log: t.log, owner: 'test', retry: { initialMs: 20, maxMs: 100 } });
+    runner.add('s', t.push);
+    try {
+      runner.drainSoon('s');
+      const refused = () => t.sim.push.log.filter((request) => request.status === 400).length;
+      await until(() => refused() >= 3);
+      t.sim.push.setEnabled('readings', true);
+      await until(async () => (await runner.reports())[0]?.outboxDepth === 0);
+      expect(t.received()).toEqual(await t.mirrored());
+      expect(t.received()).toHaveLength(2);
+      expect((await runner.reports())[0]).toMatchObject({ outboxDepth: 0, consecutiveFailures: 0 });
+    } finally {
+      await runner.stop();
+    }
   });
 
   it('reports no success for a target that never delivered: an empty outbox is not a delivery', async () => {
