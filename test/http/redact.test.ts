@@ -77,6 +77,14 @@ describe('redactText', () => {
     expect(redactText(JSON.stringify({ err: line }), [secret])).toBe(JSON.stringify({ err: 'network error requesting http://127.0.0.1:1/rest/***/data' }));
   });
 
+  it('finds a secret with a backslash in the path of an http(s) URL, which the URL parser writes as a slash', () => {
+    const secret = 'tok\\en 1';
+    const url = new URL('https://portal.example.org/');
+    url.pathname = `/data/${secret}/records`;
+    expect(url.pathname).toBe('/data/tok/en%201/records');
+    expect(redactText(`failed: ${url.href}`, [secret])).toBe('failed: https://portal.example.org/data/***/records');
+  });
+
   it('finds a secret however a URL or a JSON line wrote it: path, query, form, fragment, userinfo, encodeURI(Component), lower-case hex', () => {
     // Any text but `/`, which splits a path into segments the parser may rewrite (`..`).
     const secrets = fc.string({ unit: 'grapheme', minLength: 4, maxLength: 24 }).filter((text) => !text.includes('/') && text.trim().length >= 4);
