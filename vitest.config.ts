@@ -43,7 +43,12 @@ export default defineConfig({
           isolate: false,
         },
       },
-      { extends: true, test: { name: 'e2e', include: e2e, globalSetup: ['test/helpers/compile-once.ts'] } },
+      {
+        extends: true,
+        // Shares worker processes and their loaded modules between files as the unit tier does, under
+        // the same rule: a file leaves no global state behind.
+        test: { name: 'e2e', include: e2e, globalSetup: ['test/helpers/compile-once.ts'], isolate: false },
+      },
       // Each file runs for a bounded time of its own (SOAK_SECONDS, CRASH_KILLS...), not the default's.
       { extends: true, test: { name: 'hardening', include: hardening, globalSetup: ['test/helpers/compile-once.ts'], testTimeout: 600_000 } },
     ],

@@ -6,7 +6,6 @@ import { createScrubber, type Scrubber } from '../daemon/secret-scrubber.js';
 import type { HttpClient } from '../http/client.js';
 import { builtInKinds } from '../sources/registry.js';
 import { openStore } from '../store/open-store.js';
-import { httpClientFor } from './http-client-for.js';
 import type { Store } from '../store/store.js';
 
 export interface CliContext {
@@ -14,7 +13,8 @@ export interface CliContext {
   readonly kinds: readonly SourceKind[];
   readonly log: Logger;
   readonly scrub: Scrubber;
-  readonly http: HttpClient;
+  /** The config's HTTP client, built on first use: commands that make no request (check-config, status) never load the HTTP library. */
+  http(): Promise<HttpClient>;
   openStore(options?: { readOnly?: boolean }): Promise<Store>;
 }
 
@@ -23,13 +23,13 @@ export async function createCliContext(configFile: string, kinds: readonly Sourc
   const loaded = await loadConfigFile(configFile, kinds);
   const { config, secrets } = loaded;
   const log = createLogger({ level: config.log.level, secrets });
-  const http = httpClientFor(config, log);
+  let http: Promise<HttpClient> | undefined;
   return {
     loaded,
     kinds,
     log,
     scrub: createScrubber(secrets),
-    http,
+    http: () => (http ??= import('./http-client-for.js').then(({ httpClientFor }) => httpClientFor(config, log))),
     openStore: (options = {}) => openStore(config.store, { ...options, log }),
   };
 }

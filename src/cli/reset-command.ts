@@ -43,7 +43,7 @@ export async function resetCommand(context: CliContext, streamId: string, option
       };
       // Marked first: a reset interrupted after emptying the dataset must not let the pusher trust the old delivered state.
       await store.writeTargetState({ ...before, restartPending: true });
-      const { uid } = await emptyDataset(target, { http: context.http, signal, ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }) });
+      const { uid } = await emptyDataset(target, { http: await context.http(), signal, ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }) });
       await store.restartDelivery({ id, streamId });
       process.stdout.write(context.scrub(`${id}: dataset ${uid} emptied (unpublished, then published); every record will be pushed again\n`));
     }

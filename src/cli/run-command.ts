@@ -16,7 +16,7 @@ export async function runCommand(load: () => Promise<CliContext>): Promise<void>
   const store = await context.openStore();
   if (signals.requested) return store.close();
   const { config } = context.loaded;
-  const daemon = new Daemon({ config, kinds: context.kinds, http: context.http, log: context.log, scrub: context.scrub, store });
+  const daemon = new Daemon({ config, kinds: context.kinds, http: await context.http(), log: context.log, scrub: context.scrub, store });
   let stopping = false;
   signals.onStop((signal) => {
     stopping = true;

@@ -19,7 +19,7 @@ async function drainPushed(context: CliContext, store: Store, streams: readonly 
   for (const stream of pushed) {
     const push = stream.push as PushedStream;
     try {
-      const results = await drainStream(stream.id, push, { store, http: context.http, log: context.log, owner: `sync:${process.pid}`, signal });
+      const results = await drainStream(stream.id, push, { store, http: await context.http(), log: context.log, owner: `sync:${process.pid}`, signal });
       for (const [target, result] of results ?? []) {
         if (result instanceof Error) context.log.error({ stream: stream.id, target, err: describeError(result) }, 'push failed; the outbox is kept');
         else delivered.set(target, result.delivered);
@@ -59,7 +59,7 @@ export async function syncCommand(context: CliContext, names: readonly string[])
   process.once('SIGTERM', () => controller.abort(new Error('terminated')));
   try {
     const { streams, failures } = await expandJobs(context.loaded.config, context.kinds, {
-      http: context.http,
+      http: await context.http(),
       log: context.log,
       signal: controller.signal,
     });
@@ -76,7 +76,7 @@ export async function syncCommand(context: CliContext, names: readonly string[])
     }
     const { failed } = await syncOnce(
       chosen.map((stream) => ({ source: stream.source, runTimeoutMs: stream.runTimeoutMs, outbox: stream.push?.outbox })),
-      { store, http: context.http, log: context.log, signal: controller.signal, concurrency: context.loaded.config.concurrency },
+      { store, http: await context.http(), log: context.log, signal: controller.signal, concurrency: context.loaded.config.concurrency },
     );
     const undelivered = await drainPushed(context, store, chosen, controller.signal);
     if (unexpanded.length > 0) {

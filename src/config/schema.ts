@@ -5,7 +5,7 @@ import { parseDuration } from '../core/duration.js';
 import { parseSize, type GivenLimits } from '../core/limits.js';
 import type { SourceKind } from '../core/source-kind.js';
 import { describeClash, findTableClashes, type ClaimingJob } from '../core/table-claims.js';
-import { parseCidr } from '../http/network-policy.js';
+import { parseCidr } from '../http/cidr.js';
 import { pushTargetsSchema, type PushTargetConfig } from '../push/push-config.js';
 import { formatPath } from './format-path.js';
 

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDemo } from '../../src/cli/demo/demo-session.js';
 import { runCli, startCli } from '../helpers/cli.js';
+import { AFTER_BUILD_TIMEOUT_MS, distBuilt } from '../helpers/compiled.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Given to the demo instead of the key it would generate, so that the output can be searched for it. */
@@ -81,7 +82,9 @@ describe('dataspace-sync demo', () => {
 
   it('`npm run demo` stops cleanly on Ctrl-C: the status page URL was shown, the feed pushed with its outbox empty and the push key never printed, the mirror is in step, every stream idle with a cursor', async () => {
     const db = join(dir, 'cli.db');
-    // The build is `predemo`, skipped here: the suite runs against the dist/ that CI builds first.
+    // The build is `predemo`, skipped here: the suite runs against the dist/ that CI builds first,
+    // or that the e2e setup builds beside the tests when src/ is newer.
+    await distBuilt();
     const npm = spawn('npm', ['run', 'demo', '--ignore-scripts', '--', '--port', '0', '--db', db], {
       cwd: ROOT,
       env: { ...process.env, DSS_DEMO_PUSHKEY: PUSH_KEY },
@@ -118,7 +121,7 @@ describe('dataspace-sync demo', () => {
       expect(stream.status, stream.stream).toBe('idle');
       expect(stream.cursor, stream.stream).not.toBeNull();
     }
-  });
+  }, AFTER_BUILD_TIMEOUT_MS);
 
   it('`demo --for` stops by itself, as Ctrl-C does', async () => {
     const demo = startCli(['demo', '--for', '1s', '--port', '0', '--db', join(dir, 'for.db')]);

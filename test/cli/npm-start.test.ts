@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AFTER_BUILD_TIMEOUT_MS, distBuilt } from '../helpers/compiled.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -12,7 +13,9 @@ describe('npm start', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('replaces its shell with the daemon: SIGTERM to the npm process stops the daemon and nothing is left listening', async () => {
-    // The build is `prestart`, skipped here: the suite runs against the dist/ that CI builds first.
+    // The build is `prestart`, skipped here: the suite runs against the dist/ that CI builds first,
+    // or that the e2e setup builds beside the tests when src/ is newer.
+    await distBuilt();
     expect(existsSync(join(ROOT, 'dist/main.js')), 'dist/main.js is missing: run `npm run build` first').toBe(true);
     const config = join(dir, 'sync.config.json');
     writeFileSync(config, JSON.stringify({ store: { engine: 'sqlite', path: join(dir, 'sync.db') }, server: { host: '127.0.0.1', port: 0 }, jobs: [] }));
@@ -38,5 +41,5 @@ describe('npm start', () => {
     } finally {
       npm.kill('SIGKILL');
     }
-  });
+  }, AFTER_BUILD_TIMEOUT_MS);
 });

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { HEALTHCHECK_TIMEOUT_MS } from '../../src/daemon/healthcheck-client.js';
 import { runCli } from '../helpers/cli.js';
+import { AFTER_BUILD_TIMEOUT_MS, distBuilt } from '../helpers/compiled.js';
 import { all, parseDockerfile, type Stage } from '../helpers/dockerfile.js';
 
 /**
@@ -61,8 +62,9 @@ describe('the Dockerfile', () => {
     expect(user).toBeLessThan(entrypoint);
     expect(JSON.parse(all(runtime, 'ENTRYPOINT')[0] ?? 'null')).toEqual(['node', 'dist/main.js']);
     expect(JSON.parse(all(runtime, 'CMD')[0] ?? 'null')).toEqual(['run']);
-    // dist/main.js is what `npm run build` makes of src/main.ts (CI builds before it tests).
+    // dist/main.js is what `npm run build` makes of src/main.ts (CI builds before it tests; the e2e setup when src/ is newer).
     expect(existsSync(join(ROOT, 'src/main.ts'))).toBe(true);
+    await distBuilt();
     expect(existsSync(join(ROOT, 'dist/main.js')), 'dist/main.js is missing: run `npm run build` first').toBe(true);
 
     const healthcheck = all(runtime, 'HEALTHCHECK')[0] ?? '';
@@ -74,7 +76,7 @@ describe('the Dockerfile', () => {
     const help = await runCli(['help']);
     expect(help.stdout).toMatch(/^\s+healthcheck\b/m);
     expect(help.stdout).toMatch(/^\s+run\b/m);
-  });
+  }, AFTER_BUILD_TIMEOUT_MS);
 
   it('matches the README\'s docker run: port 8080 exposed, the store on the /data volume, the config at /app/sync.config.json', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');

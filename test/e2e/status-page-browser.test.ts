@@ -119,9 +119,7 @@ describe('the status page in a real browser (headless Chromium)', () => {
         ],
       }),
     );
-    process.env['DSS_E2E_TOKEN'] = TOKEN;
-    process.env['DSS_E2E_PUSHKEY'] = PUSH_KEY;
-    daemon = startCli(['run', '--config', config]);
+    daemon = startCli(['run', '--config', config], { env: { DSS_E2E_TOKEN: TOKEN, DSS_E2E_PUSHKEY: PUSH_KEY } });
     const deadline = Date.now() + 60_000;
     let endpoints: string | undefined;
     while (endpoints === undefined && Date.now() < deadline) {

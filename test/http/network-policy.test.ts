@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpNetworkError } from '../../src/http/errors.js';
-import { embeddedIpv4, NetworkPolicy, parseCidr } from '../../src/http/network-policy.js';
+import { embeddedIpv4, parseCidr } from '../../src/http/cidr.js';
+import { NetworkPolicy } from '../../src/http/network-policy.js';
 import { createHttpClient, type UndiciHttpClient } from '../../src/http/undici-client.js';
 import { testResolver } from '../helpers/test-resolver.js';
 import { startServer, type LoopbackServer } from './loopback-server.js';

@@ -36,7 +36,8 @@ async function setUp(withKey: boolean) {
   const temp = await tempSqliteStore();
   cleanup = temp.cleanup;
   const store: SqliteStore = temp.store;
-  http = createHttpClient({ maxRetries: 1, retryBaseDelayMs: 5 });
+  const client = createHttpClient({ maxRetries: 1, retryBaseDelayMs: 5 });
+  http = client;
   const origin = new URL(sim.pushUrl('readings')).origin;
   const config: PushTargetConfig = pushTargetSchema.parse({
     url: sim.pushUrl('readings'),
@@ -52,14 +53,14 @@ async function setUp(withKey: boolean) {
   });
   const { log } = memoryLogger();
   const target = push.targets[0] as PushedStream['targets'][number];
-  await drainTarget(target, { store, http, log, signal: new AbortController().signal });
+  await drainTarget(target, { store, http: client, log, signal: new AbortController().signal });
   expect(sim.push.count('readings')).toBe(2);
   const context = {
     loaded: { config: { jobs: [{ id: 'feed', kind: 'rpde', enabled: true, push: [config] }] } as unknown as DaemonConfig, secrets: ['automation-secret', 'push-secret'] },
     kinds: builtInKinds,
     log,
     scrub: createScrubber(['automation-secret', 'push-secret']),
-    http,
+    http: () => Promise.resolve(client),
     openStore: async () => {
       const reopened = new Sqlite({ path: temp.path });
       await reopened.open();
@@ -93,7 +94,7 @@ describe('reset of a pushed stream', () => {
     try {
       expect((await store.readState('feed-stream'))?.cursor).toBeNull();
       expect((await store.outboxEntries(t.target.delivery.id, 10)).map((entry) => entry.scope)).toEqual([null]);
-      await drainTarget(t.target, { store, http: t.context.http, log: t.log, signal: new AbortController().signal });
+      await drainTarget(t.target, { store, http: await t.context.http(), log: t.log, signal: new AbortController().signal });
       expect(t.sim.push.count('readings')).toBe(2);
     } finally {
       await store.close();

@@ -231,3 +231,24 @@ describe('SQLite store, single instance', () => {
     }
   });
 });
+
+describe('SQLite stores side by side', () => {
+  it("runs one store's transaction inside another's, and still refuses the first store's own inside that", async () => {
+    const first = await freshStore();
+    const second = await freshStore();
+    try {
+      const inner = await first.transaction(() =>
+        second.transaction(async () => {
+          await expect(first.transaction(() => Promise.resolve(1))).rejects.toThrow(/nested/);
+          return 'second committed';
+        }),
+      );
+      expect(inner).toBe('second committed');
+      expect(await second.transaction(() => second.transaction(() => Promise.resolve(1))).catch((error: unknown) => String(error))).toMatch(/nested/);
+      expect(await first.transaction(() => Promise.resolve(2))).toBe(2);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+});
