@@ -50,10 +50,14 @@ export class DrainError extends Error {
  * the records with what was delivered (store/delivery.ts), then records removed at the source are
  * deleted with the exact values last delivered, and new or changed records are pushed (on a dataset
  * without Unique ID fields, a changed record's old values are deleted first, or ODS would keep both).
- * Each acknowledged request updates the delivered state at once, and entries go only once
- * everything in their scopes is delivered: a crash anywhere re-sends at most the unacknowledged
- * requests, which is harmless. Call it with the stream's lease held (it must not overlap another
- * drain of the target).
+ * Before each push request its records are written to the delivered state as uncertain, and each
+ * acknowledged request updates the delivered state at once; entries go only once everything in
+ * their scopes is delivered. A push ODS applied without our knowing (the answer lost, the daemon
+ * killed before recording it) thus stays known: an uncertain record counts as changed, so the next
+ * drain deletes the values sent (ODS may hold them) before pushing the current ones, or, when they
+ * are still the current ones, pushes them again. A crash anywhere re-sends at most the requests not
+ * acknowledged, which is harmless. Call it with the stream's lease held (it must not overlap
+ * another drain of the target).
  */
 export async function drainTarget(target: PushTarget, options: DrainOptions): Promise<DrainResult> {
   const { store, log, signal } = options;
@@ -85,6 +89,9 @@ export async function drainTarget(target: PushTarget, options: DrainOptions): Pr
           setAside.push({ row, text });
         }
         for (const batch of grouped.batches) {
+          // Deletes need no mark: the delivered state keeps the values until ODS acknowledges, and
+          // deleting them again is harmless (ODS answers OK for values it no longer holds).
+          if (operation === 'push') await store.markUncertain(delivery, shape as DeliveryShape, batch.rows);
           await client.send(operation, batch.body, signal);
           await acknowledged(batch.rows);
           delivered += batch.rows.length;
@@ -104,7 +111,9 @@ export async function drainTarget(target: PushTarget, options: DrainOptions): Pr
         if (page.length === 0) break;
         guard.check(page);
         if (target.config.uniqueId === undefined) {
-          const old = page.flatMap((difference) => (difference.delivered ? [difference.delivered] : []));
+          // Values sent but never acknowledged that are still the current ones are not deleted:
+          // pushing them again gives the same record.
+          const old = page.flatMap((difference) => (difference.delivered && difference.sameValues !== true ? [difference.delivered] : []));
           await send('delete', old, (done) => store.markDelivered(delivery, shape as DeliveryShape, { written: [], removed: done }));
         }
         // Only records whose old values are gone (or that have a Unique ID) are pushed now.

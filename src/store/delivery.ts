@@ -57,8 +57,14 @@ export type RecordRow = Readonly<Record<string, SqlValue>>;
 export interface RecordDifference {
   /** As the relation holds it now; undefined when it is no longer a record. */
   readonly current: RecordRow | undefined;
-  /** As last delivered; undefined when it never was. */
+  /** As last delivered (or last sent, when that request was never acknowledged); undefined when it never was. */
   readonly delivered: RecordRow | undefined;
+  /**
+   * Set on changed records: the values last sent are the current ones, and the record differs only
+   * because the request that sent them was never acknowledged (markUncertain), so sending them again
+   * is enough.
+   */
+  readonly sameValues?: boolean;
 }
 
 export interface DifferenceQuery {
@@ -110,7 +116,14 @@ export interface DeliveryStore {
   outboxEntries(target: string, limit: number): Promise<OutboxEntry[]>;
   /** Compares the records with the delivered state within the scopes, in SQL; at most `limit` differences. */
   differences(target: DeliveryTarget, shape: DeliveryShape, query: DifferenceQuery): Promise<RecordDifference[]>;
-  /** Records that the target acknowledged, in one transaction: rows now delivered, and rows it removed. */
+  /**
+   * Rows about to be sent, in one transaction, before the request goes: written to the delivered
+   * state as uncertain (the target may or may not apply them without our knowing: an answer lost,
+   * a crash before it is recorded). An uncertain row counts as changed in `differences` until
+   * markDelivered writes it again, so the next delivery removes the values it may have left there.
+   */
+  markUncertain(target: DeliveryTarget, shape: DeliveryShape, rows: readonly RecordRow[]): Promise<void>;
+  /** Records that the target acknowledged, in one transaction: rows now delivered (no longer uncertain), and rows it removed. */
   markDelivered(target: DeliveryTarget, shape: DeliveryShape, change: { readonly written: readonly RecordRow[]; readonly removed: readonly RecordRow[] }): Promise<void>;
   /** Removes outbox entries once their records were delivered. */
   removeOutboxEntries(target: string, seqs: readonly number[]): Promise<void>;

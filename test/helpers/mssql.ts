@@ -23,12 +23,26 @@ export async function openMssqlStore(schema: string): Promise<MssqlStore> {
   return store;
 }
 
-/** Drops the schemas with their views and tables. */
-export async function dropMssqlSchemas(schemas: readonly string[]): Promise<void> {
-  if (MSSQL_URL === undefined || schemas.length === 0) return;
+/** Runs statements on MSSQL_URL's server on a connection of their own (what the store under test cannot see coming). */
+export async function runMssql(statement: string): Promise<void> {
+  await withMssqlPool((pool) => pool.request().batch(statement));
+}
+
+async function withMssqlPool(work: (pool: sql.ConnectionPool) => Promise<unknown>): Promise<void> {
+  if (MSSQL_URL === undefined) throw new Error('MSSQL_URL is not set');
   const pool = new sql.ConnectionPool(mssqlConfig({ url: MSSQL_URL }));
   await pool.connect();
   try {
+    await work(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Drops the schemas with their views and tables. */
+export async function dropMssqlSchemas(schemas: readonly string[]): Promise<void> {
+  if (MSSQL_URL === undefined || schemas.length === 0) return;
+  await withMssqlPool(async (pool) => {
     for (const schema of schemas) {
       await pool
         .request()
@@ -41,7 +55,5 @@ export async function dropMssqlSchemas(schemas: readonly string[]): Promise<void
            IF SCHEMA_ID(@schema) IS NOT NULL EXEC(N'DROP SCHEMA ' + QUOTENAME(@schema));`,
         );
     }
-  } finally {
-    await pool.close();
-  }
+  });
 }

@@ -2,14 +2,16 @@ import { describe, expect, it } from 'vitest';
 import type { ChangeOp } from '../../src/core/ops.js';
 import type { TableSpec } from '../../src/core/tables.js';
 import { DeliveryShapeError, type DeliveryTarget, type OutboxTracking, type RecordRow } from '../../src/store/delivery.js';
+import { deliveredTableName } from '../../src/store/sql/delivery-sql.js';
 import type { Store } from '../../src/store/store.js';
 import { openForEachTest } from './store-setup.js';
 
 /**
  * The outbox and delivered state every engine keeps (store/delivery.ts): run by each engine's test
- * file with a factory that returns a freshly opened, empty store.
+ * file with a factory that returns a freshly opened, empty store, and a way to make a delivered-state
+ * table look as an earlier version made it (without the column of uncertain rows).
  */
-export function describeDeliveryContract(name: string, makeStore: () => Promise<Store>): void {
+export function describeDeliveryContract(name: string, makeStore: () => Promise<Store>, dropColumn: (store: Store, table: string, column: string) => Promise<void>): void {
   describe(`${name} delivery contract`, () => {
     let store: Store;
     openForEachTest(makeStore, (opened) => (store = opened));
@@ -153,6 +155,40 @@ export function describeDeliveryContract(name: string, makeStore: () => Promise<
       expect(await store.differences(feed, shape, { scopes: [{ id: 'a' }], which: 'changed', limit: 10, exclude: [] })).toEqual([]);
       const removed = await store.differences(feed, shape, { scopes: [{ id: 'a' }], which: 'removed', limit: 10, exclude: [] });
       expect(removed).toEqual([{ current: undefined, delivered: { id: 'a', modified: '1', data: '{"x":1}' } }]);
+    });
+
+    it('counts a row marked uncertain as changed, with the values sent and whether they are the current ones, until it is marked delivered', async () => {
+      await apply([...setup, obsRows([['FR', '2020', '1'], ['DE', '2020', '2']])]);
+      await deliverAll();
+      const shape = await store.prepareDelivery(target);
+      const changed = () => store.differences(target, shape, { scopes: [null], which: 'changed', limit: 10, exclude: [] });
+      const sent = { AREA: 'FR', TIME_PERIOD: '2020', OBS_VALUE: '1', UNIT: null, TITLE: null };
+      await store.markUncertain(target, shape, [sent]);
+      expect(await changed()).toEqual([{ current: sent, delivered: sent, sameValues: true }]);
+      // Changed again at the source: the values sent are given, to be removed from the target.
+      await apply([obsRows([['FR', '2020', '10']])]);
+      expect(await changed()).toEqual([{ current: { ...sent, OBS_VALUE: '10' }, delivered: sent, sameValues: false }]);
+      // Removed at the source: the values sent are to be removed.
+      await apply([{ op: 'deleteWhere', table: 'df_obs', keys: [{ AREA: 'FR' }] }]);
+      expect(await changed()).toEqual([]);
+      expect(await store.differences(target, shape, { scopes: [null], which: 'removed', limit: 10, exclude: [] })).toEqual([{ current: undefined, delivered: sent }]);
+      await apply([obsRows([['FR', '2020', '1']])]);
+      await store.markDelivered(target, shape, { written: [sent], removed: [] });
+      expect(await changed()).toEqual([]);
+      // A record never delivered differs in its values.
+      await apply([obsRows([['IT', '2020', '3']])]);
+      expect((await changed()).map((d) => [d.current?.['AREA'], d.delivered, d.sameValues])).toEqual([['IT', undefined, false]]);
+    });
+
+    it('adds the column of uncertain rows to a delivered state made before it existed, its rows counting as acknowledged', async () => {
+      await apply([...setup, obsRows([['FR', '2020', '1']])]);
+      await deliverAll();
+      await dropColumn(store, deliveredTableName('t1'), 'dss_uncertain');
+      const shape = await store.prepareDelivery(target);
+      expect(await store.differences(target, shape, { scopes: [null], which: 'changed', limit: 10, exclude: [] })).toEqual([]);
+      const sent = { AREA: 'FR', TIME_PERIOD: '2020', OBS_VALUE: '1', UNIT: null, TITLE: null };
+      await store.markUncertain(target, shape, [sent]);
+      expect(await store.differences(target, shape, { scopes: [null], which: 'changed', limit: 10, exclude: [] })).toEqual([{ current: sent, delivered: sent, sameValues: true }]);
     });
 
     it('refuses records whose columns changed since delivery, until a restart forgets what was delivered', async () => {

@@ -1,8 +1,9 @@
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initialState } from '../../src/core/sync-state.js';
 import type { TableSpec } from '../../src/core/tables.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
-import { LeaseLostError } from '../../src/store/store.js';
+import { LeaseLostError, type Store } from '../../src/store/store.js';
 import { PG_URL, dropSchemas, postgresRequired, postgresUnavailable, randomSchemaName, terminateTransaction, urlNamed } from '../helpers/pg.js';
 import { describeDeliveryContract } from './delivery-contract.js';
 import { describeStoreContract } from './store-contract.js';
@@ -30,11 +31,26 @@ if (unavailable && postgresRequired()) {
 } else {
   afterAll(() => dropSchemas(schemas));
 
-  describeDeliveryContract('PostgreSQL', async () => {
-    const schema = randomSchemaName();
-    schemas.push(schema);
-    return openStore(schema);
-  });
+  const storeSchemas = new Map<Store, string>();
+  describeDeliveryContract(
+    'PostgreSQL',
+    async () => {
+      const schema = randomSchemaName();
+      schemas.push(schema);
+      const store = await openStore(schema);
+      storeSchemas.set(store, schema);
+      return store;
+    },
+    async (store, table, column) => {
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      try {
+        await client.query(`ALTER TABLE "${storeSchemas.get(store) ?? ''}"."${table}" DROP COLUMN "${column}"`);
+      } finally {
+        await client.end();
+      }
+    },
+  );
 
   describeStoreContract('PostgreSQL', async () => {
     const schema = randomSchemaName();

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { initialState } from '../../src/core/sync-state.js';
 import type { TableSpec } from '../../src/core/tables.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { StoreLockedError } from '../../src/store/store.js';
+import { StoreLockedError, type Store } from '../../src/store/store.js';
 import { describeDeliveryContract } from './delivery-contract.js';
 import { describeStoreContract } from './store-contract.js';
 import { scratchDir } from '../helpers/scratch-dir.js';
@@ -16,15 +16,26 @@ const root = scratchDir('dss-sqlite-');
 let counter = 0;
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+const paths = new Map<Store, string>();
+
 async function freshStore(): Promise<SqliteStore> {
   counter += 1;
-  const store = new SqliteStore({ path: join(root, `store-${counter}`, 'sync.db') });
+  const path = join(root, `store-${counter}`, 'sync.db');
+  const store = new SqliteStore({ path });
   await store.open();
+  paths.set(store, path);
   return store;
 }
 
 describeStoreContract('SQLite', freshStore);
-describeDeliveryContract('SQLite', freshStore);
+describeDeliveryContract('SQLite', freshStore, async (store, table, column) => {
+  const db = new Database(paths.get(store) ?? '');
+  try {
+    db.exec(`ALTER TABLE "${table}" DROP COLUMN "${column}"`);
+  } finally {
+    db.close();
+  }
+});
 
 describe('SQLite store, single instance', () => {
   const obs: TableSpec = {

@@ -116,6 +116,7 @@ export function mssqlDialect(schema: string): SqlDialect {
     columnType: (type) => (isText(type) ? 'NVARCHAR' : SCALAR_TYPES[type as keyof typeof SCALAR_TYPES]),
     createTableSql: (spec, physicalName) =>
       `CREATE TABLE ${relation(physicalName)} (${columnsSql(spec)}, CONSTRAINT ${quoteMssql(primaryKeyName(physicalName))} PRIMARY KEY CLUSTERED (${keyList(spec)}))`,
+    addColumnSql: (physicalName, column) => `ALTER TABLE ${relation(physicalName)} ADD ${columnsSql({ name: physicalName, columns: [column], primaryKey: [] })}`,
     createIndexSql: (physicalName, index, columns) =>
       `IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE [name] = ${literal(index)} AND [object_id] = OBJECT_ID(${literal(relation(physicalName))})) ` +
       `CREATE INDEX ${quoteMssql(index)} ON ${relation(physicalName)} (${columns.map((column) => quoteMssql(column)).join(', ')})`,

@@ -39,6 +39,7 @@ export function postgresDialect(schema: string): SqlDialect {
       const key = `CONSTRAINT ${quoteIdent(primaryKeyName(physicalName))} PRIMARY KEY (${keyList(spec)})`;
       return `CREATE TABLE ${relation(physicalName)} (${columnsSql(spec)}, ${key})`;
     },
+    addColumnSql: (physicalName, column) => `ALTER TABLE ${relation(physicalName)} ADD COLUMN ${columnsSql({ name: physicalName, columns: [column], primaryKey: [] })}`,
     createIndexSql: (physicalName, index, columns) =>
       `CREATE INDEX IF NOT EXISTS ${quoteIdent(index)} ON ${relation(physicalName)} (${columns.map((column) => quoteIdent(column)).join(', ')})`,
     createInternalTableSql: (table) => {

@@ -39,6 +39,19 @@ const MAX_PARAMS = 900;
 const R = 'r';
 const D = 'd';
 
+/**
+ * The delivered state's own column beside the records' columns: 1 on a row written before its
+ * request went (markUncertain), NULL once the target acknowledged it. It is not part of the stored
+ * spec, which describes the records (a table made before the column existed gets it added in
+ * prepareDelivery, and its spec still compares equal).
+ */
+const UNCERTAIN: ColumnSpec = { name: 'dss_uncertain', type: 'integer' };
+
+/** The delivered-state table as created: the records' columns, then UNCERTAIN. */
+function withUncertain(spec: TableSpec): TableSpec {
+  return { ...spec, columns: [...spec.columns, UNCERTAIN] };
+}
+
 /** The delivered-state table of a target: a reserved name (dss_*), unique per target. */
 export function deliveredTableName(target: string): string {
   return `dss_delivered_${createHash('sha256').update(target).digest('hex').slice(0, 24)}`;
@@ -85,6 +98,8 @@ async function plan(conn: SqlConnection, dialect: SqlDialect, target: DeliveryTa
       columns.push({ name: field.name, type: column.type });
     }
   }
+  const clash = columns.find((column) => column.name.toLowerCase() === UNCERTAIN.name);
+  if (clash) throw new StoreSchemaError(`records of ${target.streamId}: ${clash.name} is reserved for the delivered state's own bookkeeping; deliver the column under another field name`);
   const spec: TableSpec = { name: deliveredTableName(target.id), columns, primaryKey: [...key] };
   return { shape: { key: [...key], fields: delivered }, spec, sourceOf, relation, where: records.where ?? [] };
 }
@@ -101,10 +116,13 @@ export async function prepareDelivery(session: EngineSession, dialect: SqlDialec
   if (stored !== null && stored !== undefined) {
     const before = specFromJson(asText(stored));
     if (specToJson(before) !== specToJson(planned.spec)) throw new DeliveryShapeError(describeShapeChange(before, planned.spec));
+    // A table made by a version without uncertain rows: every row it holds was acknowledged.
+    const existing = await session.introspect(planned.spec.name);
+    if (!existing.columns.some((column) => column.name.toLowerCase() === UNCERTAIN.name)) await session.run(dialect.addColumnSql(planned.spec.name, UNCERTAIN));
     return planned.shape;
   }
   await session.run(`DROP TABLE IF EXISTS ${dialect.relation(planned.spec.name)}`);
-  await session.run(dialect.createTableSql(planned.spec, planned.spec.name));
+  await session.run(dialect.createTableSql(withUncertain(planned.spec), planned.spec.name));
   await writeRow(session, dialect, DSS_DELIVERY_TARGETS, {
     target: target.id,
     stream_id: target.streamId,
@@ -206,16 +224,21 @@ async function differencesWithin(
   if (query.which === 'changed') {
     const keyIndex = spec.columns.findIndex((column) => column.name === spec.primaryKey[0]);
     const values = spec.columns.filter((column) => !spec.primaryKey.includes(column.name));
-    const differs = [
+    const valuesDiffer = [
       `${q(D)}.${q(spec.primaryKey[0] as string)} IS NULL`,
       ...values.map((column) => dialect.staging.distinct(`${q(R)}.${q(column.name)}`, `${q(D)}.${q(column.name)}`, column.type)),
-    ];
+    ].join(' OR ');
+    // A row whose request was never acknowledged differs even with the same values: the target may
+    // hold them, or not, or (after an older request) other values of the record.
+    const differs = `${valuesDiffer} OR ${q(D)}.${q(UNCERTAIN.name)} IS NOT NULL`;
+    const same = `CASE WHEN ${valuesDiffer} THEN 0 ELSE 1 END AS ${q('same')}`;
     const from = `${records()} ${q(R)} LEFT JOIN ${delivered} ${q(D)} ON ${keyMatch}`;
-    const conditions = [...within(R), `(${differs.join(' OR ')})`];
-    const rows = await conn.all(`SELECT ${first.afterSelect}${[...read(R, 'n'), ...read(D, 'o')].join(', ')} FROM ${from} WHERE ${conditions.join(' AND ')}${first.atEnd}`, statement.bound);
+    const conditions = [...within(R), `(${differs})`];
+    const rows = await conn.all(`SELECT ${first.afterSelect}${[...read(R, 'n'), ...read(D, 'o'), same].join(', ')} FROM ${from} WHERE ${conditions.join(' AND ')}${first.atEnd}`, statement.bound);
     return rows.map((row) => ({
       current: rowOf(row, 'n'),
       delivered: row[`o${keyIndex}`] === null || row[`o${keyIndex}`] === undefined ? undefined : rowOf(row, 'o'),
+      sameValues: Number(row['same']) === 1,
     }));
   }
   const conditions = [...within(D)];
@@ -226,9 +249,27 @@ async function differencesWithin(
 
 const COMPARISONS = new Set(['=', '<>', '<', '<=', '>', '>=']);
 
-/** The delivered-state table as the shared write primitives see it. */
+/** The delivered-state table as the shared write primitives see it (UNCERTAIN included). */
 function deliveredTarget(dialect: SqlDialect, spec: TableSpec): Target {
-  return { spec, relation: dialect.relation(spec.name) };
+  return { spec: withUncertain(spec), relation: dialect.relation(spec.name) };
+}
+
+/** Writes whole records into the delivered state, each marked uncertain (1) or acknowledged (null). */
+async function writeDelivered(session: EngineSession, dialect: SqlDialect, spec: TableSpec, rows: readonly RecordRow[], uncertain: 1 | null): Promise<void> {
+  if (rows.length === 0) return;
+  const columns = spec.columns.map((column) => column.name);
+  await upsert(session, deliveredTarget(dialect, spec), { columns: [...columns, UNCERTAIN.name], rows: rows.map((row) => [...columns.map((name) => row[name] ?? null), uncertain]) });
+}
+
+/** What the delivered state is written with: the stored spec (the target must have been prepared). */
+async function deliveredSpec(conn: SqlConnection, dialect: SqlDialect, target: DeliveryTarget): Promise<TableSpec> {
+  const spec = await storedSpec(conn, dialect, target.id);
+  if (!spec) throw new StoreSchemaError(`delivery target ${target.id} has no delivered state yet`);
+  return spec;
+}
+
+export async function markUncertain(session: EngineSession, dialect: SqlDialect, target: DeliveryTarget, rows: readonly RecordRow[]): Promise<void> {
+  await writeDelivered(session, dialect, await deliveredSpec(session, dialect, target), rows, 1);
 }
 
 async function storedSpec(conn: SqlConnection, dialect: SqlDialect, target: string): Promise<TableSpec | undefined> {
@@ -243,17 +284,12 @@ export async function markDelivered(
   target: DeliveryTarget,
   change: { readonly written: readonly RecordRow[]; readonly removed: readonly RecordRow[] },
 ): Promise<void> {
-  const spec = await storedSpec(session, dialect, target.id);
-  if (!spec) throw new StoreSchemaError(`delivery target ${target.id} has no delivered state yet`);
-  const table = deliveredTarget(dialect, spec);
+  const spec = await deliveredSpec(session, dialect, target);
   if (change.removed.length > 0) {
     const keys = change.removed.map((row) => Object.fromEntries(spec.primaryKey.map((name) => [name, row[name] ?? null])));
-    for (const set of keySets(table, keys, 'markDelivered')) await session.deleteKeys(set);
+    for (const set of keySets(deliveredTarget(dialect, spec), keys, 'markDelivered')) await session.deleteKeys(set);
   }
-  if (change.written.length > 0) {
-    const columns = spec.columns.map((column) => column.name);
-    await upsert(session, table, { columns, rows: change.written.map((row) => columns.map((name) => row[name] ?? null)) });
-  }
+  await writeDelivered(session, dialect, spec, change.written, null);
   const count = change.written.length + change.removed.length;
   const q = (name: string) => dialect.quote(name);
   await session.run(

@@ -52,6 +52,11 @@ export interface SqlDialect {
   columnType(type: ColumnType): string;
   /** CREATE TABLE for a user table, under `physicalName` (its own name, or a shadow while rebuilt). */
   createTableSql(spec: TableSpec, physicalName: string): string;
+  /**
+   * ALTER TABLE adding a nullable column to a table the store made: a column of the store's own
+   * that a table created by an earlier version lacks (the delivered state's `dss_uncertain`).
+   */
+  addColumnSql(physicalName: string, column: ColumnSpec): string;
   /** CREATE INDEX (if missing) on a user table's columns. */
   createIndexSql(physicalName: string, indexName: string, columns: readonly string[]): string;
   /** CREATE TABLE for one of the store's own tables (sync_state, dss_tables, ...). */

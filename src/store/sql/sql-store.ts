@@ -156,6 +156,10 @@ export class SqlStore implements Store {
     return delivery.differences(this.driver.reader(), this.driver.dialect, target, shape, query);
   }
 
+  async markUncertain(target: DeliveryTarget, _shape: DeliveryShape, rows: readonly RecordRow[]): Promise<void> {
+    await this.withSession((session) => delivery.markUncertain(session, this.driver.dialect, target, rows));
+  }
+
   async markDelivered(target: DeliveryTarget, _shape: DeliveryShape, change: { readonly written: readonly RecordRow[]; readonly removed: readonly RecordRow[] }): Promise<void> {
     await this.withSession((session) => delivery.markDelivered(session, this.driver.dialect, target, change));
   }

@@ -25,6 +25,7 @@ export const sqliteDialect: SqlDialect = {
   foldsCase: true,
   columnType: (type) => SQLITE_TYPES[type],
   createTableSql: (spec, physicalName) => createTableSql(spec, physicalName),
+  addColumnSql: (physicalName, column) => `ALTER TABLE ${quoteIdent(physicalName)} ADD COLUMN ${columnsSql({ name: physicalName, columns: [column], primaryKey: [] }).join('')}`,
   createIndexSql: (physicalName, indexName, columns) =>
     `CREATE INDEX IF NOT EXISTS ${quoteIdent(indexName)} ON ${quoteIdent(physicalName)} (${columns.map((column) => quoteIdent(column)).join(', ')})`,
   createInternalTableSql: (table) =>

@@ -1,5 +1,6 @@
 import { afterAll, describe, it } from 'vitest';
-import { MSSQL_URL, dropMssqlSchemas, openMssqlStore, randomMssqlSchema } from '../../helpers/mssql.js';
+import type { Store } from '../../../src/store/store.js';
+import { MSSQL_URL, dropMssqlSchemas, openMssqlStore, randomMssqlSchema, runMssql } from '../../helpers/mssql.js';
 import { describeDeliveryContract } from '../delivery-contract.js';
 import { describeStoreContract } from '../store-contract.js';
 
@@ -16,12 +17,15 @@ if (MSSQL_URL === undefined) {
   });
 } else {
   const schemas: string[] = [];
+  const storeSchemas = new Map<Store, string>();
   afterAll(() => dropMssqlSchemas(schemas));
   const freshStore = async () => {
     const schema = randomMssqlSchema();
     schemas.push(schema);
-    return openMssqlStore(schema);
+    const store = await openMssqlStore(schema);
+    storeSchemas.set(store, schema);
+    return store;
   };
   describeStoreContract('SQL Server', freshStore);
-  describeDeliveryContract('SQL Server', freshStore);
+  describeDeliveryContract('SQL Server', freshStore, (store, table, column) => runMssql(`ALTER TABLE [${storeSchemas.get(store) ?? ''}].[${table}] DROP COLUMN [${column}]`));
 }
