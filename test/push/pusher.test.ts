@@ -9,6 +9,7 @@ import { pushedStream, type PushedStream } from '../../src/push/pushed-stream.js
 import type { StreamSource } from '../../src/core/source.js';
 import { startOdsSimulator, type OdsSimulator } from '../../src/simulators/ods/ods-simulator.js';
 import type { OdsField } from '../../src/simulators/ods/portal-data.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { memoryLogger } from '../helpers/silent-log.js';
 import { tempSqliteStore } from '../helpers/stores.js';
@@ -48,20 +49,44 @@ async function setUp(options: { uniqueId: boolean; maxBytes?: number }) {
     ...(options.maxBytes === undefined ? {} : { pushBodyLimit: options.maxBytes }),
   });
   const temp = await tempSqliteStore();
-  cleanup = temp.cleanup;
+  let store: Store = temp.store;
+  cleanup = async () => {
+    await store.close();
+    await temp.cleanup();
+  };
   const { log, lines } = memoryLogger();
   http = createHttpClient({ maxRetries: 2, retryBaseDelayMs: 5, maxRetryDelayMs: 20 });
   const source = { id: 's', jobId: 'j', kind: 'test', records: { relation: 'readings' }, read: () => (async function* () {})() } as StreamSource;
   const config = pushTargetSchema.parse({ url: sim.pushUrl('readings'), ...(options.uniqueId ? { uniqueId: ['sensor', 'kind'] } : {}) });
   const push = pushedStream(source, [config], () => 60_000) as PushedStream;
-  const store: Store = temp.store;
   await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: TABLE }]));
   const write = (ops: ChangeOp[]) => store.transaction((tx) => tx.apply(ops, push.outbox));
   const target = push.targets[0] as PushedStream['targets'][number];
   const drain = () => drainTarget(target, { store, http: http as UndiciHttpClient, log, signal: new AbortController().signal, ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) });
   const mirrored = async () => sortRows(await store.readTable('readings'));
   const received = () => sortRows((sim as OdsSimulator).push.records('readings'));
-  return { sim, store, write, drain, mirrored, received, lines, log, push, target };
+  /** The daemon stopped and started again: the store reopened from its file, nothing kept in memory. */
+  const restart = async () => {
+    await store.close();
+    const reopened = new SqliteStore({ path: temp.path });
+    await reopened.open();
+    store = reopened;
+  };
+  return {
+    sim,
+    get store() {
+      return store;
+    },
+    write,
+    drain,
+    mirrored,
+    received,
+    lines,
+    log,
+    push,
+    target,
+    restart,
+  };
 }
 
 function sortRows<T>(rows: readonly T[]): T[] {
@@ -191,5 +216,88 @@ describe('the pusher delivers the outbox to an ODS realtime dataset', () => {
     expect(t.received()).toHaveLength(60);
     expect((await t.store.targetStates())[0]?.setAside[0]).toMatch(/^big\.temp: \d+ bytes/);
     expect(t.lines.some((line) => line.includes('record too big'))).toBe(true);
+  });
+});
+
+describe('a push ODS applied but never acknowledged', () => {
+  type Setup = Awaited<ReturnType<typeof setUp>>;
+  /** Every attempt at the next push request is applied and its answer lost (the HTTP client tries 3 times): the drain fails. */
+  const loseAnswers = (t: Setup) => t.sim.injectFault({ type: 'drop', afterApplying: true }, { on: 'push', times: 3 });
+  const s1 = (value: string) => ({ sensor: 's1', kind: 'temp', value });
+
+  for (const uniqueId of [true, false]) {
+    const variant = `${uniqueId ? 'with' : 'without'} Unique ID fields`;
+
+    it(`leaves no stale record at ODS when the record changes again (${variant})`, async () => {
+      const t = await setUp({ uniqueId });
+      await t.write([upsert([['s1', 'temp', '1'], ['s2', 'temp', '5']])]);
+      await t.drain();
+      loseAnswers(t);
+      await t.write([upsert([['s1', 'temp', '2']])]);
+      await expect(t.drain()).rejects.toBeInstanceOf(DrainError);
+      expect(t.received()).toContainEqual(s1('2'));
+      await t.write([upsert([['s1', 'temp', '3']])]);
+      await t.drain();
+      expect(t.received()).toEqual(await t.mirrored());
+    });
+
+    it(`leaves no stale record at ODS when the records are deleted next, a record new in that push included (${variant})`, async () => {
+      const t = await setUp({ uniqueId });
+      await t.write([upsert([['s1', 'temp', '1'], ['s2', 'temp', '5']])]);
+      await t.drain();
+      loseAnswers(t);
+      await t.write([upsert([['s1', 'temp', '2'], ['s3', 'temp', '7']])]);
+      await expect(t.drain()).rejects.toBeInstanceOf(DrainError);
+      await t.write([{ op: 'deleteWhere', table: 'readings', keys: [{ sensor: 's1' }, { sensor: 's3' }] }]);
+      await t.drain();
+      expect(t.received()).toEqual(await t.mirrored());
+      expect(t.received()).toEqual([{ sensor: 's2', kind: 'temp', value: '5' }]);
+    });
+
+    it(`still knows of the unacknowledged push after a restart, and deletes its record once deleted at the source (${variant})`, async () => {
+      const t = await setUp({ uniqueId });
+      loseAnswers(t);
+      await t.write([upsert([['s1', 'temp', '1']])]);
+      await expect(t.drain()).rejects.toBeInstanceOf(DrainError);
+      expect(t.received()).toEqual([s1('1')]);
+      await t.restart();
+      await t.write([{ op: 'deleteWhere', table: 'readings', keys: [{ sensor: 's1' }] }]);
+      await t.drain();
+      expect(t.received()).toEqual([]);
+      expect(await t.mirrored()).toEqual([]);
+    });
+  }
+
+  it('pushes values sent but never acknowledged again, without deleting them first, while they are the current ones', async () => {
+    const t = await setUp({ uniqueId: false });
+    await t.write([upsert([['s1', 'temp', '1']])]);
+    await t.drain();
+    loseAnswers(t);
+    await t.write([upsert([['s1', 'temp', '2']])]);
+    await expect(t.drain()).rejects.toBeInstanceOf(DrainError);
+    const before = t.sim.push.log.length;
+    expect(await t.drain()).toMatchObject({ delivered: 1, remaining: 0 });
+    expect(t.sim.push.log.slice(before).map((request) => [request.operation, request.status])).toEqual([['push', 200]]);
+    expect(t.received()).toEqual([s1('2')]);
+  });
+
+  it('counts a delete of values ODS never applied as done: ODS answers OK for values it does not hold', async () => {
+    const t = await setUp({ uniqueId: false });
+    await t.write([upsert([['s1', 'temp', '1']])]);
+    await t.drain();
+    // Dropped before applying: ODS holds nothing of s1 (its old values were deleted first).
+    t.sim.injectFault({ type: 'drop' }, { on: 'push', times: 3 });
+    await t.write([upsert([['s1', 'temp', '2']])]);
+    await expect(t.drain()).rejects.toBeInstanceOf(DrainError);
+    expect(t.received()).toEqual([]);
+    await t.write([upsert([['s1', 'temp', '3']])]);
+    const before = t.sim.push.log.length;
+    await t.drain();
+    expect(t.sim.push.log.slice(before).map((request) => [request.operation, request.status])).toEqual([
+      ['delete', 200],
+      ['push', 200],
+    ]);
+    expect(t.received()).toEqual([s1('3')]);
+    expect(await t.store.outboxSummaries()).toEqual([]);
   });
 });
