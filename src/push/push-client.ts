@@ -6,6 +6,14 @@ import { redactUrl } from '../http/redact.js';
  * JSON array to `…/push/` to add or replace records, to `…/delete/` (trailing slash kept) to delete
  * the records those values identify. Success is `{"status": "OK"}`, in any case; anything else is
  * a failure, and a re-send is harmless (the same values give the same record).
+ *
+ * A delete of values the dataset does not hold is taken to be answered OK too, as the simulator
+ * does: ODS processes pushed records after answering ("records are processed one by one as soon
+ * as they are received"), so its answer cannot depend on what the dataset holds. This is an
+ * assumption, not checked against a real portal. The pusher relies on it when it deletes the values
+ * of a push whose answer it never got (the push may not have been applied): were such a delete
+ * refused, the target would fail with ODS's message (status, `delivered` unchanged) rather than
+ * count it done, since a refusal cannot be told from one of a disabled endpoint or a wrong key.
  */
 
 /** ODS refused the request for a reason a retry will not fix by itself (a disabled endpoint, a wrong key, another 4xx). */
