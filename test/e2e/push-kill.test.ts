@@ -127,10 +127,12 @@ describe('push through SIGKILLs and Push API faults', () => {
         .records(dataset)
         .map((record) => JSON.stringify({ id: record['id'], kind: record['kind'], modified: record['modified'], data: typeof record['data'] === 'string' ? (JSON.parse(record['data']) as unknown) : null }))
         .sort();
-    const deadline = Date.now() + 60_000;
+    const started = Date.now();
+    const deadline = started + 60_000;
     while (Date.now() < deadline && (JSON.stringify(received('keyed')) !== JSON.stringify(expected()) || JSON.stringify(received('plain')) !== JSON.stringify(expected()))) {
       await sleep(250);
     }
+    console.log(`push-kill: seed ${seed}: ${received('keyed').length}/${received('plain').length} records after ${((Date.now() - started) / 1000).toFixed(1)} s left to run`);
     const output = daemon.output();
     daemon.child.kill('SIGTERM');
     await daemon.exited;
