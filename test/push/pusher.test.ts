@@ -43,9 +43,10 @@ afterEach(async () => {
   http = undefined;
 });
 
-async function setUp(options: { uniqueId: boolean; maxBytes?: number }) {
+/** `schema: false`: the dataset's schema is left to the first push (as ODS's bootstrap data gives it). */
+async function setUp(options: { uniqueId: boolean; maxBytes?: number; schema?: false }) {
   sim = await startOdsSimulator({
-    realtime: [{ dataset: 'readings', resource: 'realtime', pushKey: 'k-secret-key', fields: FIELDS, ...(options.uniqueId ? { uniqueIds: ['sensor', 'kind'] } : {}) }],
+    realtime: [{ dataset: 'readings', resource: 'realtime', pushKey: 'k-secret-key', ...(options.schema === false ? {} : { fields: FIELDS }), ...(options.uniqueId ? { uniqueIds: ['sensor', 'kind'] } : {}) }],
     ...(options.maxBytes === undefined ? {} : { pushBodyLimit: options.maxBytes }),
   });
   const temp = await tempSqliteStore();
@@ -252,6 +253,19 @@ describe('a push ODS applied but never acknowledged', () => {
       await t.drain();
       expect(t.received()).toEqual(await t.mirrored());
       expect(t.received()).toEqual([{ sensor: 's2', kind: 'temp', value: '5' }]);
+    });
+
+    it(`deletes the values of a first push never applied, before the dataset has a schema, once the record is deleted at the source (${variant})`, async () => {
+      const t = await setUp({ uniqueId, schema: false });
+      t.sim.injectFault({ type: 'drop' }, { on: 'push', times: 3 });
+      await t.write([upsert([['s1', 'temp', '1']])]);
+      await expect(t.drain()).rejects.toBeInstanceOf(DrainError);
+      await t.write([{ op: 'deleteWhere', table: 'readings', keys: [{ sensor: 's1' }] }]);
+      expect(await t.drain()).toMatchObject({ delivered: 1, remaining: 0 });
+      expect(t.received()).toEqual([]);
+      await t.write([upsert([['s2', 'temp', '2']])]);
+      await t.drain();
+      expect(t.received()).toEqual(await t.mirrored());
     });
 
     it(`still knows of the unacknowledged push after a restart, and deletes its record once deleted at the source (${variant})`, async () => {

@@ -11,7 +11,8 @@
  *   the dataset declares some (so a later record with the same key replaces the earlier one), of all
  *   its values otherwise (so the same record pushed twice is one record). Answer `{"status": "OK"}`.
  * - `POST …/delete/` with the same body deletes the records those values identify;
- *   `GET …/<record_id>/delete/` deletes one by id. Deleting what is not there is still OK.
+ *   `GET …/<record_id>/delete/` deletes one by id. Deleting what is not there is still OK (also
+ *   before the first push has given a dataset without `fields` its schema).
  * - Refusals, with `{"error_code", "message"}` bodies as the portal's other APIs write them (the
  *   Push API's own error body is not documented): a body over `maxBodyBytes` (default 5,000,000,
  *   the stricter reading of "5 MB") → 413; a missing or wrong push key → 401; a disabled resource
@@ -265,7 +266,9 @@ export class PushReceiver {
       }
       records = parsed.length;
       if (operation === 'push' && target.fields.length === 0 && parsed[0] !== undefined) target.fields = markUniqueIds(bootstrapFields(parsed[0]), state.uniqueIds);
-      const unknown = unknownField(parsed, target);
+      // Before the first push has given it a schema, the dataset holds nothing: a delete there is of
+      // absent values, OK as anywhere else (on a real portal the schema comes first, from bootstrap data).
+      const unknown = operation === 'delete' && target.fields.length === 0 ? undefined : unknownField(parsed, target);
       if (unknown !== undefined) {
         refuse(unknown);
         return;

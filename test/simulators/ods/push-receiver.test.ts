@@ -189,6 +189,17 @@ describe('the Push API receiver takes records as an Opendatasoft realtime resour
     expect((await post(deleteUrl(url).replace('/delete/?', '/delete?'), {})).status).toBe(405);
   });
 
+  it('answers OK to a delete before the first push gave an undeclared schema, deleting nothing, and refuses an unknown field once it has one', async () => {
+    const portal = await start({ realtime: [{ dataset: 'feed', resource: 'realtime', pushKey: 'k', uniqueIds: ['id'] }] });
+    const url = portal.pushUrl('feed');
+    expect(await post(deleteUrl(url), [{ id: 'a', kind: 'Event' }])).toEqual({ status: 200, text: '{"status":"OK"}' });
+    expect(portal.push.count('feed')).toBe(0);
+    expect(portal.portal.get('feed').fields).toEqual([]);
+    await post(url, { id: 'b', kind: 'Event' });
+    expect((await post(deleteUrl(url), [{ id: 'b', other: 1 }])).status).toBe(400);
+    expect(portal.push.count('feed')).toBe(1);
+  });
+
   it('takes the schema from the first record when none was declared, Unique ID fields included', async () => {
     const portal = await start({ realtime: [{ dataset: 'feed', resource: 'pastedtext/realtime0', pushKey: 'k', uniqueIds: ['id'] }] });
     const url = portal.pushUrl('feed');
