@@ -191,6 +191,11 @@ export function describeDeliveryContract(name: string, makeStore: () => Promise<
       expect(await store.differences(target, shape, { scopes: [null], which: 'changed', limit: 10, exclude: [] })).toEqual([{ current: sent, delivered: sent, sameValues: true }]);
     });
 
+    it('refuses records with a field named as the delivered state\'s own column', async () => {
+      await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: { name: 'odd', columns: [{ name: 'id', type: 'text' }, { name: 'DSS_Uncertain', type: 'text' }], primaryKey: ['id'] } }]));
+      await expect(store.prepareDelivery({ id: 'odd', streamId: 's2', records: { relation: 'odd' } })).rejects.toThrow(/DSS_Uncertain is reserved/);
+    });
+
     it('refuses records whose columns changed since delivery, until a restart forgets what was delivered', async () => {
       await apply([...setup, obsRows([['FR', '2020', '1']])]);
       await deliverAll();
