@@ -59,7 +59,9 @@ describe('`sync` of a pushed job', () => {
     rpde.feed.delete([...rpde.feed.liveItems().keys()][0] as string);
     const second = await runCli(['sync', '--config', config], { env });
     expect(second.stdout).toContain(`push ${TARGET}: 1 record delivered; nothing left undelivered`);
-    expect(second.stdout).toContain(`push ${PAUSED}: 29 records delivered; nothing left undelivered`);
+    // 29 records pushed, and the deleted item deleted by the values the refused push sent: a refusal is
+    // not taken as proof that nothing of the request was applied, so those values stay unconfirmed.
+    expect(second.stdout).toContain(`push ${PAUSED}: 30 records delivered; nothing left undelivered`);
     expect(second.code).toBe(0);
     expect(ods.push.count('sessions')).toBe(29);
     expect(ods.push.count('paused')).toBe(29);
