@@ -171,9 +171,10 @@ if (unavailable && postgresRequired()) {
         await hold.held();
         const waiting = daemons.flatMap((daemon, i) => runIntervals(names[i] as string, daemon.output(), Date.now()).filter((run) => run.cutShort));
         expect(waiting.map((run) => run.stream)).toEqual([shared.stream]);
-        holderRun = waiting[0] as RunInterval;
-        const heldEpoch = holderRun.epoch;
-        const holder = daemons[names.indexOf(holderRun.process)] as CliProcess;
+        const heldRun = waiting[0] as RunInterval;
+        holderRun = heldRun;
+        const heldEpoch = heldRun.epoch;
+        const holder = daemons[names.indexOf(heldRun.process)] as CliProcess;
         const other = daemons.find((daemon) => daemon !== holder) as CliProcess;
         // The other daemon tries the stream while the holder waits (it finds the lease taken, or
         // without leases runs it too): so the check below sees an overlap before the restart as well.
