@@ -18,9 +18,11 @@ export interface PrivateCluster {
   readonly url: string;
   /**
    * Stops the server the way an administrator's fast restart does (every session ends with 57P01,
-   * open transactions roll back), stays down `downMs`, then starts it again.
+   * open transactions roll back), stays down `downMs`, then starts it again. Resolves with the
+   * moment (ms since the epoch) the server was down: every session, and every advisory lock, had
+   * ended by then.
    */
-  restart(downMs?: number): Promise<void>;
+  restart(downMs?: number): Promise<{ readonly stoppedAt: number }>;
   /** Stops the server and removes its folder. */
   destroy(): Promise<void>;
 }
@@ -70,8 +72,10 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     restart: async (downMs = 0) => {
       await pgCtl('-m', 'fast', 'stop');
+      const stoppedAt = Date.now();
       await new Promise((resolve) => setTimeout(resolve, downMs));
       await pgCtl('-o', options, 'start');
+      return { stoppedAt };
     },
     destroy: async () => {
       await pgCtl('-m', 'immediate', 'stop').catch(() => undefined);

@@ -75,3 +75,12 @@ export function overlappingRuns(runs: readonly RunInterval[]): [RunInterval, Run
   }
   return overlaps;
 }
+
+/**
+ * The runs as their leases: a lease taken before `serverDownAt` ended then at the latest, however
+ * long its run went on (a database restart ends every session, and with it every advisory lock).
+ * What such a run did after that is for lease_epoch to refuse, not for the lock to prevent.
+ */
+export function leasesEndedBy(runs: readonly RunInterval[], serverDownAt: number): RunInterval[] {
+  return runs.map((run) => (run.from < serverDownAt && run.to > serverDownAt ? { ...run, to: serverDownAt } : run));
+}

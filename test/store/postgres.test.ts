@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initialState } from '../../src/core/sync-state.js';
 import type { TableSpec } from '../../src/core/tables.js';
+import { postgresLeaseConnection } from '../../src/store/postgres/postgres-leases.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { LeaseLostError, type Store } from '../../src/store/store.js';
 import { PG_URL, dropSchemas, postgresRequired, postgresUnavailable, randomSchemaName, terminateTransaction, urlNamed } from '../helpers/pg.js';
@@ -159,6 +160,26 @@ if (unavailable && postgresRequired()) {
       } finally {
         await store.close();
       }
+    });
+
+    it('reports a lost lease connection once, though pg emits both the server\'s 57P01 and the socket\'s end', async () => {
+      const application = `dss_lease_lost_${process.pid}`;
+      const leases = postgresLeaseConnection({ connectionString: urlNamed(application) }, 'unused');
+      const lost: string[] = [];
+      const client = await leases.connect((error) => lost.push(error.message));
+      const ended = new Promise((resolve) => client.once('end', resolve));
+      const admin = new pg.Client({ connectionString: PG_URL });
+      await admin.connect();
+      try {
+        const ended = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [application]);
+        expect(ended.rowCount).toBe(1);
+      } finally {
+        await admin.end();
+      }
+      // After 'end' the client emits nothing more.
+      await ended;
+      expect(lost).toHaveLength(1);
+      expect(lost[0]).toMatch(/terminating connection due to administrator command/);
     });
 
     it('frees the leases of a daemon whose connection is gone', async () => {

@@ -11,7 +11,14 @@ export function postgresLeaseConnection(config: pg.ClientConfig, schema: string)
   return {
     connect: async (lost) => {
       const client = new pg.Client(config);
-      client.on('error', lost);
+      // pg emits the server's error (57P01 on a restart) and then, as the socket ends, "Connection
+      // terminated unexpectedly": one loss, reported once.
+      let reported = false;
+      client.on('error', (error: Error) => {
+        if (reported) return;
+        reported = true;
+        lost(error);
+      });
       await client.connect();
       return client;
     },
