@@ -10,13 +10,14 @@ import { columnOf } from './table-spec.js';
 import { keySets } from './where-sql.js';
 
 /**
- * Most rows whose digests are kept for one table: 100,000 digests hold about 30 MB while a
- * snapshot runs. A larger table is diffed as before digests existed (every row compared in the
- * database, keys staged), and keeps none.
+ * - `limit`: most rows whose digests are kept for one table: 100,000 digests hold about 30 MB
+ *   while a snapshot runs. A larger table is diffed as before digests existed (every row compared
+ *   in the database, keys staged), and keeps none.
+ * - `page`: digest rows read per statement when a snapshot loads them.
+ *
+ * Tests lower both, to cross them with a few rows.
  */
-export const DIGEST_LIMIT = 200_000;
-/** Digest rows read per statement when a snapshot loads them. */
-export const DIGEST_PAGE = 10_000;
+export const digestSettings = { limit: 200_000, page: 10_000 };
 
 const SLOT = 'slot';
 const KEY = 'k';
@@ -122,7 +123,7 @@ interface Entry {
  * - `digests`: the digest table describes every stored row; rows whose digest is equal are not written.
  * - `rebuild`: no digests were trusted; every row is compared in the database (written only
  *   when it differs), and the digests are written as it goes.
- * - `staged`: past DIGEST_LIMIT: rows compared in the database, their keys staged, no digests.
+ * - `staged`: past digestSettings.limit: rows compared in the database, their keys staged, no digests.
  */
 type Mode = 'digests' | 'rebuild' | 'staged';
 
@@ -153,7 +154,6 @@ export class RowDigests {
     private readonly session: EngineSession,
     private readonly dialect: SqlDialect,
     private readonly staging: StagingAreas,
-    private readonly limit = DIGEST_LIMIT,
   ) {}
 
   /** Before any other write to `table`: its digests would no longer describe it. */
@@ -188,7 +188,7 @@ export class RowDigests {
       nextSlot: 1,
     };
     const stored = await this.count(target.relation);
-    if (stored > this.limit) {
+    if (stored > digestSettings.limit) {
       await this.stage(target, snapshot);
     } else if (!(await this.loadDigests(snapshot, stored))) {
       await this.drop(spec.name);
@@ -231,7 +231,7 @@ export class RowDigests {
       written.push(row);
       digests.push([entry.slot, key, hash]);
     }
-    if (snapshot.entries.size > this.limit) {
+    if (snapshot.entries.size > digestSettings.limit) {
       // Grown past the limit: what is written so far stays, the rest goes the staged way.
       const count = written.length === 0 ? 0 : await upsert(this.session, target, { columns: names, rows: written, onlyChanged: true });
       await this.stage(target, snapshot);
@@ -282,7 +282,7 @@ export class RowDigests {
     if ((await this.session.relationKind(name)) !== 'table') return false;
     const relation = this.dialect.relation(name);
     const q = (column: string) => this.dialect.quote(column);
-    const { afterSelect, atEnd } = this.dialect.firstRows(DIGEST_PAGE);
+    const { afterSelect, atEnd } = this.dialect.firstRows(digestSettings.page);
     let after = 0;
     for (;;) {
       const page = await this.session.all(
@@ -294,8 +294,8 @@ export class RowDigests {
         snapshot.entries.set(String(row[KEY]), { slot, hash: String(row[HASH]), seen: false });
         after = slot;
       }
-      if (page.length < DIGEST_PAGE) break;
-      if (snapshot.entries.size > this.limit) break;
+      if (page.length < digestSettings.page) break;
+      if (snapshot.entries.size > digestSettings.limit) break;
     }
     snapshot.nextSlot = after + 1;
     // Rows added or removed behind the store's back (by hand) show in the count: do not trust the digests then.
@@ -314,7 +314,7 @@ export class RowDigests {
     for (const [key, entry] of snapshot.entries) if (entry.seen) seen.push(decodeCells(key));
     snapshot.entries.clear();
     snapshot.mode = 'staged';
-    for (let at = 0; at < seen.length; at += DIGEST_PAGE) await this.staging.stage(spec.name, seen.slice(at, at + DIGEST_PAGE));
+    for (let at = 0; at < seen.length; at += digestSettings.page) await this.staging.stage(spec.name, seen.slice(at, at + digestSettings.page));
   }
 
   private async writeStaged(target: Target, snapshot: Snapshot, rows: readonly (readonly SqlValue[])[]): Promise<number> {

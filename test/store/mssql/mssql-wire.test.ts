@@ -161,6 +161,8 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     expect(outline(requests)).toEqual([
       'begin',
       'rpc SELECT spec FROM',
+      // The table's row digests, if a snapshot kept any: another write makes them untrue.
+      'batch DROP TABLE IF',
       'batch DROP TABLE IF',
       'batch insert bulk [#dss_rows]([REF_AREA]',
       'bulk 1001 rows',
@@ -170,7 +172,7 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     const transaction = requests[0]?.transaction;
     expect(requests.every((request) => request.transaction === transaction)).toBe(true);
     expect(new Set(requests.map((request) => request.connection)).size).toBe(1);
-    const create = requests[2];
+    const create = requests[3];
     expect(create?.kind === 'batch' && create.sql).toBe(
       'DROP TABLE IF EXISTS #dss_rows; CREATE TABLE #dss_rows ([REF_AREA] NVARCHAR(MAX) COLLATE Latin1_General_100_BIN2 NULL, [FREQ] NVARCHAR(MAX) COLLATE Latin1_General_100_BIN2 NULL, ' +
         '[TIME_PERIOD] NVARCHAR(MAX) COLLATE Latin1_General_100_BIN2 NULL, [OBS_VALUE] FLOAT NULL, [OBS_STATUS] NVARCHAR(MAX) COLLATE Latin1_General_100_BIN2 NULL, [dss_seq] INT NOT NULL)',
@@ -187,7 +189,7 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     ]);
     expect(bulk?.rows[1]).toEqual(['A1', 'M', '2020', 1, 'E', 1]);
     expect(bulk?.rows[1000]).toEqual(['A0', 'M', '2020', 99, 'late', 1000]);
-    const apply = requests[5];
+    const apply = requests[6];
     expect(apply?.kind === 'batch' && apply.sql).toBe(
       'DECLARE @n INT; WITH [d] AS (SELECT ROW_NUMBER() OVER (PARTITION BY [REF_AREA], [FREQ], [TIME_PERIOD] ORDER BY [dss_seq] DESC) AS [rn] FROM #dss_rows) DELETE FROM [d] WHERE [rn] > 1; ' +
         'MERGE INTO [mirror].[obs] WITH (UPDLOCK, HOLDLOCK) AS [t] USING #dss_rows AS [s] ON [t].[REF_AREA] = [s].[REF_AREA] AND [t].[FREQ] = [s].[FREQ] AND [t].[TIME_PERIOD] = [s].[TIME_PERIOD] ' +
@@ -323,6 +325,7 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
       `DROP TABLE IF EXISTS #${stage}`,
       `CREATE TABLE #${stage} ([id] NVARCHAR(450) COLLATE Latin1_General_100_BIN2 NOT NULL, [doc] NVARCHAR(MAX) COLLATE Latin1_General_100_BIN2 NULL, PRIMARY KEY ([id]))`,
       expect.stringContaining(`MERGE INTO #${stage} WITH (UPDLOCK, HOLDLOCK) AS [t] USING (VALUES (@p1, @p2), (@p3, @p4))`),
+      expect.stringMatching(/^DROP TABLE IF EXISTS \[mirror\]\.\[dss_digest_[0-9a-f]{24}\]$/),
       `UPDATE [mirror].[items] SET [gone] = @p1 WHERE NOT EXISTS (SELECT 1 FROM #${stage} AS "stg" WHERE "stg".[id] = [mirror].[items].[id])`,
       // Only rows whose staged cells differ, NULLs and trailing spaces included.
       `UPDATE [mirror].[items] SET [doc] = "stg".[doc] FROM #${stage} AS "stg" WHERE "stg".[id] = [mirror].[items].[id] AND ` +
@@ -346,6 +349,7 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     expect(outline(requests)).toEqual([
       'begin',
       'rpc SELECT spec FROM',
+      'batch DROP TABLE IF',
       'rpc MERGE INTO [mirror].[obs]',
       'rpc DELETE [t] FROM',
       'rpc SELECT * FROM',
@@ -370,7 +374,7 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     });
     await expect(run).rejects.toThrow(/Violation of PRIMARY KEY constraint/);
     const requests = sent();
-    expect(outline(requests)).toEqual(['begin', 'rpc SELECT spec FROM', 'rpc MERGE INTO [mirror].[obs]', 'rpc SELECT * FROM', 'rpc MERGE INTO [mirror].[sync_state]', 'rollback']);
+    expect(outline(requests)).toEqual(['begin', 'rpc SELECT spec FROM', 'batch DROP TABLE IF', 'rpc MERGE INTO [mirror].[obs]', 'rpc SELECT * FROM', 'rpc MERGE INTO [mirror].[sync_state]', 'rollback']);
     expect(requests.some((request) => request.kind === 'commit')).toBe(false);
     // The server rolled back the whole transaction at the failed statement (XACT_ABORT ON), not only that statement.
     expect(requests.at(-1)).toMatchObject({ kind: 'rollback', byServer: true });
@@ -389,7 +393,7 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
         throw new Error('the source broke off');
       }),
     ).rejects.toThrow('the source broke off');
-    expect(outline(sent())).toEqual(['begin', 'rpc SELECT spec FROM', 'rpc MERGE INTO [mirror].[obs]', 'rollback']);
+    expect(outline(sent())).toEqual(['begin', 'rpc SELECT spec FROM', 'batch DROP TABLE IF', 'rpc MERGE INTO [mirror].[obs]', 'rollback']);
   });
 
   it('refuses a state write whose lease epoch was superseded, and writes nothing of the transaction', async () => {
