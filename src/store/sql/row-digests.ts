@@ -139,11 +139,13 @@ interface Snapshot {
 
 /**
  * The snapshots of one transaction (beginSnapshot ... applySnapshot) and the digests they keep,
- * for every engine. The rule that keeps digests true: they describe the rows exactly as the
- * snapshots wrote them, so any other write to the table (`forget`, called by the applier before
- * every other operation that writes it, in the same transaction) drops them, and the next
- * snapshot compares every row in the database again and rebuilds them. A row edited by hand in
- * the database, bypassing the store, is not seen by digests: documented in docs/limits.md.
+ * for every engine. What keeps digests true: each digest row describes its stored row exactly as
+ * a snapshot wrote it (written with the row, in the same transaction), so any other write to the
+ * table (`forget`, called by the applier before every other operation that writes it) drops
+ * them; and they are trusted only when there are as many as the table has rows, so digests
+ * written by a snapshot begun again, or left unapplied, are used only once they cover every row.
+ * Without them, a snapshot compares every row in the database and writes them again. A row
+ * edited by hand in the database, bypassing the store, is not seen: documented in docs/limits.md.
  */
 export class RowDigests {
   private readonly open = new Map<string, Snapshot>();
@@ -173,11 +175,10 @@ export class RowDigests {
       if (position < 0) throw new StoreSchemaError(`table ${spec.name}: beginSnapshot lacks key column ${name}`);
       return position;
     });
+    // Begun again (an export discarded midway): the digests written meanwhile describe their rows,
+    // and the count check below tells whether they describe them all.
     const key = this.key(spec.name);
-    const previous = this.open.get(key);
     this.open.delete(key);
-    // Started over: a rebuild left digests for only part of the table; a digest pass left them true.
-    if (previous !== undefined && previous.mode !== 'digests') await this.drop(spec.name);
     const snapshot: Snapshot = {
       table: spec.name,
       columns,
@@ -268,12 +269,6 @@ export class RowDigests {
     }
     this.open.delete(this.key(op.table));
     return counts;
-  }
-
-  /** Before COMMIT: a snapshot left open may have left digests that describe only part of its table. */
-  async dropUnfinished(): Promise<void> {
-    for (const snapshot of this.open.values()) await this.drop(snapshot.table);
-    this.open.clear();
   }
 
   /** The digests in the table, if they describe every stored row (as many as the table holds); false otherwise. */

@@ -161,7 +161,6 @@ export class SqlCatalog {
    * views over them; the last step before COMMIT, so readers are locked out only for that instant.
    */
   async beforeCommit(): Promise<void> {
-    await this.digests.dropUnfinished();
     await this.staging.dropAll();
     if (this.shadows.size === 0) return;
     const { rebuild } = this.dialect;
