@@ -338,6 +338,59 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     expect(new Set(requests.map((request) => request.transaction)).size).toBe(1);
   });
 
+  it('keeps row digests of a snapshot in a digest table, then loads them page by page and writes only the row whose digest differs', async () => {
+    const items: TableSpec = { name: 'items', columns: [{ name: 'id', type: 'text' }, { name: 'doc', type: 'text' }], primaryKey: ['id'] };
+    await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: items }]));
+    sent();
+    const snapshot = (rows: string[][]) =>
+      store.transaction((tx) =>
+        tx.apply([{ op: 'beginSnapshot', table: 'items', columns: ['id', 'doc'] }, { op: 'snapshotRows', table: 'items', rows }, { op: 'applySnapshot', table: 'items' }]),
+      );
+    await snapshot([['a', 'one'], ['b', 'two']]);
+    const texts = (requests: FakeRequest[]) => requests.flatMap((request) => (request.kind === 'batch' || request.kind === 'rpc' ? [request.sql] : [])).filter((text) => !text.startsWith('SELECT spec') && !text.includes('sp_getapplock'));
+    const first = sent();
+    const digest = /\[(dss_digest_[0-9a-f]{24})\]/.exec(texts(first).join('\n'))?.[1] ?? '';
+    // No digests yet: the table's keys are read, every row is compared by the MERGE, and the digests are written.
+    expect(texts(first).map((text) => text.replace(/^DECLARE @n INT; /, '').split(' (')[0])).toEqual([
+      'SELECT COUNT(*) AS [n] FROM [mirror].[items]',
+      'SELECT RTRIM([type]) AS [type] FROM sys.objects WHERE [schema_id] = SCHEMA_ID(@p1) AND [name] = @p2',
+      `DROP TABLE IF EXISTS [mirror].[${digest}]`,
+      `CREATE TABLE [mirror].[${digest}]`,
+      'SELECT [id] FROM [mirror].[items]',
+      'MERGE INTO [mirror].[items] WITH',
+      `MERGE INTO [mirror].[${digest}] WITH`,
+    ]);
+    const written = rpcs(first).find((request) => request.sql.includes(`MERGE INTO [mirror].[${digest}]`));
+    const values = (written?.params ?? []).map((param) => param.value);
+    // (slot, key, digest) per row: slots in order (a BIGINT, sent as text), keys in the digest encoding.
+    expect(values.filter((_, index) => index % 3 !== 2)).toEqual(['1', 's1:a', '2', 's1:b']);
+    const digestRows = [0, 1].map((row) => ({ slot: Number(values[row * 3]), k: values[row * 3 + 1] as string, h: values[row * 3 + 2] as string }));
+
+    server.respond = (request) => {
+      if (request.sql.startsWith('SELECT COUNT(*)')) return { rows: [{ n: 2 }] };
+      if (request.sql.startsWith('SELECT RTRIM([type])') && request.params[1]?.value === digest) return { rows: [{ type: 'U' }] };
+      if (request.sql.includes(`FROM [mirror].[${digest}] WHERE [slot] >`)) return Number(request.params[0]?.value) === 0 ? { rows: digestRows } : { rows: [] };
+      return base(request);
+    };
+    await snapshot([['a', 'one'], ['c', 'three']]);
+    const second = sent();
+    expect(texts(second).map((text) => text.replace(/^DECLARE @n INT; /, '').split(' (')[0].split(' USING')[0])).toEqual([
+      'SELECT COUNT(*) AS [n] FROM [mirror].[items]',
+      'SELECT RTRIM([type]) AS [type] FROM sys.objects WHERE [schema_id] = SCHEMA_ID(@p1) AND [name] = @p2',
+      `SELECT TOP`,
+      'MERGE INTO [mirror].[items] WITH',
+      `MERGE INTO [mirror].[${digest}] WITH`,
+      expect.stringMatching(/^DELETE \[t\] FROM \[mirror\]\.\[items\]/),
+      expect.stringMatching(new RegExp(`^DELETE \\[t\\] FROM \\[mirror\\]\\.\\[${digest}\\]`)),
+    ]);
+    expect(texts(second)[2]).toBe(`SELECT TOP (10000) [slot], [k], [h] FROM [mirror].[${digest}] WHERE [slot] > @p1 ORDER BY [slot]`);
+    // Only the new row c is written ('a' has its digest); b, not given, is deleted.
+    const merge = rpcs(second).find((request) => request.sql.includes('MERGE INTO [mirror].[items]'));
+    expect(merge?.params.map((param) => param.value)).toEqual(['c', 'three']);
+    const digestMerge = rpcs(second).find((request) => request.sql.includes(`MERGE INTO [mirror].[${digest}]`));
+    expect(digestMerge?.params.map((param) => param.value).slice(0, 2)).toEqual(['3', 's1:c']);
+  });
+
   it('writes the changes and the stream\'s state in one transaction on one connection, the epoch read under UPDLOCK, HOLDLOCK', async () => {
     await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: obs }]));
     sent();
