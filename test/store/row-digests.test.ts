@@ -51,9 +51,9 @@ function sortedRecords(records: Record<string, SqlValue>[]): Record<string, SqlV
 interface Opened {
   readonly store: Store;
   /** Runs SQL on the mirror behind the store's back (another connection), as a person editing it by hand would. */
-  handEdit(sql: string): Promise<void>;
+  readonly handEdit: (sql: string) => Promise<void>;
   /** The relation a name has in the store, for handEdit's SQL. */
-  relation(name: string): string;
+  readonly relation: (name: string) => string;
   close(): Promise<void>;
 }
 
