@@ -6,7 +6,7 @@ import { upsert } from './change-applier.js';
 import type { EngineSession, KeySet, SqlDialect, Target } from './engine.js';
 import { readCell, readInteger } from './read-values.js';
 import type { StagingAreas } from './staging.js';
-import { columnOf } from './table-spec.js';
+import { begunColumns, columnOf } from './table-spec.js';
 import { keySets } from './where-sql.js';
 
 /**
@@ -167,14 +167,8 @@ export class RowDigests {
 
   async begin(target: Target, op: BeginSnapshotOp): Promise<void> {
     const { spec } = target;
-    if (op.columns.length === 0) throw new StoreSchemaError(`table ${spec.name}: beginSnapshot names no column`);
-    if (new Set(op.columns).size !== op.columns.length) throw new StoreSchemaError(`table ${spec.name}: beginSnapshot names a column twice`);
-    const columns = op.columns.map((name) => columnOf(spec, name, 'beginSnapshot'));
-    const keyPositions = spec.primaryKey.map((name) => {
-      const position = op.columns.indexOf(name);
-      if (position < 0) throw new StoreSchemaError(`table ${spec.name}: beginSnapshot lacks key column ${name}`);
-      return position;
-    });
+    const columns = begunColumns(spec, op.columns, 'beginSnapshot');
+    const keyPositions = spec.primaryKey.map((name) => op.columns.indexOf(name));
     // Begun again (an export discarded midway): the digests written meanwhile describe their rows,
     // and the count check below tells whether they describe them all.
     const key = this.key(spec.name);
