@@ -117,6 +117,10 @@ interface Entry {
   /** Undefined while the stored row's digest is unknown (the digests are being rebuilt). */
   hash: string | undefined;
   seen: boolean;
+  /** Whether the table had the key when the snapshot began, or a snapshot batch has written it since. */
+  stored: boolean;
+  /** Whether the digest table has a row for this slot. */
+  digested: boolean;
 }
 
 /**
@@ -194,7 +198,7 @@ export class RowDigests {
       const keyColumns = spec.primaryKey.map((name) => columnOf(spec, name, 'beginSnapshot'));
       for (const row of await this.session.all(`SELECT ${keyNames} FROM ${target.relation}`)) {
         const cells = keyColumns.map((column) => readCell(column.type, row[column.name]));
-        snapshot.entries.set(encodeCells(cells), { slot: snapshot.nextSlot++, hash: undefined, seen: false });
+        snapshot.entries.set(encodeCells(cells), { slot: snapshot.nextSlot++, hash: undefined, seen: false, stored: true, digested: false });
       }
     }
     this.open.set(key, snapshot);
@@ -210,31 +214,40 @@ export class RowDigests {
     });
     const names = snapshot.columns.map((column) => column.name);
     if (snapshot.mode === 'staged') return this.writeStaged(target, snapshot, op.rows);
-    const written: (readonly SqlValue[])[] = [];
+    // Rows of keys the table has are written only where a cell differs (their digest may be
+    // unknown, or differ for another reason than their cells: other columns); rows of new keys
+    // (the whole of a first load) are plain upserts, and their digests plain inserts.
+    const changed: (readonly SqlValue[])[] = [];
+    const added: (readonly SqlValue[])[] = [];
+    const newDigests: SqlValue[][] = [];
     const digests: SqlValue[][] = [];
     for (const row of op.rows) {
       const key = encodeCells(snapshot.keyPositions.map((position) => row[position] as SqlValue));
       const hash = rowDigest(snapshot.columnsText, row);
       let entry = snapshot.entries.get(key);
       if (entry === undefined) {
-        entry = { slot: snapshot.nextSlot++, hash: undefined, seen: false };
+        entry = { slot: snapshot.nextSlot++, hash: undefined, seen: false, stored: false, digested: false };
         snapshot.entries.set(key, entry);
       }
       entry.seen = true;
       if (entry.hash === hash) continue;
       entry.hash = hash;
-      written.push(row);
-      digests.push([entry.slot, key, hash]);
+      (entry.stored ? changed : added).push(row);
+      entry.stored = true;
+      (entry.digested ? digests : newDigests).push([entry.slot, key, hash]);
+      entry.digested = true;
     }
+    let count = 0;
+    if (added.length > 0) count += await upsert(this.session, target, { columns: names, rows: added });
+    if (changed.length > 0) count += await upsert(this.session, target, { columns: names, rows: changed, onlyChanged: true });
     if (snapshot.entries.size > digestSettings.limit) {
       // Grown past the limit: what is written so far stays, the rest goes the staged way.
-      const count = written.length === 0 ? 0 : await upsert(this.session, target, { columns: names, rows: written, onlyChanged: true });
       await this.stage(target, snapshot);
       return count;
     }
-    if (written.length === 0) return 0;
-    const count = await upsert(this.session, target, { columns: names, rows: written, onlyChanged: true });
-    await upsert(this.session, this.digestTarget(snapshot.table), { columns: [SLOT, KEY, HASH], rows: digests });
+    const digestTarget = this.digestTarget(snapshot.table);
+    if (newDigests.length > 0) await upsert(this.session, digestTarget, { columns: [SLOT, KEY, HASH], rows: newDigests }, true);
+    if (digests.length > 0) await upsert(this.session, digestTarget, { columns: [SLOT, KEY, HASH], rows: digests });
     return count;
   }
 
@@ -280,7 +293,7 @@ export class RowDigests {
       );
       for (const row of page) {
         const slot = Number(readInteger(row[SLOT] as number | bigint | string));
-        snapshot.entries.set(String(row[KEY]), { slot, hash: String(row[HASH]), seen: false });
+        snapshot.entries.set(String(row[KEY]), { slot, hash: String(row[HASH]), seen: false, stored: true, digested: true });
         after = slot;
       }
       if (page.length < digestSettings.page) break;
