@@ -10,8 +10,8 @@ import { begunColumns, columnOf } from './table-spec.js';
 import { keySets } from './where-sql.js';
 
 /**
- * - `limit`: most rows whose digests are kept for one table: 100,000 digests hold about 30 MB
- *   while a snapshot runs. A larger table is diffed as before digests existed (every row compared
+ * - `limit`: most rows whose digests are kept for one table (a snapshot holds them in memory:
+ *   tens of MB for 100,000). A larger table is diffed as before digests existed (every row compared
  *   in the database, keys staged), and keeps none.
  * - `page`: digest rows read per statement when a snapshot loads them.
  *
