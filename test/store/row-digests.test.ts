@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ApplyCounts, ChangeOp } from '../../src/core/ops.js';
 import type { SqlValue, TableSpec } from '../../src/core/tables.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
@@ -78,10 +78,19 @@ describe('snapshot cell encoding', () => {
   });
 });
 
-function describeSnapshots(name: string, open: () => Promise<Opened>): void {
-  describe(`${name}: snapshots with row digests`, () => {
+/**
+ * `digests`: whether the store keeps digests here (its dialect does, or `everyEngine` makes it);
+ * without, only what every snapshot must do is checked, and that no digest table is made.
+ */
+function describeSnapshots(name: string, open: () => Promise<Opened>, { digests, everyEngine = false }: { digests: boolean; everyEngine?: boolean }): void {
+  const digestIt = digests ? it : it.skip;
+  const plainIt = digests ? it.skip : it;
+  describe(`${name}: snapshots ${digests ? 'with row digests' : 'diffed in the database'}`, () => {
     let opened: Opened | undefined;
     const saved = { ...digestSettings };
+    beforeEach(() => {
+      digestSettings.everyEngine = everyEngine;
+    });
     afterEach(async () => {
       Object.assign(digestSettings, saved);
       await opened?.close();
@@ -109,7 +118,17 @@ function describeSnapshots(name: string, open: () => Promise<Opened>): void {
       expect(await apply(store, ...snapshotOps(second, 7))).toEqual({ upserted: 0, deleted: 0, updated: 0 });
     });
 
-    it('trusts its digests: a row edited by hand, behind the store, is not repaired while they are kept (docs/limits.md)', async () => {
+    plainIt('keeps no digest table: every row is compared in the database, so a row edited by hand is repaired at the next snapshot', async () => {
+      const { store, handEdit, relation } = await fresh();
+      const all = rows(20);
+      await apply(store, ...snapshotOps(all));
+      await expect(store.readTable(digestName('items'))).rejects.toThrow();
+      await handEdit(`UPDATE ${relation('items')} SET label = 'by hand' WHERE id = 'r000004'`);
+      expect(await apply(store, ...snapshotOps(all))).toEqual({ upserted: 1, deleted: 0, updated: 0 });
+      expect(await store.readTable('items')).toEqual(asRecords(all));
+    });
+
+    digestIt('trusts its digests: a row edited by hand, behind the store, is not repaired while they are kept (docs/limits.md)', async () => {
       const { store, handEdit, relation } = await fresh();
       digestSettings.page = 7;
       const all = rows(30);
@@ -120,7 +139,7 @@ function describeSnapshots(name: string, open: () => Promise<Opened>): void {
       expect((await store.readTable('items')).find((row) => row.id === 'r000025')?.label).toBe('by hand');
     });
 
-    it('forgets its digests at any other write to the table, so the next snapshot compares every row and repairs a hand edit', async () => {
+    digestIt('forgets its digests at any other write to the table, so the next snapshot compares every row and repairs a hand edit', async () => {
       const { store, handEdit, relation } = await fresh();
       const all = rows(20);
       await apply(store, ...snapshotOps(all));
@@ -130,7 +149,7 @@ function describeSnapshots(name: string, open: () => Promise<Opened>): void {
       expect(await store.readTable('items')).toEqual(asRecords(all));
     });
 
-    it('does not trust digests whose count differs from the table: a row added or removed by hand is repaired', async () => {
+    digestIt('does not trust digests whose count differs from the table: a row added or removed by hand is repaired', async () => {
       const { store, handEdit, relation } = await fresh();
       const all = rows(10);
       await apply(store, ...snapshotOps(all));
@@ -150,7 +169,7 @@ function describeSnapshots(name: string, open: () => Promise<Opened>): void {
       await expect(apply(store, { op: 'beginSnapshot', table: 'items', columns: ['n', 'label'] })).rejects.toThrow(/lacks key column id/);
     });
 
-    it('past the digest limit, diffs in the database with staged keys and keeps no digests; under it again, keeps them', async () => {
+    digestIt('past the digest limit, diffs in the database with staged keys and keeps no digests; under it again, keeps them', async () => {
       const { store, handEdit, relation } = await fresh();
       digestSettings.limit = 25;
       digestSettings.page = 4;
@@ -234,7 +253,7 @@ const root = scratchDir('dss-digests-');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let counter = 0;
 
-describeSnapshots('SQLite', async () => {
+async function openSqlite(): Promise<Opened> {
   counter += 1;
   const path = join(root, `store-${counter}.db`);
   const store = new SqliteStore({ path });
@@ -253,7 +272,11 @@ describeSnapshots('SQLite', async () => {
     relation: (name) => `"${name}"`,
     close: () => store.close(),
   };
-});
+}
+
+// SQLite keeps no digests (its dialect's keepsRowDigests); the digest path is covered on it too.
+describeSnapshots('SQLite', openSqlite, { digests: false });
+describeSnapshots('SQLite, digests kept as on a server engine', openSqlite, { digests: true, everyEngine: true });
 
 const unavailable = await postgresUnavailable();
 if (unavailable) {
@@ -280,5 +303,5 @@ if (unavailable) {
       relation: (name) => `"${schema}"."${name}"`,
       close: () => store.close(),
     };
-  });
+  }, { digests: true });
 }

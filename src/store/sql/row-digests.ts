@@ -15,9 +15,12 @@ import { keySets } from './where-sql.js';
  *   in the database, keys staged), and keeps none.
  * - `page`: digest rows read per statement when a snapshot loads them.
  *
- * Tests lower both, to cross them with a few rows.
+ * - `everyEngine`: keep digests on engines whose dialect does not (SQLite), so that tests can
+ *   cover the digest path on an in-process store.
+ *
+ * Tests lower the first two, to cross them with a few rows.
  */
-export const digestSettings = { limit: 200_000, page: 10_000 };
+export const digestSettings = { limit: 200_000, page: 10_000, everyEngine: false };
 
 const SLOT = 'slot';
 const KEY = 'k';
@@ -127,7 +130,7 @@ interface Entry {
  * - `digests`: the digest table describes every stored row; rows whose digest is equal are not written.
  * - `rebuild`: no digests were trusted; every row is compared in the database (written only
  *   when it differs), and the digests are written as it goes.
- * - `staged`: past digestSettings.limit: rows compared in the database, their keys staged, no digests.
+ * - `staged`: past digestSettings.limit, or on an engine that keeps no digests: rows compared in the database, their keys staged, no digests.
  */
 type Mode = 'digests' | 'rebuild' | 'staged';
 
@@ -148,7 +151,8 @@ interface Snapshot {
  * table (`forget`, called by the applier before every other operation that writes it) drops
  * them; and they are trusted only when there are as many as the table has rows, so digests
  * written by a snapshot begun again, or left unapplied, are used only once they cover every row.
- * Without them, a snapshot compares every row in the database and writes them again. A row
+ * Without them, a snapshot compares every row in the database and writes them again; engines
+ * whose dialect keeps no digests (SQLite) always work that way, staging the keys seen. A row
  * edited by hand in the database, bypassing the store, is not seen: documented in docs/limits.md.
  */
 export class RowDigests {
@@ -166,7 +170,12 @@ export class RowDigests {
   async forget(table: string, what: string): Promise<void> {
     const key = this.key(table);
     if (this.open.has(key)) throw new StoreSchemaError(`table ${table}: ${what} while a snapshot of it is open (applySnapshot it first)`);
-    await this.drop(table);
+    // An engine that keeps no digests has none to drop (an extra statement in every transaction).
+    if (this.keeps) await this.drop(table);
+  }
+
+  private get keeps(): boolean {
+    return this.dialect.keepsRowDigests || digestSettings.everyEngine;
   }
 
   async begin(target: Target, op: BeginSnapshotOp): Promise<void> {
@@ -186,6 +195,11 @@ export class RowDigests {
       entries: new Map(),
       nextSlot: 1,
     };
+    if (!this.keeps) {
+      await this.stage(target, snapshot);
+      this.open.set(key, snapshot);
+      return;
+    }
     const stored = await this.count(target.relation);
     if (stored > digestSettings.limit) {
       await this.stage(target, snapshot);
@@ -309,7 +323,7 @@ export class RowDigests {
 
   /** Switches the snapshot to staging its keys (no digests), staging those seen so far. */
   private async stage(target: Target, snapshot: Snapshot): Promise<void> {
-    await this.drop(snapshot.table);
+    if (this.keeps) await this.drop(snapshot.table);
     const { spec } = target;
     await this.staging.begin(target, spec.primaryKey);
     const seen: SqlValue[][] = [];
