@@ -131,8 +131,10 @@ interface Entry {
  * - `rebuild`: no digests were trusted; every row is compared in the database (written only
  *   when it differs), and the digests are written as it goes.
  * - `staged`: past digestSettings.limit, or on an engine that keeps no digests: rows compared in the database, their keys staged, no digests.
+ * - `fresh`: an engine that keeps no digests, and the table was empty: rows written as they come,
+ *   nothing to compare or delete (a snapshot begun again finds rows, and is staged).
  */
-type Mode = 'digests' | 'rebuild' | 'staged';
+type Mode = 'digests' | 'rebuild' | 'staged' | 'fresh';
 
 interface Snapshot {
   readonly table: string;
@@ -196,7 +198,8 @@ export class RowDigests {
       nextSlot: 1,
     };
     if (!this.keeps) {
-      await this.stage(target, snapshot);
+      if (await this.isEmpty(target.relation)) snapshot.mode = 'fresh';
+      else await this.stage(target, snapshot);
       this.open.set(key, snapshot);
       return;
     }
@@ -228,6 +231,7 @@ export class RowDigests {
     });
     const names = snapshot.columns.map((column) => column.name);
     if (snapshot.mode === 'staged') return this.writeStaged(target, snapshot, op.rows);
+    if (snapshot.mode === 'fresh') return upsert(this.session, target, { columns: names, rows: op.rows });
     // Rows of keys the table has are written only where a cell differs (their digest may be
     // unknown, or differ for another reason than their cells: other columns); rows of new keys
     // (the whole of a first load) are plain upserts, and their digests plain inserts.
@@ -271,7 +275,7 @@ export class RowDigests {
     if (snapshot.mode === 'staged') {
       const applied = await this.staging.apply(target, { op: 'applyStaged', table: op.table, staged: 'ignore', unstaged: { action: 'delete' } });
       counts.deleted += applied.deleted;
-    } else {
+    } else if (snapshot.mode !== 'fresh') {
       const { spec } = target;
       const gone: PartialKey[] = [];
       const slots: SqlValue[][] = [];
@@ -337,6 +341,11 @@ export class RowDigests {
     const count = await upsert(this.session, target, { columns: snapshot.columns.map((column) => column.name), rows, onlyChanged: true });
     await this.staging.stage(snapshot.table, rows.map((row) => snapshot.keyPositions.map((position) => row[position] as SqlValue)));
     return count;
+  }
+
+  private async isEmpty(relation: string): Promise<boolean> {
+    const { afterSelect, atEnd } = this.dialect.firstRows(1);
+    return (await this.session.all(`SELECT ${afterSelect}1 AS ${this.dialect.quote('one')} FROM ${relation}${atEnd}`)).length === 0;
   }
 
   private async count(relation: string): Promise<number> {
