@@ -16,7 +16,10 @@ export type ChangeOp =
   | UpdateWhereOp
   | BeginStagingOp
   | StageRowsOp
-  | ApplyStagedOp;
+  | ApplyStagedOp
+  | BeginSnapshotOp
+  | SnapshotRowsOp
+  | ApplySnapshotOp;
 
 /** Create the table if it is missing; fail with a clear message if it exists with other columns or key. */
 export interface EnsureTableOp {
@@ -140,13 +143,44 @@ export type UnstagedRows =
   | { readonly action: 'set'; readonly set: Readonly<Record<string, SqlValue>>; readonly where?: readonly Condition[] };
 
 /**
+ * Snapshot: a source that can only re-read a remote's whole content gives it all, in batches, and
+ * the table is made equal to it (for the columns given): rows with a new key are inserted, rows
+ * that differ are updated, equal rows are not written, and stored rows whose key the snapshot did
+ * not give are deleted by applySnapshot, inside the same transaction. The store may remember
+ * what it wrote (a digest per row) so that the next snapshot's writes follow the changes without
+ * comparing each row in the database; that memory is its own business.
+ *
+ * Begin (or begin again, which starts the snapshot over) the snapshot of `table`: the listed
+ * columns, which must include the whole primary key. While it is open, no other operation may
+ * write the table.
+ */
+export interface BeginSnapshotOp {
+  readonly op: 'beginSnapshot';
+  readonly table: string;
+  readonly columns: readonly string[];
+}
+
+/** Rows of the open snapshot, cells in the order of the begun columns (no `undefined`). A key given twice keeps its later row. */
+export interface SnapshotRowsOp {
+  readonly op: 'snapshotRows';
+  readonly table: string;
+  readonly rows: readonly (readonly SqlValue[])[];
+}
+
+/** Deletes the stored rows whose key the snapshot did not give, and ends it. */
+export interface ApplySnapshotOp {
+  readonly op: 'applySnapshot';
+  readonly table: string;
+}
+
+/**
  * What applying operations did, for metrics and the sync_state totals. `updated` is kept apart
  * from `upserted`: rows changed in place by an updateWhere (an RPDE sweep tombstoning unseen
  * items, marking old tombstones for pruning) are neither new versions of rows nor deletions, and
  * adding them to either would misstate what a source wrote.
  */
 export interface ApplyCounts {
-  /** Rows inserted or updated by upsert, setNull, and applyStaged's staged rows. */
+  /** Rows inserted or updated by upsert, setNull, snapshotRows and applyStaged's staged rows. */
   upserted: number;
   deleted: number;
   /** Rows changed by updateWhere, and unstaged rows given values by applyStaged. */

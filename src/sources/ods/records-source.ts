@@ -49,10 +49,11 @@ interface ExportResult {
  * - Snapshot mode (file-sourced datasets): a run first looks the dataset up; when neither
  *   `data_processed`, `records_count` nor the fields moved since the last mirrored snapshot, it
  *   makes no export request. Otherwise it streams `/exports/jsonl` (with `recordid` selected;
- *   `record_timestamp` is left empty, see exportRows) into a staging table, looks the dataset up
- *   again (a snapshot taken
- *   while the portal reprocessed the dataset is discarded and the export started again), and has
- *   the store apply the difference set-based, in the transaction that writes the new cursor.
+ *   `record_timestamp` is left empty, see exportRows) to the store as a snapshot (beginSnapshot,
+ *   snapshotRows, applySnapshot: only rows that differ are written), looks the dataset up again
+ *   (a snapshot taken while the portal reprocessed the dataset is discarded and the export
+ *   started again), and has the store delete the records the export lacked, in the transaction
+ *   that writes the new cursor.
  * - Incremental mode (realtime, push-fed datasets): records whose record_timestamp is at or after
  *   the newest one mirrored, minus an overlap, are upserted; every `reconcileEvery`, the ids are
  *   exported alone and records the portal no longer has are deleted. A reprocessed dataset (its
@@ -164,25 +165,16 @@ export class OdsRecordsSource implements StreamSource {
     // and the records pushed meanwhile come with the next incremental run.
     const strict = this.settings.mode === 'snapshot';
     const name = table.spec.name;
-    // Later snapshots write each row only when it is new or differs (unchanged rows are read, not
-    // written) and stage its key alone; the keys left unstaged are the records the portal dropped.
-    // A snapshot discarded midway may have written rows: the next pass rewrites what differs and
-    // its keys delete the rest, all in the same transaction.
-    const begin: ChangeOp[] = first ? [{ op: 'replaceTable', spec: table.spec }] : [{ op: 'ensureTable', spec: table.spec }, { op: 'beginStaging', table: name, columns: table.key }];
-    const keysOf = (rows: readonly SqlValue[][]): SqlValue[][] => rows.map((row) => table.keyPositions.map((position) => row[position] as SqlValue));
+    // The store makes the table equal to the export: rows new or changed are written, the others
+    // not, and the keys the export did not give are deleted when it is applied. A snapshot
+    // discarded midway is begun again in the same transaction, which starts it over.
+    const begin: ChangeOp[] = [first ? { op: 'replaceTable', spec: table.spec } : { op: 'ensureTable', spec: table.spec }, { op: 'beginSnapshot', table: name, columns: table.columns }];
     let current = gate;
     let result: ExportResult | undefined;
     for (let attempt = 1; result === undefined; attempt += 1) {
-      yield { type: 'changes', ops: attempt === 1 ? begin : first ? [{ op: 'deleteWhere', table: name, keys: [{}] }] : [begin[1] as ChangeOp] };
+      yield { type: 'changes', ops: attempt === 1 ? begin : [begin[1] as ChangeOp] };
       const exported = { count: 0, newest: null };
-      yield* this.exportRows(client, table, technical, {}, exported, (rows) =>
-        first
-          ? [{ op: 'upsert', table: name, columns: table.columns, rows }]
-          : [
-              { op: 'upsert', table: name, columns: table.columns, rows, onlyChanged: true },
-              { op: 'stageRows', table: name, rows: keysOf(rows) },
-            ],
-      );
+      yield* this.exportRows(client, table, technical, {}, exported, (rows) => [{ op: 'snapshotRows', table: name, rows }]);
       const after = await this.lookup(client);
       if (schemaChanges(table.fields, planRecordTable(name, after.fields, this.settings.uniqueKey, this.subject).fields).length > 0) {
         throw new ExploreAnswerError(`${this.subject}: the fields changed while the export was read; the snapshot was discarded`);
@@ -199,7 +191,7 @@ export class OdsRecordsSource implements StreamSource {
     if (strict && current.recordsCount !== null && result.count !== current.recordsCount) {
       throw new ExploreAnswerError(`${this.subject}: the export ended after ${result.count} records, but the dataset has ${current.recordsCount}; was it cut short?`);
     }
-    if (!first) yield { type: 'changes', ops: [{ op: 'applyStaged', table: name, staged: 'ignore', unstaged: { action: 'delete' } }] };
+    yield { type: 'changes', ops: [{ op: 'applySnapshot', table: name }] };
     yield this.checkpoint(table, technical, current, result.newest, now().toISOString());
   }
 

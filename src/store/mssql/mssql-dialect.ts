@@ -113,6 +113,7 @@ export function mssqlDialect(schema: string): SqlDialect {
     param: (index) => `@p${index + 1}`,
     relation,
     foldsCase: true,
+    keepsRowDigests: true,
     columnType: (type) => (isText(type) ? 'NVARCHAR' : SCALAR_TYPES[type as keyof typeof SCALAR_TYPES]),
     createTableSql: (spec, physicalName) =>
       `CREATE TABLE ${relation(physicalName)} (${columnsSql(spec)}, CONSTRAINT ${quoteMssql(primaryKeyName(physicalName))} PRIMARY KEY CLUSTERED (${keyList(spec)}))`,

@@ -34,6 +34,7 @@ export function postgresDialect(schema: string): SqlDialect {
     param: (index) => `$${index + 1}`,
     relation,
     foldsCase: false,
+    keepsRowDigests: true,
     columnType: (type) => POSTGRES_TYPES[type],
     createTableSql: (spec, physicalName) => {
       const key = `CONSTRAINT ${quoteIdent(primaryKeyName(physicalName))} PRIMARY KEY (${keyList(spec)})`;

@@ -1,4 +1,4 @@
-import type { ApplyCounts, ChangeOp, DeleteWhereOp, PruneOp, SetNullOp, UpdateWhereOp, UpsertOp } from '../../core/ops.js';
+import type { ApplyCounts, ApplyStagedOp, ChangeOp, DeleteWhereOp, PruneOp, SetNullOp, UpdateWhereOp, UpsertOp } from '../../core/ops.js';
 import type { Cell } from '../../core/tables.js';
 import { StoreSchemaError } from '../store.js';
 import type { Bound, EngineSession, SqlDialect, Target } from './engine.js';
@@ -42,32 +42,61 @@ async function applyOne(session: EngineSession, catalog: SqlCatalog, op: ChangeO
       await catalog.ensureTable(op.spec);
       return NONE;
     case 'replaceTable':
+      await catalog.digests.forget(op.spec.name, op.op);
       await catalog.replaceTable(op.spec);
       return NONE;
     case 'ensureView':
       await catalog.ensureView(op.spec);
       return NONE;
-    case 'upsert':
-      return { ...NONE, upserted: await upsert(session, await catalog.target(op.table), op) };
-    case 'deleteWhere':
-      return { ...NONE, deleted: await deleteWhere(session, await catalog.target(op.table), op) };
-    case 'setNull':
-      return { ...NONE, upserted: await setNull(session, await catalog.target(op.table), op) };
-    case 'prune':
-      return { ...NONE, deleted: await prune(session, await catalog.target(op.table), op) };
-    case 'updateWhere':
-      return { ...NONE, updated: await updateWhere(session, catalog.dialect, await catalog.target(op.table), op) };
     case 'beginStaging':
       await catalog.staging.begin(await catalog.target(op.table), op.columns);
       return NONE;
     case 'stageRows':
       await catalog.staging.stage(op.table, op.rows);
       return NONE;
-    case 'applyStaged':
-      return catalog.staging.apply(await catalog.target(op.table), op);
+    case 'beginSnapshot':
+      await catalog.digests.begin(await catalog.target(op.table), op);
+      return NONE;
+    case 'snapshotRows':
+      return { ...NONE, upserted: await catalog.digests.rows(await catalog.target(op.table), op) };
+    case 'applySnapshot':
+      return catalog.digests.apply(await catalog.target(op.table), op);
+    case 'upsert':
+    case 'deleteWhere':
+    case 'setNull':
+    case 'prune':
+    case 'updateWhere':
+    case 'applyStaged': {
+      // Every other operation writes the table: the digests a snapshot kept of it would lie.
+      const target = await catalog.target(op.table);
+      await catalog.digests.forget(target.spec.name, op.op);
+      return applyWrite(session, catalog, target, op);
+    }
   }
   // Only a caller outside the type system (plain JavaScript, a parsed file) gets here.
   throw new Error(`unknown change operation ${JSON.stringify((op as { op: unknown }).op)}`);
+}
+
+async function applyWrite(
+  session: EngineSession,
+  catalog: SqlCatalog,
+  target: Target,
+  op: UpsertOp | DeleteWhereOp | SetNullOp | PruneOp | UpdateWhereOp | ApplyStagedOp,
+): Promise<ApplyCounts> {
+  switch (op.op) {
+    case 'upsert':
+      return { ...NONE, upserted: await upsert(session, target, op) };
+    case 'deleteWhere':
+      return { ...NONE, deleted: await deleteWhere(session, target, op) };
+    case 'setNull':
+      return { ...NONE, upserted: await setNull(session, target, op) };
+    case 'prune':
+      return { ...NONE, deleted: await prune(session, target, op) };
+    case 'updateWhere':
+      return { ...NONE, updated: await updateWhere(session, catalog.dialect, target, op) };
+    case 'applyStaged':
+      return catalog.staging.apply(target, op);
+  }
 }
 
 /** Upserts rows by key, in groups of rows that give the same cells (an omitted cell keeps the stored value). */

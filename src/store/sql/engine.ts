@@ -48,6 +48,13 @@ export interface SqlDialect {
    * one table, and the catalog looks names up without case.
    */
   readonly foldsCase: boolean;
+  /**
+   * Whether snapshots keep row digests (row-digests.ts) on this engine, or compare every row in the
+   * database. Digests pay where a statement's round trip and row comparison cost more than hashing
+   * the row in JavaScript (PostgreSQL, SQL Server); in-process SQLite compares a row in its B-tree
+   * faster than the row can be hashed, so there digests only add work.
+   */
+  readonly keepsRowDigests: boolean;
   /** The column type a user table's column of this type is created with. */
   columnType(type: ColumnType): string;
   /** CREATE TABLE for a user table, under `physicalName` (its own name, or a shadow while rebuilt). */

@@ -22,9 +22,12 @@ export const MAX_SCOPES_PER_TRANSACTION = 2_000;
  */
 export class OutboxRecorder {
   private readonly pending = new Map<string, { readonly targets: readonly string[]; all: boolean; readonly scopes: Map<string, PartialKey> }>();
+  /** The columns of each open snapshot, by table: its rows give cells in their order. */
+  private readonly snapshotColumns = new Map<string, readonly string[]>();
 
   /** Records what `op`, just validated and applied, may have changed. */
   async note(op: ChangeOp, tracking: OutboxTracking, catalog: SqlCatalog): Promise<void> {
+    if (op.op === 'beginSnapshot') this.snapshotColumns.set(op.table, op.columns);
     if (tracking.targets.length === 0) return;
     const entry = this.entryFor(tracking);
     if (entry.all) return;
@@ -47,13 +50,18 @@ export class OutboxRecorder {
       case 'ensureView':
       case 'beginStaging':
       case 'stageRows':
+      case 'beginSnapshot':
         return;
       case 'replaceTable':
       case 'applyStaged':
+      case 'applySnapshot':
         return add({});
-      case 'upsert': {
+      case 'upsert':
+      case 'snapshotRows': {
         const { spec } = await catalog.target(op.table);
-        const positions = spec.primaryKey.filter((name) => key.has(name)).map((name) => [name, op.columns.indexOf(name)] as const);
+        // A snapshot's rows are in the order of its begun columns, which include the key.
+        const columns = op.op === 'upsert' ? op.columns : (this.snapshotColumns.get(op.table) ?? spec.primaryKey);
+        const positions = spec.primaryKey.filter((name) => key.has(name)).map((name) => [name, columns.indexOf(name)] as const);
         for (const row of op.rows) {
           if (entry.all) return;
           add(Object.fromEntries(positions.map(([name, position]) => [name, row[position] as SqlValue])));

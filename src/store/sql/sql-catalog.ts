@@ -15,6 +15,7 @@ import {
   specToJson,
   validateTableSpec,
 } from './table-spec.js';
+import { RowDigests } from './row-digests.js';
 import { StagingAreas } from './staging.js';
 import { planView, viewTables } from './view-sql.js';
 
@@ -46,6 +47,8 @@ export class SqlCatalog {
   private readonly shadows = new Map<string, { readonly name: string; readonly shadow: string }>();
   /** The transaction's staging tables (beginStaging ... applyStaged). */
   readonly staging: StagingAreas;
+  /** The transaction's snapshots (beginSnapshot ... applySnapshot) and the row digests they keep. */
+  readonly digests: RowDigests;
 
   constructor(
     private readonly session: EngineSession,
@@ -53,6 +56,7 @@ export class SqlCatalog {
     private readonly cache: SpecCache | undefined,
   ) {
     this.staging = new StagingAreas(session, dialect);
+    this.digests = new RowDigests(session, dialect, this.staging);
   }
 
   /** Where a table's rows are written in this transaction; throws when the store never made it. */

@@ -5,7 +5,7 @@ import { StoreSchemaError } from '../store.js';
 import { updateWhere, upsert } from './change-applier.js';
 import { changedSql, type DistinctSql } from './changed-sql.js';
 import type { EngineSession, SqlDialect, Target } from './engine.js';
-import { columnOf } from './table-spec.js';
+import { begunColumns, columnOf } from './table-spec.js';
 
 /** One table's staging area in the open transaction. */
 interface Area {
@@ -44,12 +44,7 @@ export class StagingAreas {
   /** Creates (or empties, when begun again) the staging table of `target` for `columns`. */
   async begin(target: Target, columns: readonly string[]): Promise<void> {
     const { spec } = target;
-    if (columns.length === 0) throw new StoreSchemaError(`table ${spec.name}: beginStaging names no column`);
-    if (new Set(columns).size !== columns.length) throw new StoreSchemaError(`table ${spec.name}: beginStaging names a column twice`);
-    const staged = columns.map((name) => columnOf(spec, name, 'beginStaging'));
-    for (const name of spec.primaryKey) {
-      if (!columns.includes(name)) throw new StoreSchemaError(`table ${spec.name}: beginStaging lacks key column ${name}`);
-    }
+    const staged = begunColumns(spec, columns, 'beginStaging');
     const name = stagingName(spec.name);
     const stagingSpec: TableSpec = { name, columns: staged, primaryKey: spec.primaryKey };
     const relation = this.dialect.staging.relation(name);

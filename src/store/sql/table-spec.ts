@@ -61,6 +61,17 @@ export function columnOf(spec: TableSpec, name: string, what: string): ColumnSpe
   return column;
 }
 
+/** The columns an operation begins (staging, a snapshot) with: named once each, the whole key among them. */
+export function begunColumns(spec: TableSpec, names: readonly string[], what: string): ColumnSpec[] {
+  if (names.length === 0) throw new StoreSchemaError(`table ${spec.name}: ${what} names no column`);
+  if (new Set(names).size !== names.length) throw new StoreSchemaError(`table ${spec.name}: ${what} names a column twice`);
+  const columns = names.map((name) => columnOf(spec, name, what));
+  for (const name of spec.primaryKey) {
+    if (!names.includes(name)) throw new StoreSchemaError(`table ${spec.name}: ${what} lacks key column ${name}`);
+  }
+  return columns;
+}
+
 export function isNullableColumn(spec: TableSpec, column: ColumnSpec): boolean {
   return column.nullable !== false && !spec.primaryKey.includes(column.name);
 }

@@ -23,6 +23,7 @@ export const sqliteDialect: SqlDialect = {
   param: () => '?',
   relation: (name) => quoteIdent(name),
   foldsCase: true,
+  keepsRowDigests: false,
   columnType: (type) => SQLITE_TYPES[type],
   createTableSql: (spec, physicalName) => createTableSql(spec, physicalName),
   addColumnSql: (physicalName, column) => `ALTER TABLE ${quoteIdent(physicalName)} ADD COLUMN ${columnsSql({ name: physicalName, columns: [column], primaryKey: [] }).join('')}`,

@@ -161,6 +161,8 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     expect(outline(requests)).toEqual([
       'begin',
       'rpc SELECT spec FROM',
+      // The table's row digests, if a snapshot kept any: another write makes them untrue.
+      'batch DROP TABLE IF',
       'batch DROP TABLE IF',
       'batch insert bulk [#dss_rows]([REF_AREA]',
       'bulk 1001 rows',
@@ -170,7 +172,7 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     const transaction = requests[0]?.transaction;
     expect(requests.every((request) => request.transaction === transaction)).toBe(true);
     expect(new Set(requests.map((request) => request.connection)).size).toBe(1);
-    const create = requests[2];
+    const create = requests[3];
     expect(create?.kind === 'batch' && create.sql).toBe(
       'DROP TABLE IF EXISTS #dss_rows; CREATE TABLE #dss_rows ([REF_AREA] NVARCHAR(MAX) COLLATE Latin1_General_100_BIN2 NULL, [FREQ] NVARCHAR(MAX) COLLATE Latin1_General_100_BIN2 NULL, ' +
         '[TIME_PERIOD] NVARCHAR(MAX) COLLATE Latin1_General_100_BIN2 NULL, [OBS_VALUE] FLOAT NULL, [OBS_STATUS] NVARCHAR(MAX) COLLATE Latin1_General_100_BIN2 NULL, [dss_seq] INT NOT NULL)',
@@ -187,7 +189,7 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     ]);
     expect(bulk?.rows[1]).toEqual(['A1', 'M', '2020', 1, 'E', 1]);
     expect(bulk?.rows[1000]).toEqual(['A0', 'M', '2020', 99, 'late', 1000]);
-    const apply = requests[5];
+    const apply = requests[6];
     expect(apply?.kind === 'batch' && apply.sql).toBe(
       'DECLARE @n INT; WITH [d] AS (SELECT ROW_NUMBER() OVER (PARTITION BY [REF_AREA], [FREQ], [TIME_PERIOD] ORDER BY [dss_seq] DESC) AS [rn] FROM #dss_rows) DELETE FROM [d] WHERE [rn] > 1; ' +
         'MERGE INTO [mirror].[obs] WITH (UPDLOCK, HOLDLOCK) AS [t] USING #dss_rows AS [s] ON [t].[REF_AREA] = [s].[REF_AREA] AND [t].[FREQ] = [s].[FREQ] AND [t].[TIME_PERIOD] = [s].[TIME_PERIOD] ' +
@@ -323,6 +325,7 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
       `DROP TABLE IF EXISTS #${stage}`,
       `CREATE TABLE #${stage} ([id] NVARCHAR(450) COLLATE Latin1_General_100_BIN2 NOT NULL, [doc] NVARCHAR(MAX) COLLATE Latin1_General_100_BIN2 NULL, PRIMARY KEY ([id]))`,
       expect.stringContaining(`MERGE INTO #${stage} WITH (UPDLOCK, HOLDLOCK) AS [t] USING (VALUES (@p1, @p2), (@p3, @p4))`),
+      expect.stringMatching(/^DROP TABLE IF EXISTS \[mirror\]\.\[dss_digest_[0-9a-f]{24}\]$/),
       `UPDATE [mirror].[items] SET [gone] = @p1 WHERE NOT EXISTS (SELECT 1 FROM #${stage} AS "stg" WHERE "stg".[id] = [mirror].[items].[id])`,
       // Only rows whose staged cells differ, NULLs and trailing spaces included.
       `UPDATE [mirror].[items] SET [doc] = "stg".[doc] FROM #${stage} AS "stg" WHERE "stg".[id] = [mirror].[items].[id] AND ` +
@@ -333,6 +336,60 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     // The #temp table is made in a plain batch, so that it outlives the statement (one made by sp_executesql would not).
     expect(requests.filter((request) => (request.kind === 'batch' || request.kind === 'rpc') && request.sql.startsWith('CREATE TABLE #')).map((request) => request.kind)).toEqual(['batch']);
     expect(new Set(requests.map((request) => request.transaction)).size).toBe(1);
+  });
+
+  it('keeps row digests of a snapshot in a digest table, then loads them page by page and writes only the row whose digest differs', async () => {
+    const items: TableSpec = { name: 'items', columns: [{ name: 'id', type: 'text' }, { name: 'doc', type: 'text' }], primaryKey: ['id'] };
+    await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: items }]));
+    sent();
+    const snapshot = (rows: string[][]) =>
+      store.transaction((tx) =>
+        tx.apply([{ op: 'beginSnapshot', table: 'items', columns: ['id', 'doc'] }, { op: 'snapshotRows', table: 'items', rows }, { op: 'applySnapshot', table: 'items' }]),
+      );
+    await snapshot([['a', 'one'], ['b', 'two']]);
+    const texts = (requests: FakeRequest[]) => requests.flatMap((request) => (request.kind === 'batch' || request.kind === 'rpc' ? [request.sql] : [])).filter((text) => !text.startsWith('SELECT spec') && !text.includes('sp_getapplock'));
+    const first = sent();
+    const digest = /\[(dss_digest_[0-9a-f]{24})\]/.exec(texts(first).join('\n'))?.[1] ?? '';
+    // No digests yet: the table's keys are read, the rows (new keys) MERGEd, and their digests inserted.
+    expect(texts(first).map((text) => text.replace(/^DECLARE @n INT; /, '').split(' (')[0])).toEqual([
+      'SELECT COUNT(*) AS [n] FROM [mirror].[items]',
+      'SELECT RTRIM([type]) AS [type] FROM sys.objects WHERE [schema_id] = SCHEMA_ID(@p1) AND [name] = @p2',
+      `DROP TABLE IF EXISTS [mirror].[${digest}]`,
+      `CREATE TABLE [mirror].[${digest}]`,
+      'SELECT [id] FROM [mirror].[items]',
+      'MERGE INTO [mirror].[items] WITH',
+      `INSERT INTO [mirror].[${digest}]`,
+    ]);
+    const written = rpcs(first).find((request) => request.sql.includes(`INSERT INTO [mirror].[${digest}]`));
+    const values = (written?.params ?? []).map((param) => param.value);
+    // (slot, key, digest) per row: slots in order (a BIGINT, sent as text), keys in the digest encoding.
+    expect(values.filter((_, index) => index % 3 !== 2)).toEqual(['1', 's1:a', '2', 's1:b']);
+    const digestRows = [0, 1].map((row) => ({ slot: Number(values[row * 3]), k: values[row * 3 + 1] as string, h: values[row * 3 + 2] as string }));
+
+    server.respond = (request) => {
+      const param = (index: number): unknown => (request.kind === 'rpc' ? request.params[index]?.value : undefined);
+      if (request.sql.startsWith('SELECT COUNT(*)')) return { rows: [{ n: 2 }] };
+      if (request.sql.startsWith('SELECT RTRIM([type])') && param(1) === digest) return { rows: [{ type: 'U' }] };
+      if (request.sql.includes(`FROM [mirror].[${digest}] WHERE [slot] >`)) return Number(param(0)) === 0 ? { rows: digestRows } : { rows: [] };
+      return base(request);
+    };
+    await snapshot([['a', 'one'], ['c', 'three']]);
+    const second = sent();
+    expect(texts(second).map((text) => text.replace(/^DECLARE @n INT; /, '').split(' (')[0]?.split(' USING')[0])).toEqual([
+      'SELECT COUNT(*) AS [n] FROM [mirror].[items]',
+      'SELECT RTRIM([type]) AS [type] FROM sys.objects WHERE [schema_id] = SCHEMA_ID(@p1) AND [name] = @p2',
+      `SELECT TOP`,
+      'MERGE INTO [mirror].[items] WITH',
+      `INSERT INTO [mirror].[${digest}]`,
+      expect.stringMatching(/^DELETE \[t\] FROM \[mirror\]\.\[items\]/),
+      expect.stringMatching(new RegExp(`^DELETE \\[t\\] FROM \\[mirror\\]\\.\\[${digest}\\]`)),
+    ]);
+    expect(texts(second)[2]).toBe(`SELECT TOP (10000) [slot], [k], [h] FROM [mirror].[${digest}] WHERE [slot] > @p1 ORDER BY [slot]`);
+    // Only the new row c is written ('a' has its digest); b, not given, is deleted.
+    const merge = rpcs(second).find((request) => request.sql.includes('MERGE INTO [mirror].[items]'));
+    expect(merge?.params.map((param) => param.value)).toEqual(['c', 'three']);
+    const digestMerge = rpcs(second).find((request) => request.sql.includes(`INSERT INTO [mirror].[${digest}]`));
+    expect(digestMerge?.params.map((param) => param.value).slice(0, 2)).toEqual(['3', 's1:c']);
   });
 
   it('writes the changes and the stream\'s state in one transaction on one connection, the epoch read under UPDLOCK, HOLDLOCK', async () => {
@@ -346,6 +403,7 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     expect(outline(requests)).toEqual([
       'begin',
       'rpc SELECT spec FROM',
+      'batch DROP TABLE IF',
       'rpc MERGE INTO [mirror].[obs]',
       'rpc DELETE [t] FROM',
       'rpc SELECT * FROM',
@@ -370,7 +428,7 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
     });
     await expect(run).rejects.toThrow(/Violation of PRIMARY KEY constraint/);
     const requests = sent();
-    expect(outline(requests)).toEqual(['begin', 'rpc SELECT spec FROM', 'rpc MERGE INTO [mirror].[obs]', 'rpc SELECT * FROM', 'rpc MERGE INTO [mirror].[sync_state]', 'rollback']);
+    expect(outline(requests)).toEqual(['begin', 'rpc SELECT spec FROM', 'batch DROP TABLE IF', 'rpc MERGE INTO [mirror].[obs]', 'rpc SELECT * FROM', 'rpc MERGE INTO [mirror].[sync_state]', 'rollback']);
     expect(requests.some((request) => request.kind === 'commit')).toBe(false);
     // The server rolled back the whole transaction at the failed statement (XACT_ABORT ON), not only that statement.
     expect(requests.at(-1)).toMatchObject({ kind: 'rollback', byServer: true });
@@ -389,7 +447,7 @@ describe('SQL Server engine on the wire (fake TDS server)', () => {
         throw new Error('the source broke off');
       }),
     ).rejects.toThrow('the source broke off');
-    expect(outline(sent())).toEqual(['begin', 'rpc SELECT spec FROM', 'rpc MERGE INTO [mirror].[obs]', 'rollback']);
+    expect(outline(sent())).toEqual(['begin', 'rpc SELECT spec FROM', 'batch DROP TABLE IF', 'rpc MERGE INTO [mirror].[obs]', 'rollback']);
   });
 
   it('refuses a state write whose lease epoch was superseded, and writes nothing of the transaction', async () => {
