@@ -104,7 +104,7 @@ export async function crashLoop(engine: CrashLoopEngine): Promise<void> {
     const last = startCli(['run', '--config', configPath]);
     const convergedAt = await convergence(engine, beds, last);
     last.child.kill('SIGTERM');
-    expect(await last.exited, last.output()).toBe(0);
+    expect(await last.exited, `the last daemon's exit code after SIGTERM (seed ${SEED}):\n${last.output()}`).toBe(0);
     const store = await engine.open();
     try {
       let lost = 0;
@@ -143,11 +143,21 @@ export async function crashLoop(engine: CrashLoopEngine): Promise<void> {
   }
 }
 
-/** Waits until every testbed's mirror equals its source; resolves with the time it took. */
+/**
+ * Waits until the daemon has started and every testbed's mirror equals its source; resolves with
+ * the time it took. The store may already equal the sources when the daemon is spawned (the one
+ * killed last had caught up): without waiting for the start, the SIGTERM that follows could reach
+ * it before its signal handlers exist, and end it by the signal's default action.
+ */
 async function convergence(engine: CrashLoopEngine, beds: readonly Testbed[], daemon: CliProcess): Promise<number> {
   const start = Date.now();
   for (;;) {
     expect(daemon.child.exitCode, daemon.output()).toBeNull();
+    if (!daemon.output().includes('"daemon started"')) {
+      if (Date.now() - start > CONVERGENCE_MS) throw new Error(`the daemon had not started after ${CONVERGENCE_MS / 1000} s:\n${daemon.output().slice(-4000)}`);
+      await sleep(100);
+      continue;
+    }
     const store = await engine.open().catch((error: unknown) => {
       // The first daemon may not have created the store yet.
       if (Date.now() - start > CONVERGENCE_MS) throw error;
