@@ -71,10 +71,11 @@ describe('snapshot cell encoding', () => {
     expect(new Set(encoded).size).toBe(encoded.length);
   });
 
-  it('names the digest table of a relation whatever its case, within the reserved dss_ prefix', () => {
-    expect(digestName('Items')).toBe(digestName('items'));
-    expect(digestName('items')).toMatch(/^dss_digest_[0-9a-f]{24}$/);
-    expect(digestName('items')).not.toBe(digestName('items2'));
+  it('names the digest table of a relation as the engine tells tables apart (with or without case), within the reserved dss_ prefix', () => {
+    expect(digestName('Items', true)).toBe(digestName('items', true));
+    expect(digestName('Items', false)).not.toBe(digestName('items', false));
+    expect(digestName('items', false)).toMatch(/^dss_digest_[0-9a-f]{24}$/);
+    expect(digestName('items', true)).not.toBe(digestName('items2', true));
   });
 });
 
@@ -122,7 +123,7 @@ function describeSnapshots(name: string, open: () => Promise<Opened>, { digests,
       const { store, handEdit, relation } = await fresh();
       const all = rows(20);
       await apply(store, ...snapshotOps(all));
-      await expect(store.readTable(digestName('items'))).rejects.toThrow();
+      await expect(store.readTable(digestName('items', true))).rejects.toThrow();
       await handEdit(`UPDATE ${relation('items')} SET label = 'by hand' WHERE id = 'r000004'`);
       expect(await apply(store, ...snapshotOps(all))).toEqual({ upserted: 1, deleted: 0, updated: 0 });
       expect(await store.readTable('items')).toEqual(asRecords(all));
@@ -284,7 +285,7 @@ if (unavailable) {
 } else {
   const schemas: string[] = [];
   afterAll(() => dropSchemas(schemas));
-  describeSnapshots('PostgreSQL', async () => {
+  async function openPostgres(): Promise<Opened> {
     const schema = randomSchemaName();
     schemas.push(schema);
     const store = new PostgresStore({ url: PG_URL, schema, poolSize: 2 });
@@ -303,5 +304,26 @@ if (unavailable) {
       relation: (name) => `"${schema}"."${name}"`,
       close: () => store.close(),
     };
-  }, { digests: true });
+  }
+  describeSnapshots('PostgreSQL', openPostgres, { digests: true });
+
+  it('PostgreSQL: tables whose names differ only in case keep digests of their own', async () => {
+    const opened = await openPostgres();
+    const { store } = opened;
+    try {
+      const upper: TableSpec = { ...items, name: 'Items' };
+      await store.transaction((tx) => tx.apply([{ op: 'ensureTable', spec: items }, { op: 'ensureTable', spec: upper }]));
+      const row = (label: string): Row[] => [['k1', 1, label]];
+      const snapshot = (table: string, rows: Row[]): ChangeOp[] =>
+        snapshotOps(rows).map((op) => ({ ...op, table }) as ChangeOp);
+      await store.transaction((tx) => tx.apply([{ op: 'upsert', table: 'items', columns: COLUMNS, rows: row('old') }]));
+      await store.transaction((tx) => tx.apply(snapshot('Items', row('new'))));
+      // Had the two tables shared digests, 'items' would trust those of 'Items' and keep 'old'.
+      await store.transaction((tx) => tx.apply(snapshot('items', row('new'))));
+      expect(await store.readTable('items')).toEqual(asRecords(row('new')));
+      expect(await store.readTable('Items')).toEqual(asRecords(row('new')));
+    } finally {
+      await opened.close();
+    }
+  });
 }

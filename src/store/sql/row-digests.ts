@@ -31,9 +31,9 @@ const HASH = 'h';
  * last snapshot wrote it). The slot is a number given in order, unique in the table: the rows are
  * read and deleted by it, and looked up in memory by their key text, so two keys never share one.
  */
-export function digestSpec(table: string): TableSpec {
+export function digestSpec(table: string, foldsCase: boolean): TableSpec {
   return {
-    name: digestName(table),
+    name: digestName(table, foldsCase),
     columns: [
       { name: SLOT, type: 'integer' },
       { name: KEY, type: 'text' },
@@ -43,9 +43,14 @@ export function digestSpec(table: string): TableSpec {
   };
 }
 
-/** Reserved prefix (users cannot name a table dss_*), one per table whatever its case, within 63 characters. */
-export function digestName(table: string): string {
-  return `dss_digest_${crypto.createHash('sha256').update(table.toLowerCase()).digest('hex').slice(0, 24)}`;
+/**
+ * Reserved prefix (users cannot name a table dss_*), within 63 characters; one per table as the
+ * engine tells tables apart: `Items` and `items` are one table where the engine folds case
+ * (SQLite, SQL Server), and two on PostgreSQL, each with digests of its own.
+ */
+export function digestName(table: string, foldsCase: boolean): string {
+  const name = foldsCase ? table.toLowerCase() : table;
+  return `dss_digest_${crypto.createHash('sha256').update(name).digest('hex').slice(0, 24)}`;
 }
 
 /**
@@ -208,7 +213,7 @@ export class RowDigests {
       await this.stage(target, snapshot);
     } else if (!(await this.loadDigests(snapshot, stored))) {
       await this.drop(spec.name);
-      await this.session.run(this.dialect.createTableSql(digestSpec(spec.name), digestName(spec.name)));
+      await this.session.run(this.dialect.createTableSql(digestSpec(spec.name, this.dialect.foldsCase), digestName(spec.name, this.dialect.foldsCase)));
       this.forgotten.delete(key);
       snapshot.mode = 'rebuild';
       const keyNames = spec.primaryKey.map((name) => this.dialect.quote(name)).join(', ');
@@ -298,7 +303,7 @@ export class RowDigests {
 
   /** The digests in the table, if they describe every stored row (as many as the table holds); false otherwise. */
   private async loadDigests(snapshot: Snapshot, stored: number): Promise<boolean> {
-    const name = digestName(snapshot.table);
+    const name = digestName(snapshot.table, this.dialect.foldsCase);
     if ((await this.session.relationKind(name)) !== 'table') return false;
     const relation = this.dialect.relation(name);
     const q = (column: string) => this.dialect.quote(column);
@@ -356,12 +361,12 @@ export class RowDigests {
   private async drop(table: string): Promise<void> {
     const key = this.key(table);
     if (this.forgotten.has(key)) return;
-    await this.session.run(`DROP TABLE IF EXISTS ${this.dialect.relation(digestName(table))}`);
+    await this.session.run(`DROP TABLE IF EXISTS ${this.dialect.relation(digestName(table, this.dialect.foldsCase))}`);
     this.forgotten.add(key);
   }
 
   private digestTarget(table: string): Target {
-    const spec = digestSpec(table);
+    const spec = digestSpec(table, this.dialect.foldsCase);
     return { spec, relation: this.dialect.relation(spec.name) };
   }
 
