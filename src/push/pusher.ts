@@ -50,7 +50,7 @@ export class DrainError extends Error {
  * the records with what was delivered (store/delivery.ts), then records removed at the source are
  * deleted with the exact values last delivered, and new or changed records are pushed (on a dataset
  * without Unique ID fields, a changed record's old values are deleted first, or ODS would keep both).
- * Before each push request its records are written to the delivered state as uncertain, and each
+ * Before each request (push or delete) its records are written to the delivered state as uncertain, and each
  * acknowledged request updates the delivered state at once; entries go only once everything in
  * their scopes is delivered. A push ODS applied without our knowing (the answer lost, the daemon
  * killed before recording it) thus stays known: an uncertain record counts as changed, so the next
@@ -89,9 +89,11 @@ export async function drainTarget(target: PushTarget, options: DrainOptions): Pr
           setAside.push({ row, text });
         }
         for (const batch of grouped.batches) {
-          // Deletes need no mark: the delivered state keeps the values until ODS acknowledges, and
-          // deleting them again is harmless (ODS answers OK for values it no longer holds).
-          if (operation === 'push') await store.markUncertain(delivery, shape as DeliveryShape, batch.rows);
+          // Deletes are marked too: a delete ODS applied without an answer leaves the delivered
+          // values in place, and were the record to come back with those values, it would look
+          // delivered and never be pushed again. Uncertain, it is (deleted again if it stays gone:
+          // ODS answers OK for values it no longer holds).
+          await store.markUncertain(delivery, shape as DeliveryShape, batch.rows);
           await client.send(operation, batch.body, signal);
           await acknowledged(batch.rows);
           delivered += batch.rows.length;

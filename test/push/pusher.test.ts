@@ -315,3 +315,33 @@ describe('a push ODS applied but never acknowledged', () => {
     expect(await t.store.outboxSummaries()).toEqual([]);
   });
 });
+
+describe('a delete ODS applied but never acknowledged', () => {
+  const loseDeleteAnswers = (t: Awaited<ReturnType<typeof setUp>>) => t.sim.injectFault({ type: 'drop', afterApplying: true }, { on: 'push-delete', times: 3 });
+  for (const uniqueId of [true, false]) {
+    const variant = `${uniqueId ? 'with' : 'without'} Unique ID fields`;
+    it(`pushes a record again when it comes back with the values whose delete ODS applied without an answer (${variant})`, async () => {
+      const t = await setUp({ uniqueId });
+      await t.write([upsert([['s1', 'temp', '1'], ['s2', 'temp', '5']])]);
+      await t.drain();
+      loseDeleteAnswers(t);
+      await t.write([{ op: 'deleteWhere', table: 'readings', keys: [{ sensor: 's1' }] }]);
+      await expect(t.drain()).rejects.toBeInstanceOf(DrainError);
+      expect(t.received()).toEqual([{ sensor: 's2', kind: 'temp', value: '5' }]);
+      await t.write([upsert([['s1', 'temp', '1']])]);
+      await t.drain();
+      expect(t.received()).toEqual(await t.mirrored());
+    });
+  }
+  it('pushes a record again when it changes back to the values whose delete (before the change) ODS applied without an answer', async () => {
+    const t = await setUp({ uniqueId: false });
+    await t.write([upsert([['s1', 'temp', '1'], ['s2', 'temp', '5']])]);
+    await t.drain();
+    loseDeleteAnswers(t);
+    await t.write([upsert([['s1', 'temp', '2']])]);
+    await expect(t.drain()).rejects.toBeInstanceOf(DrainError);
+    await t.write([upsert([['s1', 'temp', '1']])]);
+    await t.drain();
+    expect(t.received()).toEqual(await t.mirrored());
+  });
+});
