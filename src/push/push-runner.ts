@@ -132,7 +132,7 @@ export async function drainStream(
   try {
     for (const target of push.targets) {
       try {
-        results.set(target.delivery.id, await drainTarget(target, options));
+        results.set(target.delivery.id, await drainTarget(target, { ...options, lease }));
       } catch (error) {
         if (!(error instanceof DrainError)) throw error;
         results.set(target.delivery.id, error);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { HttpClient } from '../http/client.js';
 import type { DeliveryShape, RecordDifference, RecordRow, TargetState } from '../store/delivery.js';
-import type { Store } from '../store/store.js';
+import type { LeaseFence, Store } from '../store/store.js';
 import { PushClient, PushRefusedError, type PushOperation } from './push-client.js';
 import type { PushTarget } from './pushed-stream.js';
 import { batches, keyText } from './record-json.js';
@@ -23,6 +23,8 @@ export interface DrainOptions {
   readonly signal: AbortSignal;
   readonly maxBytes?: number;
   readonly now?: () => Date;
+  /** The stream's lease the drain holds: its delivery writes are refused once a later lease was taken. */
+  readonly lease?: LeaseFence;
 }
 
 export interface DrainResult {
@@ -93,7 +95,7 @@ export async function drainTarget(target: PushTarget, options: DrainOptions): Pr
           // values in place, and were the record to come back with those values, it would look
           // delivered and never be pushed again. Uncertain, it is (deleted again if it stays gone:
           // ODS answers OK for values it no longer holds).
-          await store.markUncertain(delivery, shape as DeliveryShape, batch.rows);
+          await store.markUncertain(delivery, shape as DeliveryShape, batch.rows, options.lease);
           await client.send(operation, batch.body, signal);
           await acknowledged(batch.rows);
           delivered += batch.rows.length;
@@ -106,7 +108,7 @@ export async function drainTarget(target: PushTarget, options: DrainOptions): Pr
         if (page.length === 0) break;
         guard.check(page);
         const rows = page.map((difference) => difference.delivered as RecordRow);
-        await send('delete', rows, (done) => store.markDelivered(delivery, shape as DeliveryShape, { written: [], removed: done }));
+        await send('delete', rows, (done) => store.markDelivered(delivery, shape as DeliveryShape, { written: [], removed: done }, options.lease));
       }
       for (;;) {
         const page = await store.differences(delivery, shape, { scopes, which: 'changed', limit: PAGE, exclude: exclude() });
@@ -116,17 +118,17 @@ export async function drainTarget(target: PushTarget, options: DrainOptions): Pr
           // Values sent but never acknowledged that are still the current ones are not deleted:
           // pushing them again gives the same record.
           const old = page.flatMap((difference) => (difference.delivered && difference.sameValues !== true ? [difference.delivered] : []));
-          await send('delete', old, (done) => store.markDelivered(delivery, shape as DeliveryShape, { written: [], removed: done }));
+          await send('delete', old, (done) => store.markDelivered(delivery, shape as DeliveryShape, { written: [], removed: done }, options.lease));
         }
         // Only records whose old values are gone (or that have a Unique ID) are pushed now.
         const ready = page.filter((difference) => target.config.uniqueId !== undefined || !difference.delivered || !setAside.some((item) => sameKey(shape as DeliveryShape, item.row, difference.delivered as RecordRow)));
         await send(
           'push',
           ready.map((difference) => difference.current as RecordRow),
-          (done) => store.markDelivered(delivery, shape as DeliveryShape, { written: done, removed: [] }),
+          (done) => store.markDelivered(delivery, shape as DeliveryShape, { written: done, removed: [] }, options.lease),
         );
       }
-      await store.removeOutboxEntries(delivery.id, entries.map((entry) => entry.seq));
+      await store.removeOutboxEntries(delivery.id, entries.map((entry) => entry.seq), options.lease);
     }
     const remaining = (await store.outboxSummaries()).find((summary) => summary.target === delivery.id)?.depth ?? 0;
     await store.writeTargetState({

@@ -1,5 +1,6 @@
 import type { RecordView } from '../core/records.js';
 import type { ColumnType, PartialKey, SqlValue } from '../core/tables.js';
+import type { LeaseFence } from './store.js';
 
 /**
  * Delivery of a stream's records to targets elsewhere (docs/architecture.md, "Delivering records"),
@@ -122,11 +123,15 @@ export interface DeliveryStore {
    * a crash before it is recorded). An uncertain row counts as changed in `differences` until
    * markDelivered writes it again, so the next delivery removes the values it may have left there.
    */
-  markUncertain(target: DeliveryTarget, shape: DeliveryShape, rows: readonly RecordRow[]): Promise<void>;
+  markUncertain(target: DeliveryTarget, shape: DeliveryShape, rows: readonly RecordRow[], fence?: LeaseFence): Promise<void>;
   /** Records that the target acknowledged, in one transaction: rows now delivered (no longer uncertain), and rows it removed. */
-  markDelivered(target: DeliveryTarget, shape: DeliveryShape, change: { readonly written: readonly RecordRow[]; readonly removed: readonly RecordRow[] }): Promise<void>;
-  /** Removes outbox entries once their records were delivered. */
-  removeOutboxEntries(target: string, seqs: readonly number[]): Promise<void>;
+  markDelivered(target: DeliveryTarget, shape: DeliveryShape, change: { readonly written: readonly RecordRow[]; readonly removed: readonly RecordRow[] }, fence?: LeaseFence): Promise<void>;
+  /**
+   * Removes outbox entries once their records were delivered. With a `fence`, these three writes
+   * are refused (LeaseLostError) once a later lease of the stream was taken: a drain that lost its
+   * lease mid-request must not record what it sent over what the new holder delivered since.
+   */
+  removeOutboxEntries(target: string, seqs: readonly number[], fence?: LeaseFence): Promise<void>;
   outboxSummaries(): Promise<OutboxSummary[]>;
   targetStates(): Promise<TargetState[]>;
   writeTargetState(state: TargetState): Promise<void>;

@@ -51,11 +51,15 @@ export interface StoreTransaction {
   recordChanges(streamId: string, at: Date, changes: number): Promise<void>;
 }
 
-export interface Lease {
-  readonly streamId: string;
+export interface Lease extends LeaseFence {
   readonly owner: string;
-  readonly epoch: number;
   release(): Promise<void>;
+}
+
+/** The lease a write is made under: refused with LeaseLostError once a later lease of the stream was taken. */
+export interface LeaseFence {
+  readonly streamId: string;
+  readonly epoch: number;
 }
 
 export class LeaseLostError extends Error {

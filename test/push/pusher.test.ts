@@ -345,3 +345,25 @@ describe('a delete ODS applied but never acknowledged', () => {
     expect(t.received()).toEqual(await t.mirrored());
   });
 });
+
+describe('a drain under a lease another daemon has since taken', () => {
+  it('is refused before it sends anything: nothing pushed, nothing marked, the outbox kept for the new holder', async () => {
+    const t = await setUp({ uniqueId: true });
+    await t.write([upsert([['s1', 'temp', '1']])]);
+    const lost = await t.store.acquireLease('s', 'daemon-a');
+    if (lost === undefined) throw new Error('no lease');
+    await lost.release();
+    const current = await t.store.acquireLease('s', 'daemon-b');
+    if (current === undefined) throw new Error('no lease');
+    try {
+      const stale = drainTarget(t.target, { store: t.store, http: http as UndiciHttpClient, log: memoryLogger().log, signal: new AbortController().signal, lease: { streamId: 's', epoch: lost.epoch } });
+      await expect(stale).rejects.toBeInstanceOf(DrainError);
+      expect(t.received()).toEqual([]);
+      expect((await t.store.outboxSummaries()).map((summary) => summary.depth)).toEqual([1]);
+    } finally {
+      await current.release();
+    }
+    await t.drain();
+    expect(t.received()).toEqual(await t.mirrored());
+  });
+});

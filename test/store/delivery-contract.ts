@@ -3,7 +3,7 @@ import type { ChangeOp } from '../../src/core/ops.js';
 import type { TableSpec } from '../../src/core/tables.js';
 import { DeliveryShapeError, type DeliveryTarget, type OutboxTracking, type RecordRow } from '../../src/store/delivery.js';
 import { deliveredTableName } from '../../src/store/sql/delivery-sql.js';
-import type { Store } from '../../src/store/store.js';
+import { LeaseLostError, type Store } from '../../src/store/store.js';
 import { openForEachTest } from './store-setup.js';
 
 /**
@@ -178,6 +178,32 @@ export function describeDeliveryContract(name: string, makeStore: () => Promise<
       // A record never delivered differs in its values.
       await apply([obsRows([['IT', '2020', '3']])]);
       expect((await changed()).map((d) => [d.current?.['AREA'], d.delivered, d.sameValues])).toEqual([['IT', undefined, false]]);
+    });
+
+    it('refuses delivery writes made under a lease a later one superseded, and changes nothing', async () => {
+      await apply([...setup, obsRows([['FR', '2020', '1']])]);
+      const shape = await store.prepareDelivery(target);
+      const first = await store.acquireLease('s1', 'daemon-a');
+      if (first === undefined) throw new Error('no lease');
+      const fence = { streamId: 's1', epoch: first.epoch };
+      const sent = { AREA: 'FR', TIME_PERIOD: '2020', OBS_VALUE: '1', UNIT: null, TITLE: null };
+      // Its own lease still current: written.
+      await store.markUncertain(target, shape, [sent], fence);
+      await first.release();
+      const second = await store.acquireLease('s1', 'daemon-b');
+      if (second === undefined) throw new Error('no lease');
+      try {
+        const [entry] = await store.outboxEntries('t1', 10);
+        await expect(store.markDelivered(target, shape, { written: [sent], removed: [] }, fence)).rejects.toThrow(LeaseLostError);
+        await expect(store.markUncertain(target, shape, [sent], fence)).rejects.toThrow(LeaseLostError);
+        await expect(store.removeOutboxEntries('t1', [entry?.seq ?? -1], fence)).rejects.toThrow(LeaseLostError);
+        // Still uncertain, and the outbox entry still there, for the new holder to deliver.
+        expect(await store.differences(target, shape, { scopes: [null], which: 'changed', limit: 10, exclude: [] })).toEqual([{ current: sent, delivered: sent, sameValues: true }]);
+        expect((await store.outboxEntries('t1', 10)).map((e) => e.seq)).toEqual([entry?.seq]);
+        await store.markDelivered(target, shape, { written: [sent], removed: [] }, { streamId: 's1', epoch: second.epoch });
+      } finally {
+        await second.release();
+      }
     });
 
     it('adds the column of uncertain rows to a delivered state made before it existed, its rows counting as acknowledged', async () => {

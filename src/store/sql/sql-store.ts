@@ -1,7 +1,7 @@
 import type { ChangeHistory } from '../../core/change-history.js';
 import type { SyncState } from '../../core/sync-state.js';
 import type { SqlValue } from '../../core/tables.js';
-import { StoreSchemaError, type Lease, type Store, type StoreTransaction } from '../store.js';
+import { StoreSchemaError, type Lease, type LeaseFence, type Store, type StoreTransaction } from '../store.js';
 import type {
   DeliveryShape,
   DeliveryTarget,
@@ -19,7 +19,7 @@ import { readCell } from './read-values.js';
 import { relationColumns } from './relation-columns.js';
 import type { SpecCache, SqlCatalog } from './sql-catalog.js';
 import { SqlTransaction, runInTransaction } from './sql-transaction.js';
-import { clearLeaseOwner, listStates, readState, takeLeaseEpoch } from './state-table.js';
+import { checkLeaseEpoch, clearLeaseOwner, listStates, readState, takeLeaseEpoch } from './state-table.js';
 import { TransactionScope } from './transaction-scope.js';
 
 /**
@@ -156,16 +156,24 @@ export class SqlStore implements Store {
     return delivery.differences(this.driver.reader(), this.driver.dialect, target, shape, query);
   }
 
-  async markUncertain(target: DeliveryTarget, _shape: DeliveryShape, rows: readonly RecordRow[]): Promise<void> {
-    await this.withSession((session) => delivery.markUncertain(session, this.driver.dialect, target, rows));
+  async markUncertain(target: DeliveryTarget, _shape: DeliveryShape, rows: readonly RecordRow[], fence?: LeaseFence): Promise<void> {
+    await this.fenced(fence, (session) => delivery.markUncertain(session, this.driver.dialect, target, rows));
   }
 
-  async markDelivered(target: DeliveryTarget, _shape: DeliveryShape, change: { readonly written: readonly RecordRow[]; readonly removed: readonly RecordRow[] }): Promise<void> {
-    await this.withSession((session) => delivery.markDelivered(session, this.driver.dialect, target, change));
+  async markDelivered(target: DeliveryTarget, _shape: DeliveryShape, change: { readonly written: readonly RecordRow[]; readonly removed: readonly RecordRow[] }, fence?: LeaseFence): Promise<void> {
+    await this.fenced(fence, (session) => delivery.markDelivered(session, this.driver.dialect, target, change));
   }
 
-  async removeOutboxEntries(target: string, seqs: readonly number[]): Promise<void> {
-    await this.withSession((session) => delivery.removeOutboxEntries(session, this.driver.dialect, target, seqs));
+  async removeOutboxEntries(target: string, seqs: readonly number[], fence?: LeaseFence): Promise<void> {
+    await this.fenced(fence, (session) => delivery.removeOutboxEntries(session, this.driver.dialect, target, seqs));
+  }
+
+  /** A delivery write in one transaction, refused first if made under a superseded lease. */
+  private fenced(fence: LeaseFence | undefined, write: (session: EngineSession) => Promise<void>): Promise<void> {
+    return this.withSession(async (session) => {
+      if (fence !== undefined) await checkLeaseEpoch(session, this.driver.dialect, fence);
+      await write(session);
+    });
   }
 
   async outboxSummaries(): Promise<OutboxSummary[]> {

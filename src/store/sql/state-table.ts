@@ -1,5 +1,5 @@
 import type { SyncState } from '../../core/sync-state.js';
-import { LeaseLostError } from '../store.js';
+import { LeaseLostError, type LeaseFence } from '../store.js';
 import { updateWhere } from './change-applier.js';
 import type { EngineSession, SqlConnection, SqlDialect } from './engine.js';
 import { internalTarget, readRow, writeRow } from './internal-rows.js';
@@ -24,9 +24,18 @@ export async function listStates(conn: SqlConnection, dialect: SqlDialect): Prom
  * a row lock, so the check and the write are one step against a concurrent lease taker.
  */
 export async function writeState(session: EngineSession, dialect: SqlDialect, state: SyncState): Promise<void> {
-  const stored = await storedEpoch(session, dialect, state.streamId);
-  if (stored !== undefined && state.leaseEpoch < stored) throw new LeaseLostError(state.streamId, state.leaseEpoch, stored);
+  await checkLeaseEpoch(session, dialect, { streamId: state.streamId, epoch: state.leaseEpoch });
   await writeRow(session, dialect, SYNC_STATE, stateToRow(state));
+}
+
+/**
+ * Refuses (LeaseLostError) a write made under a lease that a later one superseded. The stored
+ * epoch is read under a row lock, held to the end of the transaction, so no lease can be taken
+ * between the check and the commit.
+ */
+export async function checkLeaseEpoch(session: EngineSession, dialect: SqlDialect, fence: LeaseFence): Promise<void> {
+  const stored = await storedEpoch(session, dialect, fence.streamId);
+  if (stored !== undefined && fence.epoch < stored) throw new LeaseLostError(fence.streamId, fence.epoch, stored);
 }
 
 /**
