@@ -72,6 +72,15 @@ export function describeDeliveryContract(name: string, makeStore: () => Promise<
       expect(await store.outboxEntries('t1', 10)).toHaveLength(2);
     });
 
+    it('queues a snapshot as everything, applied or not: it deletes what it did not see, and writes its rows as they come', async () => {
+      await apply(setup);
+      const snapshot = (table: string): ChangeOp[] => [{ op: 'beginSnapshot', table, columns: ['AREA', 'TIME_PERIOD', 'OBS_VALUE'] }, { op: 'snapshotRows', table, rows: [['FR', '2020', '1']] }];
+      await apply([...snapshot('df_obs'), { op: 'applySnapshot', table: 'df_obs' }]);
+      expect((await store.outboxEntries('t1', 10)).map((entry) => entry.scope)).toEqual([null]);
+      await apply(snapshot('df_obs'));
+      expect((await store.outboxEntries('t1', 10)).map((entry) => entry.scope)).toEqual([null, null]);
+    });
+
     it('queues a series attribute as a partial key, a wildcard delete as its pattern, a dataset attribute and a rebuild as everything', async () => {
       await apply(setup);
       await apply([{ op: 'upsert', table: 'df_attr_series', columns: ['AREA', 'UNIT'], rows: [['FR', 'EUR']] }]);

@@ -22,12 +22,9 @@ export const MAX_SCOPES_PER_TRANSACTION = 2_000;
  */
 export class OutboxRecorder {
   private readonly pending = new Map<string, { readonly targets: readonly string[]; all: boolean; readonly scopes: Map<string, PartialKey> }>();
-  /** The columns of each open snapshot, by table: its rows give cells in their order. */
-  private readonly snapshotColumns = new Map<string, readonly string[]>();
 
   /** Records what `op`, just validated and applied, may have changed. */
   async note(op: ChangeOp, tracking: OutboxTracking, catalog: SqlCatalog): Promise<void> {
-    if (op.op === 'beginSnapshot') this.snapshotColumns.set(op.table, op.columns);
     if (tracking.targets.length === 0) return;
     const entry = this.entryFor(tracking);
     if (entry.all) return;
@@ -54,14 +51,14 @@ export class OutboxRecorder {
         return;
       case 'replaceTable':
       case 'applyStaged':
+      case 'snapshotRows':
       case 'applySnapshot':
+        // A snapshot deletes whatever it did not see, so it changes "every record" in any case; its
+        // rows, written as they come, are recorded so at once (a snapshot never applied included).
         return add({});
-      case 'upsert':
-      case 'snapshotRows': {
+      case 'upsert': {
         const { spec } = await catalog.target(op.table);
-        // A snapshot's rows are in the order of its begun columns, which include the key.
-        const columns = op.op === 'upsert' ? op.columns : (this.snapshotColumns.get(op.table) ?? spec.primaryKey);
-        const positions = spec.primaryKey.filter((name) => key.has(name)).map((name) => [name, columns.indexOf(name)] as const);
+        const positions = spec.primaryKey.filter((name) => key.has(name)).map((name) => [name, op.columns.indexOf(name)] as const);
         for (const row of op.rows) {
           if (entry.all) return;
           add(Object.fromEntries(positions.map(([name, position]) => [name, row[position] as SqlValue])));
