@@ -52,9 +52,9 @@ export class DrainError extends Error {
  * the records with what was delivered (store/delivery.ts), then records removed at the source are
  * deleted with the exact values last delivered, and new or changed records are pushed (on a dataset
  * without Unique ID fields, a changed record's old values are deleted first, or ODS would keep both).
- * Before each request (push or delete) its records are written to the delivered state as uncertain, and each
- * acknowledged request updates the delivered state at once; entries go only once everything in
- * their scopes is delivered. A push ODS applied without our knowing (the answer lost, the daemon
+ * Before each request (push or delete) its records are written to the delivered state as
+ * uncertain, and each acknowledged request updates the delivered state at once; entries go only
+ * once everything in their scopes is delivered. A push ODS applied without our knowing (the answer lost, the daemon
  * killed before recording it) thus stays known: an uncertain record counts as changed, so the next
  * drain deletes the values sent (ODS may hold them) before pushing the current ones, or, when they
  * are still the current ones, pushes them again. A crash anywhere re-sends at most the requests not
