@@ -1,11 +1,17 @@
 import type { SyncState } from '../../src/core/sync-state.js';
+import { BUFFER_ROWS } from '../../src/runner/run-stream.js';
 import type { HostedDataflow } from '../../src/simulators/nsi/hosted-dataflow.js';
 import { startNsiSimulator, type NsiSimulator } from '../../src/simulators/nsi/nsi-simulator.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 
 const FLOW = 'DF_BIG';
 /** More rows than the runner buffers before opening the transaction, so the transaction waits for the slow body. */
-const NEW_ROWS = 30_000;
+const NEW_ROWS = BUFFER_ROWS + 10_000;
+/**
+ * Sent at once: the buffered rows and a little more, so the transaction is open and has written
+ * when the pauses begin. The rest (9 chunks, 250 ms apart) is the window to lose the database in.
+ */
+const FAST_ROWS = BUFFER_ROWS + 1_000;
 
 /**
  * A dataflow whose next change is large and served slowly: a sync of it opens its store
@@ -20,7 +26,7 @@ export interface SlowDataflow {
   readonly stream: string;
   /** The observation table its sync writes (and whose transaction the tests look for). */
   readonly table: string;
-  /** Adds NEW_ROWS observations and makes the next data answer slow. */
+  /** Adds NEW_ROWS observations and makes the next data answer slow past its first FAST_ROWS. */
   changeSlowly(): void;
   /** The source's observations as `key=value` lines, sorted. */
   source(): string[];
@@ -49,7 +55,7 @@ export async function startSlowDataflow(): Promise<SlowDataflow> {
           m.mergeObservation({ FREQ: 'M', REF_AREA: `R${i % 300}`, TIME_PERIOD: String(1800 + Math.floor(i / 300)) }, { OBS_VALUE: String(i) });
         }
       });
-      nsi.faults.inject({ type: 'slowBody', rowsPerChunk: 1000, delayMs: 250 });
+      nsi.faults.inject({ type: 'slowBody', rowsPerChunk: 1000, delayMs: 250, afterRows: FAST_ROWS });
     },
     source: () =>
       flow

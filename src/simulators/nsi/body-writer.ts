@@ -43,6 +43,7 @@ export async function streamLines(res: ServerResponse, header: string, lines: It
   let chunk = header;
   let rows = 0;
   const flushEvery = fault?.type === 'slowBody' ? (fault.rowsPerChunk ?? 1) : Number.POSITIVE_INFINITY;
+  const fastRows = fault?.type === 'slowBody' ? (fault.afterRows ?? 0) : 0;
   try {
     for (;;) {
       if (fault?.type === 'badRow' && rows === fault.afterRows) chunk += badRow(fault.kind, options) + options.lineEnding;
@@ -57,7 +58,7 @@ export async function streamLines(res: ServerResponse, header: string, lines: It
       if (step.done) break;
       chunk += step.value;
       rows += 1;
-      if (rows % flushEvery === 0) {
+      if (rows > fastRows && (rows - fastRows) % flushEvery === 0) {
         await write(chunk);
         chunk = '';
         await sleep((fault as { delayMs: number }).delayMs);

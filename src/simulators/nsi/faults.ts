@@ -11,8 +11,11 @@ export type NsiFault =
   | { readonly type: 'cutBody'; readonly afterBytes: number }
   /** Fail after this many rows, the way a server does once the 200 is sent: an error text, then the connection closes. */
   | { readonly type: 'errorAfterRows'; readonly rows: number }
-  /** Pause between small chunks of the body. */
-  | { readonly type: 'slowBody'; readonly delayMs: number; readonly rowsPerChunk?: number }
+  /**
+   * Pause between small chunks of the body; the first `afterRows` rows (default none) go out at
+   * once, so a test reaches the slow part, say a client's open transaction, without waiting.
+   */
+  | { readonly type: 'slowBody'; readonly delayMs: number; readonly rowsPerChunk?: number; readonly afterRows?: number }
   /**
    * Insert a malformed row after this many rows: one of the answer's dataflow with action `X` (the
    * answer then has an ACTION column even when full), or one with more cells than the header.

@@ -105,6 +105,26 @@ describe('fault injection', () => {
     expect(answer.error).toBeUndefined();
   });
 
+  it('sends the first afterRows rows of a slow body at once, and pauses after them', async () => {
+    const rows = intact.split('\n').filter((line) => line !== '').length - 1;
+    const delayMs = 400;
+    sim.faults.inject({ type: 'slowBody', delayMs, rowsPerChunk: 1, afterRows: rows - 1 });
+    const started = Date.now();
+    const response = await request(`${sim.url}${DATA}`, { headers: { accept: CSV } });
+    let text = '';
+    let complete: number | undefined;
+    for await (const chunk of response.body) {
+      text += (chunk as Buffer).toString('utf8');
+      if (text === intact) complete ??= Date.now();
+    }
+    const ended = Date.now();
+    expect(text).toBe(intact);
+    // Paused before each row, the rows would take (rows - 1) pauses to arrive; they came at once.
+    expect((complete ?? ended) - started).toBeLessThan(((rows - 1) * delayMs) / 2);
+    // The pause after the last row: what follows afterRows is still slow.
+    expect(ended - (complete ?? ended)).toBeGreaterThanOrEqual(delayMs - 50);
+  });
+
   it('hits only the kind of answer and the number of times it was armed for', async () => {
     sim.faults.inject({ type: 'status', status: 500 }, { on: 'structure', times: 2 });
     expect((await read()).status).toBe(200);
