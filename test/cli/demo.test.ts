@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDemo } from '../../src/cli/demo/demo-session.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { AFTER_BUILD_TIMEOUT_MS, distBuilt } from '../helpers/compiled.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Given to the demo instead of the key it would generate, so that the output can be searched for it. */
@@ -18,7 +18,7 @@ function canonical(records: readonly Record<string, unknown>[]): string[] {
 }
 
 describe('dataspace-sync demo', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dss-demo-test-'));
+  const dir = scratchDir('dss-demo-test-');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('mirrors every source while it changes: every stream idle with a cursor, deletions counted, the mirror equal to the simulators; pushes the feed: the ODS dataset holds exactly the live items, the deleted ones deleted, the outbox empty, the key nowhere', async () => {

@@ -1,15 +1,15 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AFTER_BUILD_TIMEOUT_MS, distBuilt } from '../helpers/compiled.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('npm start', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dss-npm-start-'));
+  const dir = scratchDir('dss-npm-start-');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('replaces its shell with the daemon: SIGTERM to the npm process stops the daemon and nothing is left listening', async () => {

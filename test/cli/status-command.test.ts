@@ -1,13 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initialState } from '../../src/core/sync-state.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { runCli } from '../helpers/cli.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
 describe('dataspace-sync status', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dss-cli-status-'));
+  const dir = scratchDir('dss-cli-status-');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('says plainly that there is no store yet before the first sync, and exits 0', async () => {

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOdsSimulator, type OdsSimulator } from '../../src/simulators/ods/ods-simulator.js';
 import { startRpdePublisher, type RpdePublisher } from '../../src/simulators/rpde/publisher.js';
 import { runCli } from '../helpers/cli.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
 const PUSH_KEY = 'sync-push-key-81c5e0d2a7';
 const TARGET = 'rpde:feed:session-series>sessions';
@@ -24,7 +24,7 @@ describe('`sync` of a pushed job', () => {
         { dataset: 'paused', resource: 'realtime', pushKey: PUSH_KEY, enabled: false },
       ],
     });
-    dir = mkdtempSync(join(tmpdir(), 'dss-sync-push-'));
+    dir = scratchDir('dss-sync-push-');
     config = join(dir, 'sync.config.json');
     const pushTo = (dataset: string) => `${ods.url}/api/push/1.0/${dataset}/realtime/push/?pushkey=\${DSS_TEST_PUSHKEY}`;
     writeFileSync(

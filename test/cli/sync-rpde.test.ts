@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRpdePublisher, type RpdePublisher } from '../../src/simulators/rpde/publisher.js';
 import { runCli } from '../helpers/cli.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
 describe('`sync` of an RPDE feed', () => {
   let rpde: RpdePublisher;
@@ -12,7 +12,7 @@ describe('`sync` of an RPDE feed', () => {
 
   beforeAll(async () => {
     rpde = await startRpdePublisher({ items: 150, pageSize: 100 });
-    dir = mkdtempSync(join(tmpdir(), 'dss-sync-rpde-'));
+    dir = scratchDir('dss-sync-rpde-');
     config = join(dir, 'sync.config.json');
     writeFileSync(
       config,

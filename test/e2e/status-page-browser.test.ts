@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -8,6 +7,7 @@ import { startNsiSimulator, type NsiSimulator } from '../../src/simulators/nsi/n
 import { startOdsSimulator, type OdsSimulator } from '../../src/simulators/ods/ods-simulator.js';
 import { startRpdePublisher, type RpdePublisher } from '../../src/simulators/rpde/publisher.js';
 import { startCli, type CliProcess } from '../helpers/cli.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
 /** Debian's chromium, installed by .ci/run; Playwright's own browser downloads are never used. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -56,7 +56,7 @@ describe('the status page in a real browser (headless Chromium)', () => {
   let ods: OdsSimulator;
   let daemon: CliProcess;
   let base: string;
-  const dir = mkdtempSync(join(tmpdir(), 'dss-browser-'));
+  const dir = scratchDir('dss-browser-');
   const contexts: BrowserContext[] = [];
   let chromiumProcess: Browser | undefined;
 

@@ -1,21 +1,19 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initialState } from '../../src/core/sync-state.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { compiled } from '../helpers/compiled.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 import { mulberry32 } from '../helpers/seeded-random.js';
-import { compileForChild } from './compile-for-child.js';
 import { crashTable, rowsOf, transitionBatches } from './crash-workload.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, '..', '..');
-const root = mkdtempSync(join(tmpdir(), 'dss-crash-'));
+const root = scratchDir('dss-crash-');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-// Compiled once: starting each child with plain node instead of tsx keeps 25 rounds within seconds.
-const child = compileForChild(join(here, 'crash-child.ts'), repo, join(root, 'child'));
+// Compiled with the e2e tier's tree: each child starts with plain node instead of tsx, and the test
+// loads no TypeScript compiler of its own to transpile it.
+const child = compiled('test/store/crash-child.ts');
 
 type KillPlan =
   | { readonly kind: 'none' }
