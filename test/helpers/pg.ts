@@ -1,7 +1,20 @@
 import pg from 'pg';
 
-/** The PostgreSQL the tests use: PGURL, or a local server with the default superuser. */
-export const PG_URL = process.env.PGURL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/**
+ * The PostgreSQL the tests use: PGURL, or a local server with the default superuser. Its sessions
+ * commit without waiting for the WAL to reach the disk (synchronous_commit off, unless PGURL sets
+ * options of its own): what commits stays atomic and is seen by every session at once, only a crash
+ * of the server could lose the last commits, and no test crashes the shared server (the restart
+ * tests start clusters of their own). The flush was most of what the PostgreSQL tests waited for.
+ */
+export const PG_URL = withoutCommitFlush(process.env.PGURL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+
+function withoutCommitFlush(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.searchParams.has('options')) return url;
+  parsed.searchParams.set('options', '-c synchronous_commit=off');
+  return parsed.toString();
+}
 
 /** Undefined when PostgreSQL answers; otherwise why not, for the skip (or failure) message. */
 export async function postgresUnavailable(url: string = PG_URL): Promise<string | undefined> {
