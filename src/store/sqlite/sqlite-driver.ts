@@ -8,9 +8,10 @@ import type { DriverTransaction, SqlConnection, SqlDriver } from '../sql/engine.
 import { migrate, storedVersion } from '../sql/migrations.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { sqliteDialect } from './sqlite-dialect.js';
-import { SqliteHandle } from './sqlite-handle.js';
+import { LocalSqliteHandle, type SqliteHandle } from './sqlite-handle.js';
 import { INSTANCE_LOCK_TABLE_SQL, SqliteInstanceLock } from './sqlite-instance-lock.js';
 import { SqliteSession } from './sqlite-session.js';
+import { SqliteWriterThread } from './sqlite-writer-thread.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 
 /**
@@ -54,7 +55,7 @@ export class SqliteDriver implements SqlDriver {
     }
     if (!memory) mkdirSync(dirname(path), { recursive: true });
     const timeout = this.options.busyTimeoutMs ?? 5000;
-    const db = SqliteHandle.open(path, { timeout });
+    const db = SqliteWriterThread.open(path, { timeout });
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (!memory && mode !== 'wal') throw new Error(`store ${path}: could not switch to WAL journal mode (got ${String(mode)})`);
@@ -84,7 +85,7 @@ export class SqliteDriver implements SqlDriver {
       throw error;
     }
     if (!memory) {
-      const reader = SqliteHandle.open(path, { timeout });
+      const reader = LocalSqliteHandle.open(path, { timeout });
       reader.pragma('query_only = ON');
       this.readerConnection = new SqliteConnection(reader);
       this.heartbeat = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 10_000);
@@ -98,7 +99,7 @@ export class SqliteDriver implements SqlDriver {
   private async openReadOnly(path: string): Promise<void> {
     let db: SqliteHandle;
     try {
-      db = SqliteHandle.open(path, { fileMustExist: true, timeout: this.options.busyTimeoutMs ?? 5000 });
+      db = LocalSqliteHandle.open(path, { fileMustExist: true, timeout: this.options.busyTimeoutMs ?? 5000 });
     } catch (error) {
       throw new Error(`store ${path} cannot be opened for reading: ${(error as Error).message}`, { cause: error });
     }

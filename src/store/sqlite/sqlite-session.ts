@@ -25,13 +25,19 @@ export class SqliteSession extends SqliteConnection implements EngineSession {
     const width = batch.columns.length;
     const perStatement = Math.max(1, Math.floor(PARAMETERS_PER_STATEMENT / width));
     const { rows, positions } = batch;
-    const statements: UpsertStatements = { sql: (count) => upsertSql(batch, count), perStatement, width };
+    const statements: UpsertStatements = {
+      many: upsertSql(batch, perStatement),
+      rest: (count) => upsertSql(batch, count),
+      one: upsertSql(batch, 1),
+      perStatement,
+      width,
+    };
     const failure = (index: number, cause: Error): Error => {
       const row = rows[index] as readonly Cell[];
       const key = batch.target.spec.primaryKey.map((name, k) => `${name}=${JSON.stringify(String(row[batch.keyPositions[k] as number]))}`).join(', ');
       return new Error(`table ${batch.target.spec.name}: upsert row ${batch.rowIndex(row)} (${key}) was refused: ${cause.message}`, { cause });
     };
-    return this.db.upsert(statements, rows, positions, failure);
+    return this.db.upsert(statements, rows, positions, writesEveryRow(batch), failure);
   }
 
   deleteKeys(set: KeySet): number {
@@ -52,6 +58,16 @@ export class SqliteSession extends SqliteConnection implements EngineSession {
     for (const key of set.keys) changed += this.db.run(sql, key.map(sqliteValue));
     return changed;
   }
+}
+
+/**
+ * Whether each row is written, so the count is known without asking SQLite: a plain INSERT, or an
+ * update without a guard (DO NOTHING and the guards skip rows).
+ */
+function writesEveryRow(batch: UpsertBatch): boolean {
+  if (batch.append) return true;
+  const { primaryKey } = batch.target.spec;
+  return batch.unlessStoredNewer === undefined && !batch.onlyChanged && batch.columns.some((column) => !primaryKey.includes(column.name));
 }
 
 /**
