@@ -19,8 +19,8 @@ export interface UpsertStatements {
   readonly width: number;
 }
 
-/** Turns the row a bulk upsert refused (its index among the batch's rows) into the error to throw. */
-export type UpsertFailure = (row: number, cause: Error) => Error;
+/** Turns the row a bulk upsert refused (its index among the batch's rows, the cells it bound) into the error to throw. */
+export type UpsertFailure = (row: number, cells: readonly BindValue[], cause: Error) => Error;
 
 /**
  * One better-sqlite3 connection as the SQLite engine uses it, addressed by SQL text: in this thread
@@ -111,7 +111,7 @@ export class LocalSqliteHandle implements SqliteHandle {
           try {
             one.run(single);
           } catch (refused) {
-            throw failure(r, refused as Error);
+            throw failure(r, single, refused as Error);
           }
         }
         throw error;

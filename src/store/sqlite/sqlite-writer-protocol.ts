@@ -53,8 +53,8 @@ export interface WriterError {
   readonly message: string;
   readonly name: string;
   readonly code: string | undefined;
-  /** A bulk upsert's failure: which upsert (0: the one called), and the row it refused when one can be named. */
-  readonly upsert?: { readonly id: number; readonly row: number | undefined };
+  /** A bulk upsert's failure: which upsert (0: the one called), and the row it refused (index, bound cells) when one can be named. */
+  readonly upsert?: { readonly id: number; readonly refused: { readonly row: number; readonly cells: readonly BindValue[] } | undefined };
 }
 
 export type WriterReply = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: WriterError };

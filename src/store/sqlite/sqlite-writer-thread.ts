@@ -98,8 +98,8 @@ export class SqliteWriterThread implements SqliteHandle {
       try {
         return this.call(this.upsertRequest(s, rows, positions, 0, rows.length, 0)) as number;
       } catch (error) {
-        const row = (error as { upsertRow?: number }).upsertRow;
-        throw row === undefined ? error : failure(row, error as Error);
+        const refused = (error as { refused?: { row: number; cells: readonly BindValue[] } }).refused;
+        throw refused === undefined ? error : failure(refused.row, refused.cells, error as Error);
       }
     }
     const step = Math.max(perStatement, Math.floor(ROWS_PER_HANDOVER / perStatement) * perStatement);
@@ -172,12 +172,12 @@ export class SqliteWriterThread implements SqliteHandle {
   private errorOf(described: WriterError): Error {
     const error = Object.assign(new Error(described.message), described.code === undefined ? {} : { code: described.code });
     error.name = described.name;
-    const upsert = described.upsert;
-    if (upsert === undefined || upsert.row === undefined) return error;
-    if (upsert.id === 0) return Object.assign(error, { upsertRow: upsert.row });
+    const refused = described.upsert?.refused;
+    if (described.upsert === undefined || refused === undefined) return error;
+    if (described.upsert.id === 0) return Object.assign(error, { refused });
     // A handed-over upsert refused a row: name it as a waited-for one would have.
-    const handedOver = this.pending.get(upsert.id);
-    return handedOver === undefined ? error : handedOver.failure(handedOver.first + upsert.row, error);
+    const handedOver = this.pending.get(described.upsert.id);
+    return handedOver === undefined ? error : handedOver.failure(handedOver.first + refused.row, refused.cells, error);
   }
 
   /** Waits until fewer than MAX_UPSERTS_IN_FLIGHT handed-over upserts are pending; forgets the finished ones. */

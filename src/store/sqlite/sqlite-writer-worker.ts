@@ -36,7 +36,7 @@ port.on('message', (request: WriterRequest) => {
         upsert(request);
       } catch (error) {
         const described = describe(error);
-        failed = described.upsert === undefined ? { ...described, upsert: { id: request.id, row: undefined } } : described;
+        failed = described.upsert === undefined ? { ...described, upsert: { id: request.id, refused: undefined } } : described;
         Atomics.store(signal, SIGNAL.failedUpsert, request.id);
       }
     }
@@ -111,7 +111,7 @@ function upsert(request: WriterUpsert): number {
     if (sql === undefined) throw new Error('bulk upsert without the statement for its rows');
     const statement = handle.statement(sql);
     const parameters = parametersFor(count * width);
-    cells.fill(parameters, count * width);
+    cells.fill(parameters, count);
     try {
       written += statement.run(parameters).changes;
     } catch (error) {
@@ -125,10 +125,11 @@ function upsert(request: WriterUpsert): number {
 /** Runs the rows of a failed statement one by one, to throw, naming the row, at the first that fails. */
 function blame(one: Database.Statement, parameters: readonly BindValue[], width: number, from: number, count: number, id: number): void {
   for (let r = 0; r < count; r++) {
+    const cells = parameters.slice(r * width, (r + 1) * width);
     try {
-      one.run(parameters.slice(r * width, (r + 1) * width));
+      one.run(cells);
     } catch (error) {
-      throw Object.assign(error as Error, { upsert: { id, row: from + r } });
+      throw Object.assign(error as Error, { upsert: { id, refused: { row: from + r, cells } } });
     }
   }
 }
@@ -145,7 +146,7 @@ function parametersFor(length: number): BindValue[] {
 function describe(error: unknown): WriterError {
   if (!(error instanceof Error)) return { message: String(error), name: 'Error', code: undefined };
   const code = (error as { code?: unknown }).code;
-  const upsert = (error as { upsert?: { id: number; row: number } }).upsert;
+  const upsert = (error as { upsert?: WriterError['upsert'] }).upsert;
   return { message: error.message, name: error.name, code: typeof code === 'string' ? code : undefined, ...(upsert === undefined ? {} : { upsert }) };
 }
 
