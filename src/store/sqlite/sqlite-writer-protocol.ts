@@ -11,8 +11,10 @@ export const SIGNAL = {
   upsertsDone: 1,
   /** The id of the handed-over upsert that failed (0: none), set before upsertsDone counts it, cleared when reported. */
   failedUpsert: 2,
+  /** The writer's thread id in the operating system, where it has one to give (Linux: /proc/thread-self), else 0. */
+  osThread: 3,
 } as const;
-export const SIGNAL_SLOTS = 3;
+export const SIGNAL_SLOTS = 4;
 
 /** What the writer thread is started with (workerData); its replies port is transferred along. */
 export interface WriterStart {

@@ -1,4 +1,5 @@
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import type { Cell } from '../../core/tables.js';
 import { workerModuleUrl } from '../../core/worker-module.js';
 import { packRows } from './packed-cells.js';
@@ -50,12 +51,19 @@ export class SqliteWriterThread implements SqliteHandle {
     replies.unref();
   }
 
-  /** Starts the thread and opens the database file on it; throws what opening it threw. */
-  static open(path: string, options: { readonly timeout: number }): SqliteWriterThread {
+  /**
+   * Starts the thread and opens the database file on it; throws what opening it threw.
+   * `resourceLimits` bound the thread's heap (tests: a thread that runs out of memory).
+   */
+  static open(path: string, options: { readonly timeout: number; readonly resourceLimits?: ResourceLimits }): SqliteWriterThread {
     const shared = new SharedArrayBuffer(SIGNAL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
     const channel = new MessageChannel();
     const start: WriterStart & { replies: MessagePort } = { path, timeout: options.timeout, signal: shared, replies: channel.port2 };
-    const worker = new Worker(workerModuleUrl(import.meta.url, 'sqlite-writer-worker'), { workerData: start, transferList: [channel.port2] });
+    const worker = new Worker(workerModuleUrl(import.meta.url, 'sqlite-writer-worker'), {
+      workerData: start,
+      transferList: [channel.port2],
+      ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
+    });
     const thread = new SqliteWriterThread(worker, channel.port1, shared);
     try {
       thread.awaitReply();
@@ -196,10 +204,20 @@ export class SqliteWriterThread implements SqliteHandle {
   }
 
   private assertAlive(): void {
-    // threadId turns -1 once the thread is gone, before its 'exit' event can be delivered here.
-    if (this.worker.threadId === -1) {
+    if (this.gone()) {
       this.closed = true;
-      throw new Error('the SQLite writer thread has stopped; the open transaction is lost');
+      throw new Error('the SQLite writer thread has stopped (out of memory?); its open transaction is lost');
     }
+  }
+
+  /**
+   * Whether the writer thread has ended. This thread may be blocked waiting for it, so its 'exit'
+   * event cannot be delivered: on Linux the operating system's view of the thread is read
+   * instead; elsewhere only what the event loop has seen.
+   */
+  private gone(): boolean {
+    const osThread = Atomics.load(this.signal, SIGNAL.osThread);
+    if (osThread > 0) return !existsSync(`/proc/self/task/${osThread}`);
+    return this.worker.threadId === -1;
   }
 }

@@ -1,3 +1,4 @@
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { CellReader } from './packed-cells.js';
@@ -21,6 +22,7 @@ let failed: WriterError | undefined;
 /** One parameter array per statement width, filled again for each statement: binding copies it. */
 const parameterArrays = new Map<number, BindValue[]>();
 
+Atomics.store(signal, SIGNAL.osThread, osThreadId());
 try {
   handle = LocalSqliteHandle.open(start.path, { timeout: start.timeout });
   reply({ ok: true, value: undefined });
@@ -148,6 +150,16 @@ function describe(error: unknown): WriterError {
   const code = (error as { code?: unknown }).code;
   const upsert = (error as { upsert?: WriterError['upsert'] }).upsert;
   return { message: error.message, name: error.name, code: typeof code === 'string' ? code : undefined, ...(upsert === undefined ? {} : { upsert }) };
+}
+
+/** This thread's id in the operating system, for the other thread to see it gone while it waits (Linux); 0 elsewhere. */
+function osThreadId(): number {
+  try {
+    const id = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    return Number.isInteger(id) && id > 0 ? id : 0;
+  } catch {
+    return 0;
+  }
 }
 
 function reply(message: WriterReply): void {
