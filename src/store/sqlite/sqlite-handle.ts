@@ -102,7 +102,8 @@ export class LocalSqliteHandle implements SqliteHandle {
       const parameters = count === perStatement ? this.bindable(count * width) : new Array<BindValue>(count * width);
       fillFromRows(parameters, rows, positions, start, start + count);
       try {
-        written += statement.run(parameters).changes;
+        // Spread: better-sqlite3 reads arguments faster than an array's elements.
+        written += statement.run(...parameters).changes;
       } catch (error) {
         const one = this.statement(s.one);
         const single = new Array<BindValue>(width);

@@ -115,7 +115,9 @@ function upsert(request: WriterUpsert): number {
     const parameters = parametersFor(count * width);
     cells.fill(parameters, count);
     try {
-      written += statement.run(parameters).changes;
+      // Spread, not the array: better-sqlite3 then reads each value as an argument rather than
+      // through a property lookup on the array, a tenth of this thread's time in a full load.
+      written += statement.run(...parameters).changes;
     } catch (error) {
       blame(handle.statement(request.one), parameters, width, from, count, request.id);
       throw error;
