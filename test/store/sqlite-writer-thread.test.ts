@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { initialState } from '../../src/core/sync-state.js';
 import type { TableSpec } from '../../src/core/tables.js';
 import type { UpsertStatements } from '../../src/store/sqlite/sqlite-handle.js';
+import { SqlStore } from '../../src/store/sql/sql-store.js';
+import { SqliteDriver } from '../../src/store/sqlite/sqlite-driver.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { SqliteWriterThread } from '../../src/store/sqlite/sqlite-writer-thread.js';
 import { scratchDir } from '../helpers/scratch-dir.js';
@@ -33,7 +35,7 @@ const rows = (from: number, to: number, value = 'x'): (string | null)[][] => Arr
 
 describe('SQLite writer thread', () => {
   it('names a row refused in a batch handed over with others, rolls back, skips what was handed over after it, and keeps the cursor', async () => {
-    const store = new SqliteStore({ path: newPath() });
+    const store = new SqliteStore({ path: newPath(), awaitWriterThread: true });
     await store.open();
     try {
       const state = initialState('s', 'job', 'test');
@@ -58,7 +60,7 @@ describe('SQLite writer thread', () => {
   });
 
   it('fails the COMMIT with the refused row when nothing else was asked after it', async () => {
-    const store = new SqliteStore({ path: newPath() });
+    const store = new SqliteStore({ path: newPath(), awaitWriterThread: true });
     await store.open();
     try {
       await store.transaction(async (tx) => {
@@ -73,6 +75,40 @@ describe('SQLite writer thread', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('moves the writes of a store to its writer thread between transactions, once the thread has started', async () => {
+    const path = newPath();
+    const driver = new SqliteDriver({ path });
+    const store = new SqlStore(driver);
+    await store.open();
+    try {
+      await store.transaction(async (tx) => {
+        await tx.apply([{ op: 'ensureTable', spec }, { op: 'upsert', table: 'obs', columns: ['k', 'v'], rows: rows(0, 100, 'before') }]);
+      });
+      for (const deadline = Date.now() + 20_000; !driver.writesOnThread && Date.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await store.transaction(() => Promise.resolve());
+      }
+      expect(driver.writesOnThread).toBe(true);
+      await store.transaction(async (tx) => {
+        await tx.apply([{ op: 'upsert', table: 'obs', columns: ['k', 'v'], rows: rows(50, 5000, 'after') }]);
+      });
+      const table = await store.readTable('obs');
+      expect(table.length).toBe(5000);
+      expect(table[49]).toEqual({ k: key(49), v: 'before49' });
+      expect(table[50]).toEqual({ k: key(50), v: 'after50' });
+      // A refused row is named as before the move.
+      const bad = rows(0, 3000);
+      (bad[2500] as (string | null)[])[1] = null;
+      await expect(store.transaction(async (tx) => void (await tx.apply([{ op: 'upsert', table: 'obs', columns: ['k', 'v'], rows: bad }])))).rejects.toThrow(
+        /upsert row 2500 \(k="k02500"\) was refused/,
+      );
+      expect((await store.readTable('obs')).length).toBe(5000);
+    } finally {
+      await store.close();
+    }
+    expect(driver.writesOnThread).toBe(false);
   });
 
   it('answers a read after the upserts handed over before it, in order', () => {

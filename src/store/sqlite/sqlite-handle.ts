@@ -47,6 +47,60 @@ export interface SqliteHandle {
   close(): void;
 }
 
+/**
+ * The writing connection as the store's session and instance lock hold it: in this thread until
+ * the store's writer thread has started and takes over (SqliteDriver), the same calls either way.
+ */
+export class MovableHandle implements SqliteHandle {
+  constructor(private current: SqliteHandle) {}
+
+  private moved = false;
+
+  /** From now on `next` (the writer thread) runs the calls; the connection used so far is closed. */
+  moveTo(next: SqliteHandle): void {
+    const previous = this.current;
+    this.current = next;
+    this.moved = true;
+    previous.close();
+  }
+
+  get onThread(): boolean {
+    return this.moved;
+  }
+
+  exec(sql: string): void {
+    this.current.exec(sql);
+  }
+
+  run(sql: string, params?: readonly BindValue[]): number {
+    return this.current.run(sql, params);
+  }
+
+  get(sql: string, params?: readonly BindValue[]): SqliteRow | undefined {
+    return this.current.get(sql, params);
+  }
+
+  all(sql: string, params?: readonly BindValue[], safeIntegers?: boolean): SqliteRow[] {
+    return this.current.all(sql, params, safeIntegers);
+  }
+
+  pragma(source: string, options?: { readonly simple?: boolean }): unknown {
+    return this.current.pragma(source, options);
+  }
+
+  get inTransaction(): boolean {
+    return this.current.inTransaction;
+  }
+
+  upsert(s: UpsertStatements, rows: readonly (readonly Cell[])[], positions: readonly number[], counted: boolean, failure: UpsertFailure): number {
+    return this.current.upsert(s, rows, positions, counted, failure);
+  }
+
+  close(): void {
+    this.current.close();
+  }
+}
+
 /** Distinct statement texts kept prepared; shapes are few in practice, this only bounds a pathological caller. */
 const MAX_CACHED_STATEMENTS = 1000;
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { Cell } from '../../core/tables.js';
 import { workerModuleUrl } from '../../core/worker-module.js';
 import { packRows } from './packed-cells.js';
@@ -22,7 +22,7 @@ const LIVENESS_CHECK_MS = 1000;
 
 /**
  * A store's writing connection on a thread of its own (sqlite-writer-worker.ts), started when the
- * store opens and ended when it closes. Calls are synchronous, as better-sqlite3's are: the request
+ * store opens (SqliteDriver lets it take over once it has started) and ended when it closes. Calls are synchronous, as better-sqlite3's are: the request
  * is posted and this thread waits for the reply (Atomics.wait, then receiveMessageOnPort), so the
  * shared SQL code and the transaction semantics are those of a connection in this thread. Bulk
  * upserts whose count is known without asking are handed over without waiting, so SQLite inserts
@@ -36,6 +36,8 @@ export class SqliteWriterThread implements SqliteHandle {
   /** The rows' failure message and first row of each upsert handed over and not known to be done, by id. */
   private readonly pending = new Map<number, { readonly failure: UpsertFailure; readonly first: number }>();
   private closed = false;
+  /** The answer to the opening of the file, once read. */
+  private opening: WriterReply | undefined;
   /** Resolves with the thread's exit code once it has ended. */
   readonly exited: Promise<number>;
 
@@ -53,29 +55,44 @@ export class SqliteWriterThread implements SqliteHandle {
     replies.unref();
   }
 
-  /**
-   * Starts the thread and opens the database file on it; throws what opening it threw.
-   * `resourceLimits` bound the thread's heap (tests: a thread that runs out of memory).
-   */
-  static open(path: string, options: { readonly timeout: number; readonly resourceLimits?: ResourceLimits }): SqliteWriterThread {
+  /** Starts the thread, which opens the database file; does not wait for it (see `started`, `awaitOpened`). */
+  static start(path: string, options: { readonly timeout: number }): SqliteWriterThread {
     const shared = new SharedArrayBuffer(SIGNAL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
     const channel = new MessageChannel();
     const start: WriterStart & { replies: MessagePort } = { path, timeout: options.timeout, signal: shared, replies: channel.port2 };
-    const worker = new Worker(workerModuleUrl(import.meta.url, 'sqlite-writer-worker'), {
-      workerData: start,
-      transferList: [channel.port2],
-      ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
-    });
-    const thread = new SqliteWriterThread(worker, channel.port1, shared);
+    const worker = new Worker(workerModuleUrl(import.meta.url, 'sqlite-writer-worker'), { workerData: start, transferList: [channel.port2] });
+    return new SqliteWriterThread(worker, channel.port1, shared);
+  }
+
+  /** Starts the thread and waits until it has opened the file; throws what opening it threw. */
+  static open(path: string, options: { readonly timeout: number }): SqliteWriterThread {
+    const thread = SqliteWriterThread.start(path, options);
+    thread.awaitOpened();
+    return thread;
+  }
+
+  /** Whether the thread has started and answered its opening of the file (awaitOpened then returns at once); never waits. */
+  started(): boolean {
+    this.opening ??= (receiveMessageOnPort(this.replies) as { message: WriterReply } | undefined)?.message;
+    return this.opening !== undefined;
+  }
+
+  /** Waits until the thread has opened the file; throws what opening it threw, the thread then ended. */
+  awaitOpened(): void {
     try {
-      thread.awaitReply();
+      this.opening ??= this.nextReply();
+      this.settle(this.opening);
     } catch (error) {
-      thread.closed = true;
-      thread.replies.close();
-      void worker.terminate();
+      this.abandon();
       throw error;
     }
-    return thread;
+  }
+
+  /** Ends the thread without waiting for it, whatever it is doing: for a thread the store never used. */
+  abandon(): void {
+    this.closed = true;
+    this.replies.close();
+    void this.worker.terminate();
   }
 
   exec(sql: string): void {
@@ -156,10 +173,14 @@ export class SqliteWriterThread implements SqliteHandle {
   }
 
   private awaitReply(): unknown {
+    return this.settle(this.nextReply());
+  }
+
+  private nextReply(): WriterReply {
     for (;;) {
       const seen = Atomics.load(this.signal, SIGNAL.replies);
       const message = receiveMessageOnPort(this.replies) as { message: WriterReply } | undefined;
-      if (message !== undefined) return this.settle(message.message);
+      if (message !== undefined) return message.message;
       if (Atomics.wait(this.signal, SIGNAL.replies, seen, LIVENESS_CHECK_MS) === 'timed-out') this.assertAlive();
     }
   }
