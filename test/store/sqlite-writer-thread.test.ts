@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initialState } from '../../src/core/sync-state.js';
-import type { TableSpec } from '../../src/core/tables.js';
 import type { UpsertStatements } from '../../src/store/sqlite/sqlite-handle.js';
 import { SqlStore } from '../../src/store/sql/sql-store.js';
 import { SqliteDriver } from '../../src/store/sqlite/sqlite-driver.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { SqliteWriterThread } from '../../src/store/sqlite/sqlite-writer-thread.js';
 import { scratchDir } from '../helpers/scratch-dir.js';
+import { key, rows, spec } from './keyed-rows.js';
 
 const root = scratchDir('dss-sqlite-writer-');
 let counter = 0;
@@ -21,17 +21,6 @@ function newPath(): string {
   mkdirSync(folder, { recursive: true });
   return join(folder, 'sync.db');
 }
-
-const spec: TableSpec = {
-  name: 'obs',
-  columns: [
-    { name: 'k', type: 'text' },
-    { name: 'v', type: 'text', nullable: false },
-  ],
-  primaryKey: ['k'],
-};
-const key = (i: number): string => `k${String(i).padStart(5, '0')}`;
-const rows = (from: number, to: number, value = 'x'): (string | null)[][] => Array.from({ length: to - from }, (_, i) => [key(from + i), `${value}${from + i}`]);
 
 describe('SQLite writer thread', () => {
   it('names a row refused in a batch handed over with others, rolls back, skips what was handed over after it, and keeps the cursor', async () => {
