@@ -11,7 +11,7 @@ export const SIGNAL = {
   upsertsDone: 1,
   /** The id of the handed-over upsert that failed (0: none), set before upsertsDone counts it, cleared when reported. */
   failedUpsert: 2,
-  /** The writer's thread id in the operating system, where it has one to give (Linux: /proc/thread-self), else 0. */
+  /** Set by the writer once running: its thread id in the operating system (Linux: /proc/thread-self), or -1 where there is none to give. */
   osThread: 3,
 } as const;
 export const SIGNAL_SLOTS = 4;

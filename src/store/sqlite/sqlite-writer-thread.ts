@@ -19,12 +19,15 @@ const ROWS_PER_HANDOVER = 2048;
 
 /** How often a wait checks that the writer thread is still alive. */
 const LIVENESS_CHECK_MS = 1000;
+/** A thread that has not said who it is by then never started (its module failed to load). */
+const START_LIMIT_MS = 60_000;
 
 /**
  * A store's writing connection on a thread of its own (sqlite-writer-worker.ts), started when the
- * store opens (SqliteDriver lets it take over once it has started) and ended when it closes. Calls are synchronous, as better-sqlite3's are: the request
- * is posted and this thread waits for the reply (Atomics.wait, then receiveMessageOnPort), so the
- * shared SQL code and the transaction semantics are those of a connection in this thread. Bulk
+ * store opens (SqliteDriver lets it take over once it has started) and ended when it closes. Calls
+ * are synchronous, as better-sqlite3's are: the request is posted and this thread waits for the
+ * reply (Atomics.wait, then receiveMessageOnPort), so the shared SQL code and the transaction
+ * semantics are those of a connection in this thread. Bulk
  * upserts whose count is known without asking are handed over without waiting, so SQLite inserts
  * one batch into its B-tree while this thread reads and maps the next: a full load runs on both
  * cores. Their failure is thrown by the next call (at the latest the COMMIT, which then rolls
@@ -40,6 +43,7 @@ export class SqliteWriterThread implements SqliteHandle {
   private opening: WriterReply | undefined;
   /** Resolves with the thread's exit code once it has ended. */
   readonly exited: Promise<number>;
+  private readonly startedAt = performance.now();
 
   private constructor(
     private readonly worker: Worker,
@@ -186,8 +190,8 @@ export class SqliteWriterThread implements SqliteHandle {
   }
 
   private post(request: WriterCall | WriterUpsert): void {
+    // A thread that died is found by the wait that follows (within LIVENESS_CHECK_MS).
     if (this.closed) throw new Error('the SQLite connection is closed');
-    this.assertAlive();
     const transfer = request.type === 'upsert' ? [request.packed.lengths.buffer as ArrayBuffer] : [];
     this.worker.postMessage(request, transfer);
   }
@@ -241,6 +245,7 @@ export class SqliteWriterThread implements SqliteHandle {
   private gone(): boolean {
     const osThread = Atomics.load(this.signal, SIGNAL.osThread);
     if (osThread > 0) return !existsSync(`/proc/self/task/${osThread}`);
+    if (osThread === 0 && performance.now() - this.startedAt > START_LIMIT_MS) return true;
     return this.worker.threadId === -1;
   }
 }

@@ -154,13 +154,13 @@ function describe(error: unknown): WriterError {
   return { message: error.message, name: error.name, code: typeof code === 'string' ? code : undefined, ...(upsert === undefined ? {} : { upsert }) };
 }
 
-/** This thread's id in the operating system, for the other thread to see it gone while it waits (Linux); 0 elsewhere. */
+/** This thread's id in the operating system, for the other thread to see it gone while it waits (Linux); -1 elsewhere. */
 function osThreadId(): number {
   try {
     const id = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    return Number.isInteger(id) && id > 0 ? id : 0;
+    return Number.isInteger(id) && id > 0 ? id : -1;
   } catch {
-    return 0;
+    return -1;
   }
 }
 
