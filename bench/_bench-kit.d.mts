@@ -20,7 +20,7 @@ export interface FullLoadModules {
   readonly SqliteStore: typeof SqliteStoreClass;
   readonly pino: typeof Pino;
 }
-export function fullLoad(modules: FullLoadModules, endpoint: string, path: string): Promise<number>;
+export function fullLoad(modules: FullLoadModules, endpoint: string, path: string, beforeClose?: () => void): Promise<number>;
 export function timedFullLoad(modules: FullLoadModules, endpoint: string, observations: number): Promise<number>;
 export function checkRows(path: string, table: string, expected: number): void;
 export function fullLoadBody(endpoint: string): Promise<NodeJS.ReadableStream>;

@@ -67,7 +67,7 @@ export function fullLoadDataUrl(endpoint) {
  * file at `path`, with the modules given (src/ under tsx, or the compiled dist/). Returns the rows
  * the run upserted; the observations table is `bench_obs`.
  */
-export async function fullLoad({ createHttpClient, runStream, SdmxSource, SqliteStore, pino }, endpoint, path) {
+export async function fullLoad({ createHttpClient, runStream, SdmxSource, SqliteStore, pino }, endpoint, path, beforeClose = () => {}) {
   const store = new SqliteStore({ path });
   const http = createHttpClient();
   try {
@@ -84,6 +84,7 @@ export async function fullLoad({ createHttpClient, runStream, SdmxSource, Sqlite
       structureFormat: 'auto',
     });
     const result = await runStream({ store, source, http, log: pino({ level: 'silent' }), signal: new AbortController().signal });
+    beforeClose();
     return result.upserted;
   } finally {
     await store.close();

@@ -2,25 +2,13 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initialState } from '../../src/core/sync-state.js';
-import type { TableSpec } from '../../src/core/tables.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { scratchDir } from '../helpers/scratch-dir.js';
+import { key, rows, spec } from './keyed-rows.js';
 
 const root = scratchDir('dss-sqlite-bulk-');
 let counter = 0;
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-const spec: TableSpec = {
-  name: 'obs',
-  columns: [
-    { name: 'k', type: 'text' },
-    { name: 'v', type: 'text', nullable: false },
-  ],
-  primaryKey: ['k'],
-};
-
-const key = (i: number): string => `k${String(i).padStart(5, '0')}`;
-const rows = (from: number, to: number, value = 'x'): string[][] => Array.from({ length: to - from }, (_, i) => [key(from + i), `${value}${from + i}`]);
 
 async function withStore(body: (store: SqliteStore) => Promise<void>): Promise<void> {
   counter += 1;

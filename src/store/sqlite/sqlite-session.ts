@@ -5,7 +5,7 @@ import { quoteIdent } from '../sql/quote.js';
 import { keyConditions, whereClause } from '../sql/where-sql.js';
 import { SqliteConnection, sqliteValue } from './sqlite-connection.js';
 import { sqliteDialect, sqliteDistinct } from './sqlite-dialect.js';
-import type { UpsertStatements } from './sqlite-handle.js';
+import type { UpsertFailure, UpsertStatements } from './sqlite-handle.js';
 
 /**
  * Bound parameters per multi-row INSERT. Binding dominates the cost of an upsert in
@@ -25,13 +25,14 @@ export class SqliteSession extends SqliteConnection implements EngineSession {
     const width = batch.columns.length;
     const perStatement = Math.max(1, Math.floor(PARAMETERS_PER_STATEMENT / width));
     const { rows, positions } = batch;
-    const statements: UpsertStatements = { sql: (count) => upsertSql(batch, count), perStatement, width };
-    const failure = (index: number, cause: Error): Error => {
-      const row = rows[index] as readonly Cell[];
-      const key = batch.target.spec.primaryKey.map((name, k) => `${name}=${JSON.stringify(String(row[batch.keyPositions[k] as number]))}`).join(', ');
-      return new Error(`table ${batch.target.spec.name}: upsert row ${batch.rowIndex(row)} (${key}) was refused: ${cause.message}`, { cause });
+    const statements: UpsertStatements = {
+      many: upsertSql(batch, perStatement),
+      rest: (count) => upsertSql(batch, count),
+      one: upsertSql(batch, 1),
+      perStatement,
+      width,
     };
-    return this.db.upsert(statements, rows, positions, failure);
+    return this.db.upsert(statements, rows, positions, writesEveryRow(batch), refusal(batch));
   }
 
   deleteKeys(set: KeySet): number {
@@ -52,6 +53,38 @@ export class SqliteSession extends SqliteConnection implements EngineSession {
     for (const key of set.keys) changed += this.db.run(sql, key.map(sqliteValue));
     return changed;
   }
+}
+
+/**
+ * The error for the row a bulk upsert refused, named by its index in the operation and its key
+ * (from the cells it bound). It keeps the batch's rows only where their index must be looked up
+ * (rows that omit cells, grouped apart): a failure kept for rows handed to the writer thread must
+ * not keep them alive, or they outlive the young generation and every collection gets slower.
+ */
+function refusal(batch: UpsertBatch): UpsertFailure {
+  const { rows } = batch;
+  const keyCells = batch.keyPositions.map((position) => batch.positions.indexOf(position));
+  const last = rows.length - 1;
+  const inOrder = last < 0 || (batch.rowIndex(rows[0] as readonly Cell[]) === 0 && batch.rowIndex(rows[last] as readonly Cell[]) === last);
+  // Rows of a group keep their order: spanning the operation's first to its last index, they are all of it.
+  return refusedRow(batch.target.spec.name, batch.target.spec.primaryKey, keyCells, inOrder ? undefined : (index) => batch.rowIndex(rows[index] as readonly Cell[]));
+}
+
+function refusedRow(table: string, keys: readonly string[], keyCells: readonly number[], indexOf: ((index: number) => number) | undefined): UpsertFailure {
+  return (index, cells, cause) => {
+    const key = keys.map((name, k) => `${name}=${JSON.stringify(String(cells[keyCells[k] as number]))}`).join(', ');
+    return new Error(`table ${table}: upsert row ${indexOf === undefined ? index : indexOf(index)} (${key}) was refused: ${cause.message}`, { cause });
+  };
+}
+
+/**
+ * Whether each row is written, so the count is known without asking SQLite: a plain INSERT, or an
+ * update without a guard (DO NOTHING and the guards skip rows).
+ */
+function writesEveryRow(batch: UpsertBatch): boolean {
+  if (batch.append) return true;
+  const { primaryKey } = batch.target.spec;
+  return batch.unlessStoredNewer === undefined && !batch.onlyChanged && batch.columns.some((column) => !primaryKey.includes(column.name));
 }
 
 /**

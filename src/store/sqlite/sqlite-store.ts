@@ -19,6 +19,11 @@ export interface SqliteStoreOptions {
   readonly heartbeatMs?: number;
   /** How long a statement waits for another process's write lock (default 5 s). */
   readonly busyTimeoutMs?: number;
+  /**
+   * Wait at open for the writer thread, rather than write from the main thread until it has
+   * started (tests that must run on it).
+   */
+  readonly awaitWriterThread?: boolean;
 }
 
 /** The embedded store (the default): the shared SQL store over the better-sqlite3 driver. */
