@@ -1,12 +1,12 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initialState } from '../../src/core/sync-state.js';
 import type { UpsertStatements } from '../../src/store/sqlite/sqlite-handle.js';
 import { SqlStore } from '../../src/store/sql/sql-store.js';
 import { SqliteDriver } from '../../src/store/sqlite/sqlite-driver.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { WriterWorker } from '../../src/store/sqlite/sqlite-writer-pool.js';
 import { SqliteWriterThread } from '../../src/store/sqlite/sqlite-writer-thread.js';
 import { scratchDir } from '../helpers/scratch-dir.js';
 import { key, rows, spec } from './keyed-rows.js';
@@ -115,15 +115,57 @@ describe('SQLite writer thread', () => {
     }
   });
 
-  it('ends its thread on close', async () => {
-    const thread = SqliteWriterThread.open(newPath(), { timeout: 1000 });
+  it('closes its connection on close and keeps the thread, on which the next store opens its file without starting another', () => {
+    const first = newPath();
+    const thread = SqliteWriterThread.open(first, { timeout: 1000 });
+    thread.pragma('journal_mode = WAL');
     thread.exec('CREATE TABLE t (k TEXT PRIMARY KEY)');
+    expect(existsSync(`${first}-wal`)).toBe(true);
     thread.close();
-    await expect(thread.exited).resolves.toBe(0);
     expect(() => thread.exec('SELECT 1')).toThrow(/closed/);
+    // The last connection to a WAL database removes its -wal file when it closes.
+    expect(existsSync(`${first}-wal`)).toBe(false);
+    const next = SqliteWriterThread.open(newPath(), { timeout: 1000 });
+    try {
+      expect(workerOf(next)).toBe(workerOf(thread));
+      expect(next.get('SELECT count(*) AS n FROM sqlite_schema')).toEqual({ n: 0 });
+    } finally {
+      next.close();
+    }
   });
 
-  it('throws what opening the file threw, and ends its thread', () => {
+  it('gives the next store a thread a store let go of before reading its replies, answering the next store its own', () => {
+    const abandoned = SqliteWriterThread.start(newPath(), { timeout: 1000 });
+    abandoned.abandon();
+    const next = SqliteWriterThread.open(newPath(), { timeout: 1000 });
+    try {
+      expect(workerOf(next)).toBe(workerOf(abandoned));
+      expect(next.get('SELECT 42 AS answer')).toEqual({ answer: 42 });
+      expect(next.all('SELECT 1 AS one UNION ALL SELECT 2')).toEqual([{ one: 1 }, { one: 2 }]);
+    } finally {
+      next.close();
+    }
+  });
+
+  it('does not pass a refused row that was never reported on to the next store on its thread', () => {
+    const thread = SqliteWriterThread.open(newPath(), { timeout: 1000 });
+    thread.exec('CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID');
+    thread.exec('BEGIN');
+    const bad = rows(0, 100);
+    (bad[50] as (string | null)[])[1] = null;
+    thread.upsert(statements(), bad, [0, 1], true, (_row, _cells, cause) => cause);
+    thread.close();
+    const next = SqliteWriterThread.open(newPath(), { timeout: 1000 });
+    try {
+      expect(workerOf(next)).toBe(workerOf(thread));
+      next.exec('CREATE TABLE u (k TEXT PRIMARY KEY)');
+      expect(next.run('INSERT INTO u (k) VALUES (?)', ['a'])).toBe(1);
+    } finally {
+      next.close();
+    }
+  });
+
+  it('throws what opening the file threw', () => {
     expect(() => SqliteWriterThread.open(join(root, 'no-such-folder', 'sync.db'), { timeout: 1000 })).toThrow(/unable to open database file|directory does not exist/);
   });
 
@@ -133,7 +175,7 @@ describe('SQLite writer thread', () => {
     thread.exec('BEGIN');
     thread.upsert(statements(), rows(0, 5000), [0, 1], true, (_row, _cells, cause) => cause);
     // The thread is stopped from outside (as running out of memory would), while this one is about to wait for it.
-    void (thread as unknown as { readonly worker: Worker }).worker.terminate();
+    void workerOf(thread).kill();
     const started = Date.now();
     expect(() => thread.get('SELECT count(*) AS n FROM t')).toThrow(/SQLite writer thread has stopped/);
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -141,8 +183,21 @@ describe('SQLite writer thread', () => {
     expect(() => thread.exec('COMMIT')).toThrow(/closed/);
     thread.close();
     await expect(thread.exited).resolves.toBe(1);
+    // The next store gets a thread that is alive.
+    const next = SqliteWriterThread.open(newPath(), { timeout: 1000 });
+    try {
+      expect(workerOf(next)).not.toBe(workerOf(thread));
+      expect(next.get('SELECT 1 AS one')).toEqual({ one: 1 });
+    } finally {
+      next.close();
+    }
   });
 });
+
+/** The thread a connection runs on (threads are kept and handed from store to store). */
+function workerOf(thread: SqliteWriterThread): WriterWorker {
+  return (thread as unknown as { readonly worker: WriterWorker }).worker;
+}
 
 function statements(): UpsertStatements {
   const sql = (count: number): string => `INSERT INTO t (k, v) VALUES ${new Array<string>(count).fill('(?, ?)').join(', ')} ON CONFLICT (k) DO UPDATE SET v = excluded.v`;

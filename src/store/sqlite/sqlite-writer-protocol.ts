@@ -18,12 +18,12 @@ export const SIGNAL_SLOTS = 4;
 
 /** What the writer thread is started with (workerData); its replies port is transferred along. */
 export interface WriterStart {
-  readonly path: string;
-  readonly timeout: number;
   readonly signal: SharedArrayBuffer;
 }
 
+/** `open` and `close` begin and end one store's use of the thread; a thread serves one store at a time. */
 export type WriterCall =
+  | { readonly type: 'open'; readonly path: string; readonly timeout: number }
   | { readonly type: 'exec'; readonly sql: string }
   | { readonly type: 'run' | 'get'; readonly sql: string; readonly params: readonly BindValue[] }
   | { readonly type: 'all'; readonly sql: string; readonly params: readonly BindValue[]; readonly safeIntegers: boolean }

@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { Cell } from '../../core/tables.js';
-import { workerModuleUrl } from '../../core/worker-module.js';
 import { packRows } from './packed-cells.js';
 import type { BindValue, SqliteHandle, SqliteRow, UpsertFailure, UpsertStatements } from './sqlite-handle.js';
-import { SIGNAL, SIGNAL_SLOTS, type WriterCall, type WriterError, type WriterReply, type WriterStart, type WriterUpsert } from './sqlite-writer-protocol.js';
+import type { WriterCall, WriterError, WriterReply, WriterUpsert } from './sqlite-writer-protocol.js';
+import { WriterGoneError, WriterWorker } from './sqlite-writer-pool.js';
 
 /**
  * Upserts handed over and not yet done, at most. Each holds at most ROWS_PER_HANDOVER rows, packed
@@ -17,71 +15,57 @@ const MAX_UPSERTS_IN_FLIGHT = 64;
 /** Rows per handed-over upsert: a large batch is cut, so the writer starts on it early and memory stays bounded. */
 const ROWS_PER_HANDOVER = 2048;
 
-/** How often a wait checks that the writer thread is still alive. */
-const LIVENESS_CHECK_MS = 1000;
-/** A thread that has not said who it is by then never started (its module failed to load). */
-const START_LIMIT_MS = 60_000;
-
 /**
- * A store's writing connection on a thread of its own (sqlite-writer-worker.ts), started when the
- * store opens (SqliteDriver lets it take over once it has started) and ended when it closes. Calls
- * are synchronous, as better-sqlite3's are: the request is posted and this thread waits for the
- * reply (Atomics.wait, then receiveMessageOnPort), so the shared SQL code and the transaction
- * semantics are those of a connection in this thread. Bulk
- * upserts whose count is known without asking are handed over without waiting, so SQLite inserts
- * one batch into its B-tree while this thread reads and maps the next: a full load runs on both
- * cores. Their failure is thrown by the next call (at the latest the COMMIT, which then rolls
- * back), as the error the refused row deserves.
+ * A store's writing connection on a thread of its own (sqlite-writer-worker.ts), opened there when
+ * the store opens (SqliteDriver lets it take over once it has started) and closed when the store
+ * closes, the thread then kept for the next store (sqlite-writer-pool.ts). Calls are synchronous,
+ * as better-sqlite3's are: the request is posted and this thread waits for the reply
+ * (Atomics.wait, then receiveMessageOnPort), so the shared SQL code and the transaction semantics
+ * are those of a connection in this thread. Bulk upserts whose count is known without asking are
+ * handed over without waiting, so SQLite inserts one batch into its B-tree while this thread reads
+ * and maps the next: a full load runs on both cores. Their failure is thrown by the next call (at
+ * the latest the COMMIT, which then rolls back), as the error the refused row deserves.
  */
 export class SqliteWriterThread implements SqliteHandle {
-  private readonly signal: Int32Array;
-  private upsertsSent = 0;
+  private upsertsSent: number;
   /** The rows' failure message and first row of each upsert handed over and not known to be done, by id. */
   private readonly pending = new Map<number, { readonly failure: UpsertFailure; readonly first: number }>();
   private closed = false;
   /** The answer to the opening of the file, once read. */
   private opening: WriterReply | undefined;
-  /** Resolves with the thread's exit code once it has ended. */
-  readonly exited: Promise<number>;
-  private readonly startedAt = performance.now();
 
-  private constructor(
-    private readonly worker: Worker,
-    private readonly replies: MessagePort,
-    shared: SharedArrayBuffer,
-  ) {
-    this.signal = new Int32Array(shared);
-    this.exited = new Promise((resolve) => worker.once('exit', resolve));
-    // Its failures are seen by the caller waiting for a reply (the thread is found gone).
-    worker.on('error', () => {});
-    // The thread works only when called; it must not keep a finished process alive.
-    worker.unref();
-    replies.unref();
+  private constructor(private readonly worker: WriterWorker) {
+    // Upserts are numbered from what the thread has done for the stores before (all of it finished:
+    // a store gives the thread back only after its last call was answered).
+    this.upsertsSent = worker.upsertsDone();
   }
 
-  /** Starts the thread, which opens the database file; does not wait for it (see `started`, `awaitOpened`). */
+  /** Opens the file on a writer thread (one kept idle, or a new one); does not wait for it (see `started`, `awaitOpened`). */
   static start(path: string, options: { readonly timeout: number }): SqliteWriterThread {
-    const shared = new SharedArrayBuffer(SIGNAL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
-    const channel = new MessageChannel();
-    const start: WriterStart & { replies: MessagePort } = { path, timeout: options.timeout, signal: shared, replies: channel.port2 };
-    const worker = new Worker(workerModuleUrl(import.meta.url, 'sqlite-writer-worker'), { workerData: start, transferList: [channel.port2] });
-    return new SqliteWriterThread(worker, channel.port1, shared);
+    const worker = WriterWorker.take();
+    worker.post({ type: 'open', path, timeout: options.timeout });
+    return new SqliteWriterThread(worker);
   }
 
-  /** Starts the thread and waits until it has opened the file; throws what opening it threw. */
+  /** Opens the file on a writer thread and waits until it has; throws what opening it threw. */
   static open(path: string, options: { readonly timeout: number }): SqliteWriterThread {
     const thread = SqliteWriterThread.start(path, options);
     thread.awaitOpened();
     return thread;
   }
 
+  /** Resolves with the exit code of the thread once it has ended (it outlives the connection, kept for the next store). */
+  get exited(): Promise<number> {
+    return this.worker.exited;
+  }
+
   /** Whether the thread has started and answered its opening of the file (awaitOpened then returns at once); never waits. */
   started(): boolean {
-    this.opening ??= (receiveMessageOnPort(this.replies) as { message: WriterReply } | undefined)?.message;
+    this.opening ??= this.worker.poll();
     return this.opening !== undefined;
   }
 
-  /** Waits until the thread has opened the file; throws what opening it threw, the thread then ended. */
+  /** Waits until the thread has opened the file; throws what opening it threw (the thread is given back). */
   awaitOpened(): void {
     try {
       this.opening ??= this.nextReply();
@@ -92,11 +76,15 @@ export class SqliteWriterThread implements SqliteHandle {
     }
   }
 
-  /** Ends the thread without waiting for it, whatever it is doing: for a thread the store never used. */
+  /**
+   * Gives the thread back without waiting for it, whatever it is doing: for a connection the store
+   * never used (no upsert was handed over). Its connection is closed there before any other store's.
+   */
   abandon(): void {
+    if (this.closed) return;
     this.closed = true;
-    this.replies.close();
-    void this.worker.terminate();
+    this.worker.post({ type: 'close' });
+    this.worker.giveBack(this.opening === undefined ? 2 : 1);
   }
 
   exec(sql: string): void {
@@ -144,14 +132,14 @@ export class SqliteWriterThread implements SqliteHandle {
     return rows.length;
   }
 
-  /** Closes the connection, after what was handed over, and ends the thread. */
+  /** Closes the connection, after what was handed over, and gives the thread back for the next store. */
   close(): void {
     if (this.closed) return;
     try {
       this.call({ type: 'close' });
     } finally {
+      if (!this.closed) this.worker.giveBack(0);
       this.closed = true;
-      this.replies.close();
     }
   }
 
@@ -181,19 +169,18 @@ export class SqliteWriterThread implements SqliteHandle {
   }
 
   private nextReply(): WriterReply {
-    for (;;) {
-      const seen = Atomics.load(this.signal, SIGNAL.replies);
-      const message = receiveMessageOnPort(this.replies) as { message: WriterReply } | undefined;
-      if (message !== undefined) return message.message;
-      if (Atomics.wait(this.signal, SIGNAL.replies, seen, LIVENESS_CHECK_MS) === 'timed-out') this.assertAlive();
+    try {
+      return this.worker.nextReply();
+    } catch (error) {
+      if (error instanceof WriterGoneError) this.closed = true;
+      throw error;
     }
   }
 
   private post(request: WriterCall | WriterUpsert): void {
-    // A thread that died is found by the wait that follows (within LIVENESS_CHECK_MS).
+    // A thread that died is found by the wait that follows (within a liveness check).
     if (this.closed) throw new Error('the SQLite connection is closed');
-    const transfer = request.type === 'upsert' ? [request.packed.lengths.buffer as ArrayBuffer] : [];
-    this.worker.postMessage(request, transfer);
+    this.worker.post(request, request.type === 'upsert' ? [request.packed.lengths.buffer as ArrayBuffer] : []);
   }
 
   private settle(reply: WriterReply): unknown {
@@ -218,34 +205,20 @@ export class SqliteWriterThread implements SqliteHandle {
   /** Waits until fewer than MAX_UPSERTS_IN_FLIGHT handed-over upserts are pending; forgets the finished ones. */
   private waitForRoom(): void {
     for (;;) {
-      const done = Atomics.load(this.signal, SIGNAL.upsertsDone);
+      const done = this.worker.upsertsDone();
       // A failed upsert keeps its entry: the reply that reports it needs the rows' failure message.
-      const failed = Atomics.load(this.signal, SIGNAL.failedUpsert);
+      const failed = this.worker.failedUpsert();
       for (const id of this.pending.keys()) {
         if (id > done) break;
         if (id !== failed) this.pending.delete(id);
       }
       if (this.upsertsSent - done < MAX_UPSERTS_IN_FLIGHT) return;
-      if (Atomics.wait(this.signal, SIGNAL.upsertsDone, done, LIVENESS_CHECK_MS) === 'timed-out') this.assertAlive();
+      try {
+        this.worker.awaitUpsertsPast(done);
+      } catch (error) {
+        if (error instanceof WriterGoneError) this.closed = true;
+        throw error;
+      }
     }
-  }
-
-  private assertAlive(): void {
-    if (this.gone()) {
-      this.closed = true;
-      throw new Error('the SQLite writer thread has stopped (out of memory?); its open transaction is lost');
-    }
-  }
-
-  /**
-   * Whether the writer thread has ended. This thread may be blocked waiting for it, so its 'exit'
-   * event cannot be delivered: on Linux the operating system's view of the thread is read
-   * instead; elsewhere only what the event loop has seen.
-   */
-  private gone(): boolean {
-    const osThread = Atomics.load(this.signal, SIGNAL.osThread);
-    if (osThread > 0) return !existsSync(`/proc/self/task/${osThread}`);
-    if (osThread === 0 && performance.now() - this.startedAt > START_LIMIT_MS) return true;
-    return this.worker.threadId === -1;
   }
 }

@@ -6,8 +6,8 @@ import { LocalSqliteHandle, type BindValue } from './sqlite-handle.js';
 import { SIGNAL, type WriterError, type WriterReply, type WriterRequest, type WriterStart, type WriterUpsert } from './sqlite-writer-protocol.js';
 
 /**
- * The SQLite writer thread (sqlite-writer-thread.ts): owns one store's writing connection and runs
- * what the store's thread asks, in the order asked. Upserts handed over run here while that thread
+ * The SQLite writer thread (sqlite-writer-thread.ts): owns one store's writing connection at a
+ * time, from its `open` to its `close`, and runs what the store's thread asks, in the order asked. Upserts handed over run here while that thread
  * reads and maps the next rows; the first that fails is the reply to the next call, and the ones
  * handed over after it are skipped (the transaction is going to roll back).
  */
@@ -23,13 +23,6 @@ let failed: WriterError | undefined;
 const parameterArrays = new Map<number, BindValue[]>();
 
 Atomics.store(signal, SIGNAL.osThread, osThreadId());
-try {
-  handle = LocalSqliteHandle.open(start.path, { timeout: start.timeout });
-  reply({ ok: true, value: undefined });
-} catch (error) {
-  reply({ ok: false, error: describe(error) });
-  port.close();
-}
 
 port.on('message', (request: WriterRequest) => {
   if (request.type === 'upsert' && request.id !== 0) {
@@ -47,12 +40,14 @@ port.on('message', (request: WriterRequest) => {
     return;
   }
   reply(answer(request));
-  if (request.type === 'close') port.close();
 });
 
 function answer(request: WriterRequest): WriterReply {
   const rollback = request.type === 'exec' && /^\s*ROLLBACK\s*$/i.test(request.sql);
-  if (failed !== undefined && !rollback && request.type !== 'close' && request.type !== 'inTransaction') {
+  if (request.type === 'open' || request.type === 'close') {
+    // A store's failure dies with its use of the thread.
+    forgetFailure();
+  } else if (failed !== undefined && !rollback && request.type !== 'inTransaction') {
     // The caller learns of the failure now, and rolls back; what it asked is not run.
     const error = failed;
     forgetFailure();
@@ -72,6 +67,18 @@ function forgetFailure(): void {
 }
 
 function run(request: WriterRequest): unknown {
+  if (request.type === 'open') {
+    handle?.close();
+    handle = undefined;
+    handle = LocalSqliteHandle.open(request.path, { timeout: request.timeout });
+    return undefined;
+  }
+  if (request.type === 'close') {
+    const closing = handle;
+    handle = undefined;
+    closing?.close();
+    return undefined;
+  }
   if (handle === undefined) throw new Error('the SQLite connection is closed');
   switch (request.type) {
     case 'exec':
@@ -87,12 +94,6 @@ function run(request: WriterRequest): unknown {
       return handle.pragma(request.source, { simple: request.simple });
     case 'inTransaction':
       return handle.inTransaction;
-    case 'close': {
-      const closing = handle;
-      handle = undefined;
-      closing.close();
-      return undefined;
-    }
     case 'upsert':
       return upsert(request);
   }
