@@ -19,11 +19,10 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
  * find what they find in dist/. Type errors are the lint's and the build's business.
  *
  * The scripts tests start as processes (the CLI, the worker threads, the child scripts) are then
- * bundled over their transpiled copies: a CLI call loading ~300 modules one by one spent most of
- * its start-up (~0.2 s of CPU of ~0.65 s, and there are over a hundred calls per run) resolving,
- * reading and compiling them. Each bundled module keeps the URL of its own file (see
- * keepModuleUrls), so what it looks up beside itself is found as in dist/; native and
- * worker-spawning packages stay outside the bundle.
+ * bundled over their transpiled copies: loading ~300 modules one by one cost a CLI call ~0.2 s of
+ * its ~0.65 s of CPU, in each of the many CLI calls and daemons of a run. Each bundled module keeps
+ * the URL of its own file (see keepModuleUrls), so what it looks up beside itself is found as in
+ * dist/; native and worker-spawning packages stay outside the bundle.
  */
 export default async function compileOnce(project: TestProject): Promise<() => Promise<void>> {
   const root = mkdtempSync(join(tmpdir(), 'dss-compiled-'));
