@@ -37,25 +37,11 @@ export default async function compileOnce(project: TestProject): Promise<() => P
     // Child-process scripts and the test modules they import; the test files themselves are not run from here.
     ...typescriptFiles('test').filter((file) => !file.endsWith('.test.ts')),
   ];
-  await build({
-    entryPoints,
-    outdir: root,
-    outbase: repo,
-    absWorkingDir: repo,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    logLevel: 'warning',
-  });
+  const layout = { outdir: root, outbase: repo, absWorkingDir: repo, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning' } as const;
+  await build({ entryPoints, ...layout });
   await build({
     entryPoints: processEntryPoints(),
-    outdir: root,
-    outbase: repo,
-    absWorkingDir: repo,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    logLevel: 'warning',
+    ...layout,
     bundle: true,
     // The commands' modules are imported when a command runs (src/main.ts): kept apart in chunks.
     splitting: true,
