@@ -102,9 +102,9 @@ function processEntryPoints(): string[] {
 }
 
 /**
- * Gives `import.meta.url` in each bundled module the URL of its transpiled file, not of the chunk
- * it lands in: new URL('../../package.json', import.meta.url) and the worker modules beside it
- * resolve as in dist/.
+ * Gives `import.meta.url` (and `.dirname`, `.filename`) in each bundled module the values of its
+ * transpiled file, not of the chunk it lands in: new URL('../../package.json', import.meta.url)
+ * and the worker modules beside it resolve as in dist/.
  */
 function keepModuleUrls(root: string): Plugin {
   return {
@@ -113,9 +113,10 @@ function keepModuleUrls(root: string): Plugin {
       bundle.onLoad({ filter: /\.ts$/ }, (args) => {
         if (!/^(src|test)\//.test(relative(repo, args.path))) return undefined;
         const text = readFileSync(args.path, 'utf8');
-        if (!text.includes('import.meta.url')) return undefined;
-        const own = pathToFileURL(join(root, relative(repo, args.path).replace(/\.ts$/, '.js'))).href;
-        return { contents: text.replaceAll('import.meta.url', JSON.stringify(own)), loader: 'ts' };
+        if (!/import\.meta\.(url|dirname|filename)/.test(text)) return undefined;
+        const own = join(root, relative(repo, args.path).replace(/\.ts$/, '.js'));
+        const values: Record<string, string> = { url: pathToFileURL(own).href, dirname: dirname(own), filename: own };
+        return { contents: text.replace(/import\.meta\.(url|dirname|filename)/g, (_, key: string) => JSON.stringify(values[key])), loader: 'ts' };
       });
     },
   };
