@@ -115,6 +115,9 @@ describe('the status page in a real browser (headless Chromium)', () => {
       JSON.stringify({
         store: { engine: 'sqlite', path: join(dir, 'sync.db') },
         server: { host: '127.0.0.1', port: 0, tokens: ['${DSS_E2E_TOKEN}'] },
+        // Push retries wait at most 5 x maxRetryDelay (1 s here, not minutes): the last test enables the
+        // refused dataset and waits for the next retry, which the default let drift to 16 s away.
+        client: { maxRetryDelay: '200ms' },
         defaults: { schedules: [{ every: '5s' }], jitter: '0s', backoff: { initial: '1h', max: '1h' } },
         jobs: [
           { id: 'stat', kind: 'sdmx', endpoint: nsi.url, dataflows: ['TEST:DF_BROWSER(1.0)'], metadata: true },
