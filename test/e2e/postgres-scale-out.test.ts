@@ -125,10 +125,18 @@ if (unavailable && postgresRequired()) {
       let killedAt: number | undefined;
       const deadline = Date.now() + 60_000;
       while (killedAt === undefined) {
-        const running = runIntervals(names[0] as string, victim.output(), Date.now()).filter((run) => run.cutShort);
-        if (running.length > 0) {
-          victim.child.kill('SIGKILL');
-          killedAt = Date.now();
+        const holdsRun = (): boolean => runIntervals(names[0] as string, victim.output(), Date.now()).some((run) => run.cutShort);
+        if (holdsRun()) {
+          // Frozen first, then its output read again: a run it finished between the reading and
+          // the kill would otherwise be counted as cut short.
+          victim.child.kill('SIGSTOP');
+          await sleep(100);
+          if (holdsRun()) {
+            victim.child.kill('SIGKILL');
+            killedAt = Date.now();
+          } else {
+            victim.child.kill('SIGCONT');
+          }
         } else if (Date.now() > deadline || victim.child.exitCode !== null) {
           throw new Error(`daemon 0 never held a stream mid-run:\n${victim.output().slice(-3000)}`);
         } else {
