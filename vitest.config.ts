@@ -7,7 +7,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * compiles the repository once per run (test/helpers/compile-once.ts) so that its child
  * processes start with plain node. A third, `hardening` (`npm run test:hardening`, after
  * `npm test` in CI), holds the long runs of issue 11: every fault against every source, the soak,
- * the crash loop and the hostile-input properties (HARDENING.md).
+ * the crash loop and the hostile-input properties (HARDENING.md); and the convergence properties
+ * again, with four times their runs in `npm test`.
  */
 const e2e = [
   'test/cli/**/*.test.ts',
@@ -50,7 +51,17 @@ export default defineConfig({
         test: { name: 'e2e', include: e2e, globalSetup: ['test/helpers/compile-once.ts'], isolate: false },
       },
       // Each file runs for a bounded time of its own (SOAK_SECONDS, CRASH_KILLS...), not the default's.
-      { extends: true, test: { name: 'hardening', include: hardening, globalSetup: ['test/helpers/compile-once.ts'], testTimeout: 600_000 } },
+      // The convergence properties run here again, four times as deep (test/helpers/property-runs.ts).
+      {
+        extends: true,
+        test: {
+          name: 'hardening',
+          include: [...hardening, 'test/*-convergence.test.ts'],
+          env: { DSS_PROPERTY_DEPTH: 'deep' },
+          globalSetup: ['test/helpers/compile-once.ts'],
+          testTimeout: 600_000,
+        },
+      },
     ],
   },
 });

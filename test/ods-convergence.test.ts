@@ -9,9 +9,10 @@ import { OdsCatalogSource } from '../src/sources/ods/catalog-source.js';
 import { OdsRecordsSource } from '../src/sources/ods/records-source.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { memoryLogger } from './helpers/silent-log.js';
+import { propertyRuns } from './helpers/property-runs.js';
 import { mirrorRows, portalRows } from '../src/simulators/ods/mirror-rows.js';
 
-const RUNS = Number(process.env.FC_RUNS ?? 100);
+const RUNS = propertyRuns(50, process.env.FC_RUNS);
 const DATASETS = ['alpha', 'beta'] as const;
 type Name = (typeof DATASETS)[number];
 

@@ -18,6 +18,7 @@ import { SdmxSource } from '../src/sources/sdmx/sdmx-source.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../src/store/store.js';
 import { scratchDir } from './helpers/scratch-dir.js';
+import { propertyRuns } from './helpers/property-runs.js';
 import { applyMutation, mutationArb, type Mutation } from './simulators/nsi/mutation-arbitraries.js';
 import { DF_TEST_DELETE } from './simulators/nsi/test-dataflows.js';
 import { feedSource, TestClock } from './sources/rpde/harness.js';
@@ -32,7 +33,8 @@ import { feedSource, TestClock } from './sources/rpde/harness.js';
  */
 
 const log = pino({ level: 'silent' });
-const RUNS = Math.max(50, Number(process.env.FC_RUNS ?? 50));
+// At least 50 runs wherever it runs.
+const RUNS = Math.max(50, propertyRuns(50, process.env.FC_RUNS));
 const DOMAINS = { DIM_1: ['A', 'B'], DIM_2: ['A', 'B'], TIME_PERIOD: ['2020', '2021'] };
 
 let clock = Date.parse('2024-06-03T09:00:00Z');

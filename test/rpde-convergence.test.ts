@@ -13,10 +13,11 @@ import { compiled } from './helpers/compiled.js';
 import { tempSqliteStore } from './helpers/stores.js';
 import { cursorOf, expectMirrorOf, feedSource, harvest, TestClock } from './sources/rpde/harness.js';
 import { scratchDir } from './helpers/scratch-dir.js';
+import { propertyRuns } from './helpers/property-runs.js';
 
 const TABLE = 'test_session_series_items';
 const STREAM = 'rpde:test:session-series';
-const runs = Number(process.env['FC_RUNS'] ?? 100);
+const runs = propertyRuns(50, process.env['FC_RUNS']);
 
 /** A change at the publisher; `pick` chooses among every id the feed ever had. */
 type Mutation =

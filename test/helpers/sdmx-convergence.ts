@@ -16,6 +16,7 @@ import { SdmxSource } from '../../src/sources/sdmx/sdmx-source.js';
 import type { Store } from '../../src/store/store.js';
 import { applyMutation, mutationArb, type Mutation } from '../simulators/nsi/mutation-arbitraries.js';
 import { DF_TEST_DELETE } from '../simulators/nsi/test-dataflows.js';
+import { propertyRuns } from './property-runs.js';
 
 /**
  * The SDMX convergence property (docs/architecture.md, "How we know it works"): whatever the source
@@ -30,8 +31,8 @@ import { DF_TEST_DELETE } from '../simulators/nsi/test-dataflows.js';
 
 const log = pino({ level: 'silent' });
 /** Runs of the property on SQLite, and on each server engine (whose round trips cost more). */
-export const RUNS = Number(process.env.FC_RUNS ?? 200);
-export const SERVER_RUNS = Number(process.env.FC_SERVER_RUNS ?? 50);
+export const RUNS = propertyRuns(100, process.env.FC_RUNS);
+export const SERVER_RUNS = propertyRuns(25, process.env.FC_SERVER_RUNS);
 const DOMAINS = { DIM_1: ['A', 'B'], DIM_2: ['A', 'B'], TIME_PERIOD: ['2020', '2021'] };
 
 let clock = Date.parse('2024-06-03T09:00:00Z');
