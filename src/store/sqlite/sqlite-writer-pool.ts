@@ -4,7 +4,7 @@ import { workerModuleUrl } from '../../core/worker-module.js';
 import { SIGNAL, SIGNAL_SLOTS, type WriterReply, type WriterRequest, type WriterStart } from './sqlite-writer-protocol.js';
 
 /** How often a wait checks that the writer thread is still alive. */
-export const LIVENESS_CHECK_MS = 1000;
+const LIVENESS_CHECK_MS = 1000;
 /** A thread that has not said who it is by then never started (its module failed to load). */
 const START_LIMIT_MS = 60_000;
 /**
@@ -72,7 +72,7 @@ export class WriterWorker {
   }
 
   post(request: WriterRequest, transfer: readonly ArrayBuffer[] = []): void {
-    this.worker.postMessage(request, [...transfer]);
+    this.worker.postMessage(request, transfer);
   }
 
   /** The next reply if one has come; never waits. */

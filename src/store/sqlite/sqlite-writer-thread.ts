@@ -169,8 +169,13 @@ export class SqliteWriterThread implements SqliteHandle {
   }
 
   private nextReply(): WriterReply {
+    return this.whileAlive(() => this.worker.nextReply());
+  }
+
+  /** Runs a wait for the thread; once it is found gone, this connection is closed for every call after. */
+  private whileAlive<T>(wait: () => T): T {
     try {
-      return this.worker.nextReply();
+      return wait();
     } catch (error) {
       if (error instanceof WriterGoneError) this.closed = true;
       throw error;
@@ -213,12 +218,7 @@ export class SqliteWriterThread implements SqliteHandle {
         if (id !== failed) this.pending.delete(id);
       }
       if (this.upsertsSent - done < MAX_UPSERTS_IN_FLIGHT) return;
-      try {
-        this.worker.awaitUpsertsPast(done);
-      } catch (error) {
-        if (error instanceof WriterGoneError) this.closed = true;
-        throw error;
-      }
+      this.whileAlive(() => this.worker.awaitUpsertsPast(done));
     }
   }
 }

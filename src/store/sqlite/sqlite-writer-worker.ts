@@ -7,9 +7,10 @@ import { SIGNAL, type WriterError, type WriterReply, type WriterRequest, type Wr
 
 /**
  * The SQLite writer thread (sqlite-writer-thread.ts): owns one store's writing connection at a
- * time, from its `open` to its `close`, and runs what the store's thread asks, in the order asked. Upserts handed over run here while that thread
- * reads and maps the next rows; the first that fails is the reply to the next call, and the ones
- * handed over after it are skipped (the transaction is going to roll back).
+ * time, from its `open` to its `close`, and runs what the store's thread asks, in the order asked.
+ * Upserts handed over run here while that thread reads and maps the next rows; the first that
+ * fails is the reply to the next call, and the ones handed over after it are skipped (the
+ * transaction is going to roll back).
  */
 const port = parentPort;
 if (port === null) throw new Error('sqlite-writer-worker must run in a worker thread');
