@@ -68,16 +68,12 @@ function forgetFailure(): void {
 }
 
 function run(request: WriterRequest): unknown {
-  if (request.type === 'open') {
-    handle?.close();
-    handle = undefined;
-    handle = LocalSqliteHandle.open(request.path, { timeout: request.timeout });
-    return undefined;
-  }
-  if (request.type === 'close') {
+  if (request.type === 'open' || request.type === 'close') {
+    // The connection is forgotten before it closes: one whose close threw is not used again.
     const closing = handle;
     handle = undefined;
     closing?.close();
+    if (request.type === 'open') handle = LocalSqliteHandle.open(request.path, { timeout: request.timeout });
     return undefined;
   }
   if (handle === undefined) throw new Error('the SQLite connection is closed');
